@@ -1,0 +1,291 @@
+"""Recurrent cells written from their equations: SimpleRNN, LSTM and GRU.
+
+Dimensions: B batch, D input features, H hidden units, P projection size (LSTM ``proj_size``),
+G gates (1 for SimpleRNN, 4 for LSTM, 3 for GRU).
+
+Each cell is split into two halves so that a layer can run the first half for every time
+step in one matrix product before its time loop:
+
+* the input projection ``gi = W_ih x + b_ih`` (G*H values per step), which needs no state;
+* the step functions below (``simple_rnn_step``, ``lstm_step``, ``gru_step``), which take ``gi``
+  and the previous state and apply the gate equations.
+
+The cell modules (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) have the parameter names, shapes,
+initialisation and gate order of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``, so their
+state_dicts load into each other unchanged. ``rnnkit.nn.layers`` runs the same step functions
+with the weights of each layer and direction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.errors import invalid
+
+NONLINEARITIES = ("tanh", "relu")
+Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
+
+
+def _layer_norm(x: Tensor, norm: Norm) -> Tensor:
+    """Layer-normalise the last dimension of ``x`` when ``norm`` is given, else return ``x``."""
+    if norm is None:
+        return x
+    weight, bias = norm
+    return F.layer_norm(x, weight.shape, weight, bias)
+
+
+def recurrent_projection(
+    h: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, norm_hh: Norm, h_mask: Tensor | None
+) -> Tensor:
+    """gh = LN(W_hh (h * mask)) + b_hh.  h: (B, H or P) -> gh: (B, G*H).
+
+    ``h_mask`` (B, H or P) is a recurrent (variational) dropout mask, already scaled by 1/(1-p);
+    ``norm_hh`` the optional layer normalisation of the pre-activation.
+    """
+    if h_mask is not None:
+        h = h * h_mask
+    gh = _layer_norm(F.linear(h, weight_hh), norm_hh)
+    return gh if bias_hh is None else gh + bias_hh
+
+
+def simple_rnn_step(
+    gi: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+    norm_hh: Norm = None,
+    h_mask: Tensor | None = None,
+) -> Tensor:
+    """One SimpleRNN step.  h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),  f = tanh or relu.
+
+    gi: (B, H) = W_ih x_t + b_ih;  h: (B, H) = h_{t-1};  weight_hh: (H, H);  returns h_t: (B, H).
+    """
+    pre = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+
+
+def lstm_step(
+    gi: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    weight_hr: Tensor | None = None,
+    norm_hh: Norm = None,
+    norm_c: Norm = None,
+    h_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One LSTM step (gate order i, f, g, o as in torch.nn.LSTM)::
+
+        i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate
+        f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate
+        g_t = tanh   (W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)      candidate cell
+        o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
+        c_t = f_t * c_{t-1} + i_t * g_t
+        h_t = o_t * tanh(c_t)            (then h_t = W_hr h_t when proj_size > 0)
+
+    gi: (B, 4H);  h: (B, P or H);  c: (B, H);  weight_hh: (4H, P or H);  weight_hr: (P, H).
+    With layer normalisation, tanh(c_t) becomes tanh(LN(c_t)).  Returns (h_t, c_t).
+    """
+    gates = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_next = torch.sigmoid(o) * torch.tanh(_layer_norm(c_next, norm_c))
+    if weight_hr is not None:
+        h_next = F.linear(h_next, weight_hr)
+    return h_next, c_next
+
+
+def gru_step(
+    gi: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    norm_hh: Norm = None,
+    h_mask: Tensor | None = None,
+) -> Tensor:
+    """One GRU step (gate order r, z, n as in torch.nn.GRU)::
+
+        r_t = sigmoid(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)       reset gate
+        z_t = sigmoid(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)       update gate
+        n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))  candidate
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    gi: (B, 3H);  h: (B, H);  weight_hh: (3H, H);  returns h_t: (B, H).
+    """
+    gh = recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return n + z * (h - n)
+
+
+def input_projection(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, norm_ih: Norm) -> Tensor:
+    """gi = LN(W_ih x) + b_ih for any leading dims.  x: (..., D) -> (..., G*H)."""
+    if norm_ih is None:
+        return F.linear(x, weight_ih, bias_ih)
+    gi = _layer_norm(F.linear(x, weight_ih), norm_ih)
+    return gi if bias_ih is None else gi + bias_ih
+
+
+class _CellBase(nn.Module):
+    """Parameters and checks shared by the three cells (torch.nn.RNNCellBase's layout)."""
+
+    num_gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        layer_norm: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise invalid(name, value, "a positive int")
+        factory = {"device": device, "dtype": dtype}
+        gates = self.num_gates * hidden_size
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.weight_ih = nn.Parameter(torch.empty(gates, input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size, **factory))
+        if bias:
+            self.bias_ih = nn.Parameter(torch.empty(gates, **factory))
+            self.bias_hh = nn.Parameter(torch.empty(gates, **factory))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+        self.layer_norm = layer_norm
+        if layer_norm:  # added after the reset so the random stream matches torch.nn's cells
+            self.ln_ih_weight = nn.Parameter(torch.ones(gates, **factory))
+            self.ln_ih_bias = nn.Parameter(torch.zeros(gates, **factory))
+            self.ln_hh_weight = nn.Parameter(torch.ones(gates, **factory))
+            self.ln_hh_bias = nn.Parameter(torch.zeros(gates, **factory))
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for weight in self.parameters():
+            nn.init.uniform_(weight, -bound, bound)
+
+    def norms(self) -> tuple[Norm, Norm]:
+        """(norm_ih, norm_hh) for the step functions: (weight, bias) pairs or None."""
+        if not self.layer_norm:
+            return None, None
+        return (self.ln_ih_weight, self.ln_ih_bias), (self.ln_hh_weight, self.ln_hh_bias)
+
+    def _prepare(self, x: Tensor, hx: Tensor | None, state_size: int, name: str) -> Tensor:
+        """Check x: (B, D) or (D,) and one state tensor; return it as (B, size) (zeros if None)."""
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise invalid(
+                "input", tuple(x.shape), f"(batch, {self.input_size}) or ({self.input_size},)"
+            )
+        batch = x.shape[0] if x.dim() == 2 else None
+        expected = (state_size,) if batch is None else (batch, state_size)
+        if hx is None:
+            return x.new_zeros(expected)
+        if tuple(hx.shape) != expected:
+            raise invalid(name, tuple(hx.shape), f"shape {expected} to match the input")
+        return hx
+
+    def _project(self, x: Tensor) -> Tensor:
+        norm_ih, _ = self.norms()
+        return input_projection(x, self.weight_ih, self.bias_ih, norm_ih)
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            text += ", bias=False"
+        return text + (", layer_norm=True" if self.layer_norm else "")
+
+
+class SimpleRNNCell(_CellBase):
+    """Elman RNN cell: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
+
+    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (H, D), weight_hh (H, H), biases (H,).
+    Unbatched x (D,) and h (H,) work as in torch.nn.RNNCell.
+    """
+
+    num_gates = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        layer_norm: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if nonlinearity not in NONLINEARITIES:
+            raise invalid("nonlinearity", nonlinearity, "'tanh' or 'relu'")
+        super().__init__(input_size, hidden_size, bias, layer_norm, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
+        h = self._prepare(input, hx, self.hidden_size, "hx")
+        _, norm_hh = self.norms()
+        gi = self._project(input)
+        return simple_rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity, norm_hh)
+
+
+class LSTMCell(_CellBase):
+    """LSTM cell (gates i, f, g, o; see :func:`lstm_step` for the equations).
+
+    Shapes: x (B, D), (h, c) each (B, H) -> (h', c'); weight_ih (4H, D), weight_hh (4H, H).
+    """
+
+    num_gates = 4
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        layer_norm: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, layer_norm, device, dtype)
+        if layer_norm:
+            self.ln_c_weight = nn.Parameter(torch.ones(hidden_size, device=device, dtype=dtype))
+            self.ln_c_bias = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
+
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
+        h0, c0 = (None, None) if hx is None else hx
+        h = self._prepare(input, h0, self.hidden_size, "hx[0]")
+        c = self._prepare(input, c0, self.hidden_size, "hx[1]")
+        _, norm_hh = self.norms()
+        norm_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None
+        gi = self._project(input)
+        return lstm_step(gi, h, c, self.weight_hh, self.bias_hh, None, norm_hh, norm_c)
+
+
+class GRUCell(_CellBase):
+    """GRU cell (gates r, z, n; see :func:`gru_step` for the equations).
+
+    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (3H, D), weight_hh (3H, H).
+    """
+
+    num_gates = 3
+
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
+        """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
+        h = self._prepare(input, hx, self.hidden_size, "hx")
+        _, norm_hh = self.norms()
+        return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

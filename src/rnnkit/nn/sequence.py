@@ -1,0 +1,56 @@
+"""Variable-length helpers for the recurrent layers: checked lengths, masks, in-place reversal.
+
+Dimensions: T time steps, B batch, F features. Lengths travel as one 1-D int64 tensor ``(B,)``
+on the CPU (what ``torch.nn.utils.rnn.pack_padded_sequence`` wants); masks derive from it.
+Sequences are left-aligned: sequence b holds real steps ``0 .. lengths[b]-1``, then padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from rnnkit.errors import invalid
+
+
+def check_lengths(lengths: Tensor | Sequence[int], batch: int, time: int) -> Tensor:
+    """Validate ``lengths`` against a (T, B) input and return it as a CPU int64 tensor (B,).
+
+    Every length must be an integer in 1..T; a zero length has no last step to report.
+    """
+    if not isinstance(lengths, Tensor):
+        try:
+            lengths = torch.as_tensor(list(lengths))
+        except (TypeError, ValueError, RuntimeError):
+            raise invalid("lengths", lengths, "a 1-D int tensor or a list of ints") from None
+    if lengths.dim() != 1 or lengths.is_floating_point() or lengths.is_complex():
+        raise invalid("lengths", lengths, "a 1-D integer tensor of shape (batch,)")
+    lengths = lengths.detach().to("cpu", torch.int64)
+    if lengths.numel() != batch:
+        raise invalid("lengths", tuple(lengths.tolist()), f"{batch} lengths, one per sequence")
+    if batch and (int(lengths.min()) < 1 or int(lengths.max()) > time):
+        raise invalid("lengths", tuple(lengths.tolist()), f"every length in 1..{time} (time steps)")
+    return lengths
+
+
+def step_mask(lengths: Tensor, time: int, device: torch.device) -> Tensor:
+    """mask[t, b] = t < lengths[b], as a (T, B, 1) bool tensor on ``device``."""
+    steps = torch.arange(time, device=device)
+    return (steps[:, None] < lengths.to(device)[None, :]).unsqueeze(-1)
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence of x: (T, B, F) within its own length; padding stays in place.
+
+    Without lengths this is ``x.flip(0)``. Applying it twice gives x back.
+    """
+    if lengths is None:
+        return x.flip(0)
+    time = x.shape[0]
+    steps = torch.arange(time)[:, None]  # (T, 1)
+    lens = lengths[None, :]  # (1, B)
+    index = torch.where(steps < lens, lens - 1 - steps, steps)  # (T, B)
+    index = index.to(x.device).unsqueeze(-1).expand_as(x)
+    return x.gather(0, index)

@@ -1,0 +1,200 @@
+"""Variable length, the options torch.nn lacks, path dispatch, and bad input on rnnkit.nn layers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import rnnkit.nn as rnn
+from rnnkit.errors import InvalidArgumentError
+
+LAYERS = [rnn.RNN, rnn.LSTM, rnn.GRU]
+
+
+def first_state(final):
+    return final[0] if isinstance(final, tuple) else final
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    layer_type=st.sampled_from(LAYERS),
+    implementation=st.sampled_from(["loop", "fused"]),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    extra=st.integers(1, 4),
+    seed=st.integers(0, 1000),
+)
+def test_padding_changes_nothing_and_equals_running_alone(
+    layer_type, implementation, lengths, extra, seed
+) -> None:
+    torch.manual_seed(seed)
+    layer = layer_type(
+        3, 4, num_layers=2, bidirectional=True, batch_first=True, implementation=implementation
+    )
+    time = max(lengths)
+    x = torch.randn(len(lengths), time, 3)
+    lens = torch.tensor(lengths)
+    out, final = layer(x, lengths=lens)
+    padded = torch.cat([x, torch.randn(len(lengths), extra, 3) * 100], dim=1)  # garbage padding
+    out_padded, final_padded = layer(padded, lengths=lens)
+    torch.testing.assert_close(out_padded[:, :time], out)
+    assert torch.count_nonzero(out_padded[:, time:]) == 0
+    torch.testing.assert_close(first_state(final_padded), first_state(final))
+    for b, n in enumerate(lengths):  # each sequence alone, unpadded
+        alone, alone_final = layer(x[b : b + 1, :n])
+        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-6, rtol=1e-5)
+        assert torch.count_nonzero(out[b, n:]) == 0
+        torch.testing.assert_close(
+            first_state(final)[:, b], first_state(alone_final)[:, 0], atol=1e-6, rtol=1e-5
+        )
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_path_dispatch_is_visible(layer_type) -> None:
+    layer = layer_type(3, 4)
+    x = torch.randn(5, 2, 3)
+    layer(x)
+    assert layer.last_path == "fused"
+    ln = layer_type(3, 4, layer_norm=True)
+    ln(x)
+    assert ln.last_path == "loop"
+    rd = layer_type(3, 4, recurrent_dropout=0.3)
+    rd(x)
+    assert rd.last_path == "loop"
+    rd.eval()
+    rd(x)
+    assert rd.last_path == "fused"  # the mask is off outside training
+    with pytest.raises(InvalidArgumentError, match="implementation='fused'"):
+        layer_type(3, 4, layer_norm=True, implementation="fused")(x)
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_recurrent_dropout_is_variational_and_off_in_eval(layer_type) -> None:
+    torch.manual_seed(0)
+    plain = layer_type(3, 8, num_layers=2)
+    dropped = layer_type(3, 8, num_layers=2, recurrent_dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randn(6, 4, 3)
+    dropped.eval()
+    torch.testing.assert_close(dropped(x)[0], plain(x)[0])
+    dropped.train()
+    first, second = dropped(x)[0], dropped(x)[0]
+    assert not torch.allclose(first, second)  # a fresh mask per forward
+    assert not torch.allclose(first, plain(x)[0])
+
+
+def test_recurrent_dropout_mask_is_one_per_sequence() -> None:
+    """h_{t-1} enters W_hh through the same mask at every step (Gal & Ghahramani)."""
+    torch.manual_seed(0)
+    layer = rnn.RNN(1, 6, recurrent_dropout=0.5, bias=False)
+    seen = []
+    original = rnn.layers.cells.recurrent_projection
+
+    def spy(h, weight_hh, bias_hh, norm_hh, h_mask):
+        seen.append(h_mask)
+        return original(h, weight_hh, bias_hh, norm_hh, h_mask)
+
+    rnn.layers.cells.recurrent_projection = spy
+    try:
+        layer(torch.randn(5, 3, 1))
+    finally:
+        rnn.layers.cells.recurrent_projection = original
+    assert len(seen) == 5
+    assert all(m is seen[0] for m in seen)
+    assert set(seen[0].unique().tolist()) <= {0.0, 2.0}
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_layer_norm_layer_equals_layer_norm_cells(layer_type) -> None:
+    torch.manual_seed(0)
+    layer = layer_type(3, 4, layer_norm=True)
+    cell_type = {rnn.LSTM: rnn.LSTMCell, rnn.GRU: rnn.GRUCell}.get(layer_type, rnn.SimpleRNNCell)
+    cell = cell_type(3, 4, layer_norm=True)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.normal_()
+        cell.load_state_dict({k.removesuffix("_l0"): v for k, v in layer.state_dict().items()})
+    x = torch.randn(5, 2, 3)
+    state, outputs = None, []
+    for t in range(5):
+        state = cell(x[t], state)
+        outputs.append(first_state(state))
+    torch.testing.assert_close(layer(x)[0], torch.stack(outputs), atol=1e-5, rtol=1e-5)
+
+
+def test_user_cell_runs_in_the_same_loop() -> None:
+    torch.manual_seed(0)
+    ref = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    mine = rnn.LSTM(3, 4, num_layers=2, bidirectional=True, cell=lambda i, h: nn.LSTMCell(i, h))
+    state = {}
+    for index, suffix in enumerate(["_l0", "_l0_reverse", "_l1", "_l1_reverse"]):
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            state[f"cells.{index}.{kind}"] = ref.state_dict()[kind + suffix]
+    mine.load_state_dict(state)
+    x = torch.randn(5, 2, 3)
+    lengths = torch.tensor([5, 3])
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths)
+    out_ref, (h_ref, c_ref) = ref(packed)
+    out_ref, _ = nn.utils.rnn.pad_packed_sequence(out_ref)
+    out, (h, c) = mine(x, lengths=lengths)
+    assert mine.last_path == "loop"
+    torch.testing.assert_close(out, out_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h, h_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(c, c_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_dropout_between_layers_only_in_training() -> None:
+    torch.manual_seed(0)
+    layer = rnn.GRU(3, 16, num_layers=2, dropout=0.5, implementation="loop")
+    x = torch.randn(4, 2, 3)
+    assert not torch.allclose(layer(x)[0], layer(x)[0])
+    layer.eval()
+    torch.testing.assert_close(layer(x)[0], layer(x)[0])
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: m(torch.randn(2, 3, 4, 5)), r"input=\(2, 3, 4, 5\): expected a 3-D"),
+        (
+            lambda m: m(torch.randn(5, 2, 4)),
+            r"input=\(5, 2, 4\): expected last dimension input_size=3",
+        ),
+        (
+            lambda m: m(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(2, 2, 4))),
+            r"hx=\(1, 2, 4\): expected shape \(2, 2, 4\)",
+        ),
+        (lambda m: m(torch.randn(5, 2, 3), torch.zeros(2, 2, 4)), "hx='Tensor': expected a tuple"),
+        (
+            lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 0])),
+            r"lengths=\(5, 0\): expected every length in 1..5",
+        ),
+        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([6, 2])), r"lengths=\(6, 2\)"),
+        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([-1, 2])), "lengths"),
+        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5, 2, 1])), "expected 2 lengths"),
+        (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5.0, 2.0])), "1-D integer tensor"),
+        (lambda m: m(torch.randn(5, 3), lengths=torch.tensor([5])), "unbatched"),
+    ],
+)
+def test_bad_input_raises_a_named_value_error(call, match: str) -> None:
+    layer = rnn.LSTM(3, 4, num_layers=2)
+    with pytest.raises(ValueError, match=match):
+        call(layer)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: rnn.RNN(3, 4, nonlinearity="gelu"), "nonlinearity='gelu'"),
+        (lambda: rnn.LSTM(3, 4, proj_size=4), "proj_size=4"),
+        (lambda: rnn.GRU(3, 4, dropout=1.5), "dropout=1.5"),
+        (lambda: rnn.GRU(3, 4, num_layers=0), "num_layers=0"),
+        (lambda: rnn.LSTM(3, 4, recurrent_dropout=-0.1), "recurrent_dropout=-0.1"),
+        (lambda: rnn.GRU(3, 4, implementation="cuda"), "implementation='cuda'"),
+    ],
+)
+def test_bad_constructor_arguments(build, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        build()(torch.randn(2, 1, 3))
