@@ -1,0 +1,68 @@
+"""Shared helpers of the benchmark scripts: machine description and result publishing.
+
+Each script saves its figures as JSON under benchmarks/results/ and rewrites its own section
+of benchmarks/RESULTS.md (between ``<!-- name:begin -->`` and ``<!-- name:end -->`` markers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+SHARED_DATA = HERE.parent.parent / "shared" / "data"
+
+
+def machine() -> dict[str, object]:
+    """Where the figures were measured: CPU model, cores, torch build, date."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.date.today().isoformat(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+    }
+
+
+def publish(name: str, title: str, figures: dict[str, object], table_md: str) -> None:
+    """Save figures to results/<name>.json and the table as RESULTS.md's section <name>."""
+    info = machine()
+    (HERE / "results").mkdir(exist_ok=True)
+    payload = {"benchmark": name, "machine": info, **figures}
+    (HERE / "results" / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    where = f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}"
+    if info["cuda"]:
+        where += f", GPU {info['cuda']}"
+    section = (
+        f"<!-- {name}:begin -->\n## {title}\n\n{info['date']} · {where} · "
+        f"`python benchmarks/{name}.py` · raw figures: `benchmarks/results/{name}.json`\n\n"
+        f"{table_md.strip()}\n<!-- {name}:end -->"
+    )
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"<!-- {name}:begin -->.*?<!-- {name}:end -->", re.S)
+    text = (
+        pattern.sub(lambda _: section, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section + "\n"
+    )
+    RESULTS_MD.write_text(text)
+    print(
+        f"saved benchmarks/results/{name}.json and the '{title}' section of benchmarks/RESULTS.md"
+    )

@@ -1,0 +1,392 @@
+"""Labelled texts from files: CSV, TSV, JSON Lines, one folder per class, or Python lists.
+
+    data = read_labelled("../shared/data/imdb/train.csv")                # header text,label
+    data = read_labelled("ag_news/train.csv", text_cols=[1, 2], label_col=0, header=False)
+    labels = label_names_from(data.labels, classes_file="ag_news/classes.txt")
+    train, val = train_val_split(data, val_fraction=0.1, seed=0)
+    y = labels.encode(train.labels)                                       # list[int], 0..C-1
+
+Files are read line by line; a ``.gz`` suffix is decompressed on the fly. A row without a text
+or a label stops the read with a :class:`DataError` naming ``file:line``, or with
+``skip_bad_rows=True`` is counted in ``skipped`` (never dropped silently).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from rnnkit.errors import DataError, invalid
+
+FORMATS = ("csv", "tsv", "jsonl", "folder")
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+_MAX_EXAMPLES = 5  # skipped rows whose reasons are kept in LabelledTexts.skipped_examples
+
+Column = str | int
+
+
+@dataclass
+class LabelledTexts:
+    """Parallel lists of texts and their raw labels (as strings), plus what the read skipped."""
+
+    texts: list[str]
+    labels: list[str]
+    source: str = "<lists>"  # file or folder read, for messages
+    skipped: int = 0  # bad rows skipped (skip_bad_rows=True)
+    skipped_examples: list[str] = field(default_factory=list)  # "file:line: problem", first few
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: Sequence[int], name: str) -> LabelledTexts:
+        """The rows at ``indices``, in that order; ``name`` is appended to the source."""
+        return LabelledTexts(
+            [self.texts[i] for i in indices],
+            [self.labels[i] for i in indices],
+            source=f"{self.source} [{name}]",
+        )
+
+
+def from_lists(
+    texts: Sequence[str], labels: Sequence[object], source: str = "<lists>"
+) -> LabelledTexts:
+    """Wrap parallel lists; labels are converted with ``str``."""
+    if len(texts) != len(labels):
+        raise invalid("labels", f"{len(labels)} labels", f"one label per text ({len(texts)} texts)")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise invalid(f"texts[{bad}]", texts[bad], "a str")
+    return LabelledTexts(list(texts), [str(label) for label in labels], source=source)
+
+
+def open_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> TextIO:
+    """Open ``path`` for reading text; ``.gz`` is decompressed, a UTF-8 byte-order mark dropped."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise invalid("encoding", encoding, "a Python codec name such as 'utf-8'") from None
+    encoding = "utf-8-sig" if codec == "utf-8" else encoding
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline=newline)
+    return open(path, encoding=encoding, newline=newline)
+
+
+@contextmanager
+def file_errors(path: Path, encoding: str = "utf-8") -> Iterator[None]:
+    """Turn undecodable bytes or a broken gzip stream inside the block into a DataError.
+
+    Text is decoded in large chunks, so on failure the file is scanned again line by line to
+    name the first line whose bytes are not valid ``encoding``.
+    """
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        raise _decode_error(path, encoding, e) from None
+    except (gzip.BadGzipFile, EOFError) as e:
+        raise DataError(f"{path}: {e}; expected a complete gzip file") from None
+
+
+def _decode_error(path: Path, encoding: str, error: UnicodeDecodeError) -> DataError:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 0
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+        for raw in f:
+            line += 1
+            try:
+                decoder.decode(raw)
+            except UnicodeDecodeError as e:
+                error = e
+                break
+    bad = error.object[error.start : error.start + 4]
+    return DataError(
+        f"{path}:{line}: bytes {bad!r} are not valid {encoding}; expected {encoding} text"
+    )
+
+
+def read_labelled(
+    path: str | Path,
+    format: str | None = None,
+    text_cols: Column | Sequence[Column] | None = None,
+    label_col: Column | None = None,
+    header: bool = True,
+    skip_bad_rows: bool = False,
+    encoding: str = "utf-8",
+    classes: Sequence[str] | None = None,
+) -> LabelledTexts:
+    """Read labelled texts from a file or a folder.
+
+    format: "csv", "tsv", "jsonl" or "folder"; None infers it from the suffix (``.gz`` removed
+        first: .csv, .tsv, .jsonl/.json) or a directory -> "folder".
+    text_cols, label_col: columns by header name or 0-based index (int or digit string); JSON
+        keys for "jsonl". Several text columns are joined with one space. Defaults: with a header
+        "text" and "label"; without a header the label is column 0 and the text is every other
+        column; for JSON Lines keys "text" and "label".
+    header: whether the first CSV/TSV row names the columns. TSV is read without quoting (a field
+        holds no tab or newline); CSV follows RFC 4180 (quoted commas, quotes and newlines).
+    skip_bad_rows: count rows with an empty/missing text or label, a wrong number of fields or
+        invalid JSON in ``skipped`` instead of raising DataError.
+    classes: "folder" only: the subfolders to read as classes (default: every subfolder holding
+        ``*.txt`` files). Labels are the subfolder names; each ``<label>/*.txt`` is one text.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder; expected one of format {FORMATS}")
+    if format is None:
+        stem = path.with_suffix("") if path.suffix == ".gz" else path
+        format = "folder" if path.is_dir() else _SUFFIX_FORMATS.get(stem.suffix.lower())
+        if format is None:
+            raise invalid("format", None, f"one of {FORMATS} (cannot infer it from {path.name!r})")
+    if format not in FORMATS:
+        raise invalid("format", format, f"one of {FORMATS} or None")
+    reader = _Reader(path, text_cols, label_col, header, skip_bad_rows, encoding)
+    with file_errors(path, encoding):
+        if format == "folder":
+            reader.folder(classes)
+        elif format == "jsonl":
+            reader.jsonl()
+        else:
+            reader.delimited(tsv=format == "tsv")
+    data = reader.data
+    if not data.texts:
+        skipped = f" ({data.skipped} bad, e.g. {data.skipped_examples[0]})" if data.skipped else ""
+        raise DataError(f"{path}: no rows{skipped}; expected rows with a text and a label")
+    return data
+
+
+@dataclass
+class _Reader:
+    """One read: its options, the rows kept so far, and what happens to a bad row."""
+
+    path: Path
+    text_cols: Column | Sequence[Column] | None
+    label_col: Column | None
+    header: bool
+    skip_bad_rows: bool
+    encoding: str
+    data: LabelledTexts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data = LabelledTexts([], [], source=str(self.path))
+
+    def add(self, where: str, texts: Iterable[str], label: str) -> None:
+        text = " ".join(t for t in texts if t.strip())  # several text columns: one space between
+        label = label.strip()
+        if not text:
+            self.bad(where, "empty text", "a non-empty text")
+        elif not label:
+            self.bad(where, "empty label", "a non-empty label")
+        else:
+            self.data.texts.append(text)
+            self.data.labels.append(label)
+
+    def bad(self, where: str, problem: str, expected: str) -> None:
+        if not self.skip_bad_rows:
+            raise DataError(f"{where}: {problem}; expected {expected} (or skip_bad_rows=True)")
+        self.data.skipped += 1
+        if len(self.data.skipped_examples) < _MAX_EXAMPLES:
+            self.data.skipped_examples.append(f"{where}: {problem}")
+
+    def column(self, arg: str, spec: Column, names: list[str] | None, width: int) -> int:
+        """Index of column ``spec`` (header name, int or digit string) in rows of ``width``."""
+        if names is not None and spec in names:
+            return names.index(spec)
+        index = spec if isinstance(spec, int) else int(spec) if spec.isdigit() else -1
+        if 0 <= index < width:
+            return index
+        if names is None:
+            raise invalid(arg, spec, f"an index 0..{width - 1} (the file has no header)")
+        expected = f"a column name in the header ({', '.join(names)}) or an index 0..{width - 1}"
+        raise invalid(arg, spec, expected)
+
+    def columns(self, names: list[str] | None, width: int) -> tuple[list[int], int]:
+        """(text column indices, label column index) for a header ``names`` or ``width`` fields."""
+        label_spec = self.label_col
+        if label_spec is None:
+            label_spec = "label" if names is not None else 0
+        label = self.column("label_col", label_spec, names, width)
+        if self.text_cols is not None:
+            specs = _as_list(self.text_cols)
+        elif names is not None:
+            specs = ["text"]
+        else:
+            return [i for i in range(width) if i != label], label
+        return [self.column("text_cols", c, names, width) for c in specs], label
+
+    def delimited(self, tsv: bool) -> None:
+        dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
+        with open_text(self.path, self.encoding, newline="") as f:
+            reader = csv.reader(f, **dialect)
+            text_idx: list[int] = []
+            label_idx = width = 0
+            next_line = 1
+            try:
+                for row in reader:
+                    line, next_line = next_line, reader.line_num + 1  # a field may span lines
+                    where = f"{self.path}:{line}"
+                    if not row:
+                        continue  # a blank line is no row
+                    if not width:  # the first row fixes the width and the columns
+                        width = len(row)
+                        text_idx, label_idx = self.columns(row if self.header else None, width)
+                        if self.header:
+                            continue
+                    if len(row) != width:
+                        self.bad(where, f"{len(row)} fields", f"{width} like the first row")
+                    else:
+                        self.add(where, (row[i] for i in text_idx), row[label_idx])
+            except csv.Error as e:  # e.g. a field longer than csv.field_size_limit()
+                raise DataError(f"{self.path}:{next_line}: {e}; expected CSV") from None
+
+    def jsonl(self) -> None:
+        text_keys = _as_list("text" if self.text_cols is None else self.text_cols)
+        label_key = "label" if self.label_col is None else self.label_col
+        keys = [*(("text_cols", k) for k in text_keys), ("label_col", label_key)]
+        for arg, key in keys:
+            if not isinstance(key, str):
+                raise invalid(arg, key, "a key name (str) for JSON Lines")
+        checked = False
+        with open_text(self.path, self.encoding) as f:
+            for line, raw in enumerate(f, 1):
+                where = f"{self.path}:{line}"
+                if not raw.strip():
+                    continue
+                try:
+                    record = json.loads(raw)
+                except json.JSONDecodeError as e:
+                    self.bad(where, f"invalid JSON ({e.msg})", "one JSON object per line")
+                    continue
+                if not isinstance(record, dict):
+                    self.bad(where, f"a JSON {type(record).__name__}", "one JSON object per line")
+                    continue
+                if not checked:  # the first record tells whether the keys exist at all
+                    for arg, key in keys:
+                        if key not in record:
+                            raise invalid(arg, key, f"a key of the records ({', '.join(record)})")
+                    checked = True
+                texts = [record.get(k) for k in text_keys]
+                label = record.get(label_key)
+                if not all(isinstance(t, str) for t in texts):
+                    self.bad(where, "text missing or not a string", "a string for each text key")
+                else:
+                    self.add(where, texts, "" if label is None else str(label))
+
+    def folder(self, classes: Sequence[str] | None) -> None:
+        root = self.path
+        found = sorted(d.name for d in root.iterdir() if d.is_dir() and any(d.glob("*.txt")))
+        for name in classes or []:
+            if name not in found:
+                raise invalid("classes", name, f"a subfolder with .txt files ({', '.join(found)})")
+        for name in sorted(classes) if classes else found:
+            for file in sorted((root / name).glob("*.txt")):
+                with file_errors(file, self.encoding), open_text(file, self.encoding) as f:
+                    self.add(f"{file}:1", [f.read()], name)
+
+
+def _as_list(cols: Column | Sequence[Column]) -> list[Column]:
+    return [cols] if isinstance(cols, str | int) else list(cols)
+
+
+@dataclass
+class LabelMap:
+    """Class ids 0..C-1 <-> display names <-> the raw label values found in the data."""
+
+    names: list[str]  # class id -> display name
+    values: list[str]  # class id -> raw label as in the file (== names unless a classes file maps)
+    _ids: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.names) != len(self.values) or len(set(self.values)) != len(self.values):
+            raise invalid("values", self.values, f"{len(self.names)} distinct labels, one a name")
+        self._ids = {v: i for i, v in enumerate(self.values)}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def encode(self, labels: Iterable[str]) -> list[int]:
+        """Raw labels -> class ids; a label never seen in training is a DataError."""
+        try:
+            return [self._ids[label] for label in labels]
+        except KeyError as e:
+            raise DataError(
+                f"label {e.args[0]!r} was not seen in training; expected one of {self.values}"
+            ) from None
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Class ids -> display names."""
+        return [self.names[i] for i in ids]
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"names": list(self.names), "values": list(self.values)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[str]]) -> LabelMap:
+        if not isinstance(d, dict) or set(d) != {"names", "values"}:
+            raise invalid("label_map", d, "a dict with keys 'names' and 'values'")
+        return cls(list(d["names"]), list(d["values"]))
+
+
+def label_names_from(labels: Iterable[str], classes_file: str | Path | None = None) -> LabelMap:
+    """The LabelMap of ``labels`` (raw values, e.g. ``LabelledTexts.labels``).
+
+    Without ``classes_file`` the classes are the sorted distinct labels (numerically when all are
+    integers). With it (one name per line, as AG News' classes.txt) the labels must be those
+    names or 1-based indices "1".."C", so that "1" -> the first name.
+    """
+    seen = set(labels)
+    if classes_file is None:
+        numeric = all(v.removeprefix("-").isdigit() for v in seen)
+        values = sorted(seen, key=int) if numeric else sorted(seen)
+        return LabelMap(values, values)
+    path = Path(classes_file)
+    with file_errors(path), open_text(path) as f:
+        names = [line.strip() for line in f if line.strip()]
+    if not names or len(set(names)) != len(names):
+        problem = f"{len(names)} class names, {len(names) - len(set(names))} repeated"
+        raise DataError(f"{path}: {problem}; expected distinct names, one per line")
+    indices = [str(i) for i in range(1, len(names) + 1)]
+    for values in (names, indices):
+        if seen <= set(values):
+            return LabelMap(names, values)
+    bad = sorted(seen - set(indices))[:5]
+    raise DataError(f"{path}: labels {bad} are not its names; expected those or 1..{len(names)}")
+
+
+def shuffled(data: LabelledTexts, seed: int = 0) -> LabelledTexts:
+    """The rows in a random order drawn from ``random.Random(seed)``."""
+    order = list(range(len(data)))
+    random.Random(seed).shuffle(order)
+    return data.subset(order, f"shuffled seed={seed}")
+
+
+def train_val_split(
+    data: LabelledTexts, val_fraction: float = 0.1, seed: int = 0, stratify: bool = True
+) -> tuple[LabelledTexts, LabelledTexts]:
+    """Shuffle and split into (train, val); with ``stratify`` each label keeps its proportion."""
+    if not 0 < val_fraction < 1:
+        raise invalid("val_fraction", val_fraction, "a fraction strictly between 0 and 1")
+    rng = random.Random(seed)
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(data.labels):
+        groups.setdefault(label if stratify else "", []).append(i)
+    train: list[int] = []
+    val: list[int] = []
+    for key in sorted(groups):
+        indices = groups[key]
+        rng.shuffle(indices)
+        k = round(len(indices) * val_fraction)
+        val += indices[:k]
+        train += indices[k:]
+    if not train or not val:
+        expected = f"a fraction leaving rows of the {len(data)} on both sides"
+        raise invalid("val_fraction", val_fraction, expected)
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return data.subset(train, "train"), data.subset(val, "val")

@@ -1,0 +1,346 @@
+"""Pretrained word vectors: read GloVe / word2vec files, align them to a vocabulary, neighbours.
+
+    vectors = load_vectors("glove.6B.50d.txt.gz", vocab=vocab.tokens)   # keeps only these words
+    matrix, coverage = build_embedding_matrix(vectors, vocab.tokens, pad_id=0, seed=0)
+    print(coverage.summary())               # embeddings: 9,512 of 9,999 tokens found (95.1%) ...
+    layer = embedding_layer(matrix, freeze=False, padding_idx=0)
+    vectors.most_similar("rome", top=3)     # [("naples", 0.79), ("venice", 0.76), ("italy", 0.75)]
+
+Formats: GloVe text (``word v1 ... vD`` per line), word2vec text (a first line ``N D``, then as
+GloVe; fastText ``.vec`` too) and word2vec binary (``N D\\n``, then per word ``word `` + D
+little-endian float32 + an optional ``\\n``). ``.gz`` is decompressed on the fly. Files are
+streamed: with ``vocab`` only the kept rows are ever held, 4096 lines of text at a time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+
+from rnnkit.data.readers import file_errors, open_text
+from rnnkit.errors import DataError, invalid
+
+if TYPE_CHECKING:
+    import torch
+
+VECTOR_FORMATS = ("glove", "word2vec", "word2vec-binary")
+_CHUNK = 4096  # text lines parsed into floats at once (bounds the memory of strings held)
+
+
+@dataclass(eq=False)
+class WordVectors:
+    """Words and their vectors: ``vectors[index[w]]`` is the vector of ``w``.
+
+    vectors: (N, D) float32, row i belongs to ``words[i]``.
+    """
+
+    words: list[str]
+    vectors: np.ndarray
+    index: dict[str, int] = field(init=False, repr=False)
+    _unit: np.ndarray | None = field(default=None, init=False, repr=False)  # rows / their norm
+
+    def __post_init__(self) -> None:
+        self.vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
+            raise invalid("vectors", self.vectors.shape, f"shape ({len(self.words)}, D)")
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    @property
+    def dim(self) -> int:
+        return self.vectors.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index or word.lower() in self.index
+
+    def row(self, word: str) -> int:
+        """Row of ``word`` (exact, else lowercase); an unknown word is an InvalidArgumentError."""
+        found = self.index.get(word, self.index.get(word.lower()))
+        if found is None:
+            close = difflib.get_close_matches(word, self.words, n=5)
+            hint = f"; close: {', '.join(close)}" if close else ""
+            raise invalid("word", word, f"a word of the vectors ({len(self)} words){hint}")
+        return found
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        """The vector of ``word``: (D,) float32."""
+        return self.vectors[self.row(word)]
+
+    def similarity(self, word1: str, word2: str) -> float:
+        """Cosine similarity of two words' vectors, in [-1, 1]."""
+        return cosine_similarity(self[word1], self[word2])
+
+    def most_similar(self, word: str, top: int = 10) -> list[tuple[str, float]]:
+        """The ``top`` words nearest to ``word`` by cosine, best first, ``word`` itself excluded.
+
+        One matmul against the unit-normalised matrix: (N, D) @ (D,) -> (N,) cosines.
+        """
+        if top < 1:
+            raise invalid("top", top, "an int >= 1")
+        i = self.row(word)
+        if self._unit is None:
+            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)  # (N, 1)
+            self._unit = self.vectors / np.maximum(norms, 1e-12)
+        cos = self._unit @ self._unit[i]  # (N,)
+        cos[i] = -np.inf
+        top = min(top, len(self) - 1)
+        best = np.argpartition(-cos, top - 1)[:top] if top else np.array([], dtype=int)
+        best = best[np.lexsort((best, -cos[best]))]  # by cosine, ties by row
+        return [(self.words[j], float(cos[j])) for j in best]
+
+
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """cos(a, b) = a·b / (|a| |b|) for two (D,) vectors; 0.0 when either is all zeros."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 1:
+        raise invalid("a", a.shape, "a 1-D vector (D,)")
+    if b.shape != a.shape:
+        raise invalid("b", b.shape, f"the shape of a, {a.shape}")
+    norm = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / norm) if norm > 0 else 0.0
+
+
+def load_vectors(
+    path: str | Path,
+    format: str | None = None,
+    vocab: Iterable[str] | None = None,
+    limit: int | None = None,
+    lowercase: bool = False,
+) -> WordVectors:
+    """Read word vectors from a GloVe, word2vec text or word2vec binary file (``.gz`` too).
+
+    format: one of VECTOR_FORMATS; None infers it: ``.bin`` -> "word2vec-binary", a first line
+        of two integers ``N D`` -> "word2vec", else "glove".
+    vocab: keep only these words (a file word is kept when it equals a vocab word or a vocab
+        word's lowercase form, matching ``build_embedding_matrix``'s lookup).
+    limit: read only the first ``limit`` vectors of the file (the most frequent, by convention).
+    lowercase: lowercase the file's words; of words that then collide the first one is kept.
+    Returns WordVectors with vectors: (N, D) float32 in file order.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected a word-vectors file {VECTOR_FORMATS}")
+    if limit is not None and limit < 1:
+        raise invalid("limit", limit, "None or an int >= 1")
+    keep = None if vocab is None else {w for v in vocab for w in (v, v.lower())}
+    if format is None:
+        format = _infer_format(path)
+    if format not in VECTOR_FORMATS:
+        raise invalid("format", format, f"one of {VECTOR_FORMATS} or None")
+    seen: set[str] = set()
+
+    def take(word: str) -> str | None:
+        """The name to keep a file word's vector under, or None to skip (and not parse) it."""
+        word = word.lower() if lowercase else word
+        if word in seen or (keep is not None and word not in keep):
+            return None
+        seen.add(word)
+        return word
+
+    words: list[str] = []
+    blocks: list[np.ndarray] = []
+    reader = _read_binary if format == "word2vec-binary" else _read_text
+    with file_errors(path):
+        for chunk_words, block in reader(path, format == "word2vec", limit, take):
+            words += chunk_words
+            blocks.append(block)
+    return WordVectors(words, np.concatenate(blocks))
+
+
+def _infer_format(path: Path) -> str:
+    if path.name.endswith((".bin", ".bin.gz")):
+        return "word2vec-binary"
+    with file_errors(path), open_text(path) as f:
+        first = f.readline().split()
+    return "word2vec" if len(first) == 2 and all(x.isdigit() for x in first) else "glove"
+
+
+# A reader yields (kept words, (n, D) float32 block) per chunk of at most _CHUNK kept vectors,
+# at least one chunk (an empty file is a DataError); it stops after ``limit`` vectors of the file
+# and keeps those for which ``take(word)`` gives a name.
+_Chunks = Iterator[tuple[list[str], np.ndarray]]
+_Take = Callable[[str], "str | None"]
+
+
+def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> _Chunks:
+    """GloVe / word2vec text; the kept lines' numbers are parsed _CHUNK lines at a time."""
+    with open_text(path) as f:
+        lineno, dim, origin = 0, 0, ""
+        if has_header:
+            header = f.readline().split()
+            lineno = 1
+            if len(header) != 2 or not all(x.isdigit() for x in header):
+                raise DataError(f"{path}:1: header {' '.join(header)!r}; expected 'N D' (2 ints)")
+            dim, origin = int(header[1]), "the header on line 1"
+        words: list[str] = []
+        values: list[str] = []  # the kept lines' numbers, D per line
+        lines: list[int] = []  # the kept lines' numbers in the file, for messages
+        total = 0
+        for line in f:
+            lineno += 1
+            parts = line.rstrip().split(" ")
+            if parts == [""]:
+                continue  # a blank line
+            if not dim:
+                dim, origin = len(parts) - 1, f"line {lineno}"
+            if len(parts) - 1 != dim:
+                raise DataError(
+                    f"{path}:{lineno}: {len(parts) - 1} values after the word; expected {dim}"
+                    f" like {origin} (one 'word v1 ... v{dim}' per line)"
+                )
+            total += 1
+            word = take(parts[0])
+            if word is not None:
+                words.append(word)
+                values += parts[1:]
+                lines.append(lineno)
+                if len(words) == _CHUNK:
+                    yield words, _floats(path, lines, values, dim)
+                    words, values, lines = [], [], []
+            if total == limit:
+                break
+        if total == 0:
+            raise DataError(f"{path}: no vectors; expected lines 'word v1 ... vD'")
+        yield words, _floats(path, lines, values, dim)
+
+
+def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.ndarray:
+    """values (n * D strings) -> (n, D) float32; a bad number is a DataError naming its line."""
+    try:
+        return np.array(values, dtype=np.float32).reshape(-1, dim)
+    except ValueError:
+        for k, line in enumerate(lines):
+            try:
+                np.array(values[k * dim : (k + 1) * dim], dtype=np.float32)
+            except ValueError as e:
+                raise DataError(f"{path}:{line}: {e}; expected numbers") from None
+        raise
+
+
+def _read_binary(path: Path, _: bool, limit: int | None, take: _Take) -> _Chunks:
+    """word2vec binary: header line ``N D``, then per word ``word `` + D float32 (+ ``\\n``)."""
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+        header = f.readline().split()
+        if len(header) != 2 or not all(x.isdigit() for x in header) or header[0] == b"0":
+            raise DataError(f"{path}:1: header {header!r}; expected b'N D' (N >= 1) then vectors")
+        count, dim = int(header[0]), int(header[1])
+        count = count if limit is None else min(count, limit)
+        buffer, pos = b"", 0
+        words: list[str] = []
+        raw: list[bytes] = []
+        for done in range(count):
+            buffer, pos, file_word, vector = _next_binary(f, path, buffer, pos, 4 * dim, done)
+            word = take(file_word)
+            if word is not None:
+                words.append(word)
+                raw.append(vector)
+            if len(words) == _CHUNK or done == count - 1:
+                yield words, np.frombuffer(b"".join(raw), dtype="<f4").reshape(-1, dim)
+                words, raw = [], []
+
+
+def _next_binary(
+    f: BinaryIO, path: Path, buffer: bytes, pos: int, size: int, done: int
+) -> tuple[bytes, int, str, bytes]:
+    """One (word, ``size`` vector bytes) record at ``buffer[pos:]``, reading more as needed."""
+    while True:
+        space = buffer.find(b" ", pos)
+        if space >= 0 and len(buffer) - space - 1 >= size:
+            break
+        more = f.read(1 << 20)
+        if not more:
+            raise DataError(f"{path}: ends inside vector {done + 1}; expected the header's count")
+        buffer, pos = buffer[pos:] + more, 0
+    raw_word = buffer[pos:space].lstrip(b"\n")
+    try:
+        word = raw_word.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: vector {done + 1}: word {raw_word!r} is not UTF-8") from None
+    return buffer, space + 1 + size, word, buffer[space + 1 : space + 1 + size]
+
+
+@dataclass
+class Coverage:
+    """How many vocabulary tokens got a pretrained vector (the padding token not counted)."""
+
+    found: int  # tokens with a vector (exact or lowercase match)
+    missing: int  # tokens initialised at random
+    lowercased: int  # of ``found``, those matched only through their lowercase form
+    missing_examples: list[str]  # the first 10 missing tokens in id order (the most frequent)
+
+    @property
+    def fraction(self) -> float:
+        return self.found / max(self.found + self.missing, 1)
+
+    def summary(self) -> str:
+        total = self.found + self.missing
+        head = f"embeddings: {self.found:,} of {total:,} tokens found ({self.fraction:.1%}"
+        missing = f"; {self.missing:,} missing, e.g. {' '.join(self.missing_examples)}"
+        return head + f", {self.lowercased:,} via lowercase)" + (missing if self.missing else "")
+
+
+def build_embedding_matrix(
+    vectors: WordVectors,
+    tokens: list[str],
+    pad_id: int | None = 0,
+    seed: int = 0,
+    init: str = "normal_matched",
+) -> tuple[np.ndarray, Coverage]:
+    """The (V, D) float32 matrix whose row i is the vector of ``tokens[i]`` (id -> token).
+
+    Lookup: exact, then lowercase. Rows of missing tokens: init "normal_matched" draws from a
+    normal with the per-dimension mean and std of the found rows (``np.random.default_rng(seed)``),
+    "zeros" leaves them zero. Row ``pad_id`` (None: no padding row) is zeros and is not counted.
+    """
+    if init not in ("normal_matched", "zeros"):
+        raise invalid("init", init, "'normal_matched' or 'zeros'")
+    if pad_id is not None and not 0 <= pad_id < len(tokens):
+        raise invalid("pad_id", pad_id, f"None or a token id 0..{len(tokens) - 1}")
+    matrix = np.zeros((len(tokens), vectors.dim), dtype=np.float32)  # (V, D)
+    found_ids: list[int] = []
+    missing_ids: list[int] = []
+    lowercased = 0
+    for i, token in enumerate(tokens):
+        if i == pad_id:
+            continue
+        row = vectors.index.get(token)
+        if row is None:
+            row = vectors.index.get(token.lower())
+            lowercased += row is not None
+        if row is None:
+            missing_ids.append(i)
+        else:
+            matrix[i] = vectors.vectors[row]
+            found_ids.append(i)
+    if not found_ids:
+        raise DataError(
+            f"no token of the vocabulary ({len(tokens)} tokens, e.g. {tokens[:5]}) has a vector;"
+            " expected vectors for the same language and casing (see lowercase=)"
+        )
+    if init == "normal_matched" and missing_ids:
+        found = matrix[found_ids]  # (F, D)
+        rng = np.random.default_rng(seed)
+        noise = rng.standard_normal((len(missing_ids), vectors.dim))  # (M, D)
+        matrix[missing_ids] = found.mean(axis=0) + noise * found.std(axis=0)
+    coverage = Coverage(
+        len(found_ids), len(missing_ids), lowercased, [tokens[i] for i in missing_ids[:10]]
+    )
+    return matrix, coverage
+
+
+def embedding_layer(
+    matrix: np.ndarray, freeze: bool = True, padding_idx: int | None = 0
+) -> torch.nn.Embedding:
+    """An ``nn.Embedding`` initialised from ``matrix`` (V, D); ``freeze`` keeps it fixed."""
+    import torch  # here, so that reading vectors (``rnnkit similar``) does not load torch
+
+    weight = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
+    return torch.nn.Embedding.from_pretrained(weight, freeze=freeze, padding_idx=padding_idx)

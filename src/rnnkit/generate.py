@@ -1,0 +1,167 @@
+"""Text generation from a language model: greedy, temperature, top-k, top-p and beam search.
+
+Works on token ids; :class:`rnnkit.tasks.lm_inference.TextGenerator` adds prompts, stop
+strings and streaming text on top. Dimensions: N samples (or beams) decoded together, V vocabulary.
+
+A prompt first primes the recurrent state (one forward pass over its ids); every sample then
+starts from that state, so N samples cost one batched step per new token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnnkit.errors import invalid
+from rnnkit.models.language_model import LanguageModel, State, repeat_state, select_state
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the next token is chosen from the logits (validated on creation)."""
+
+    temperature: float = 1.0  # > 0; below 1 sharpens, above 1 flattens the distribution
+    top_k: int | None = None  # keep only the k most likely tokens
+    top_p: float | None = None  # keep the smallest set whose probability reaches p (nucleus)
+    greedy: bool = False  # always the most likely token (ignores the three above)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
+            raise invalid("temperature", self.temperature, "a number > 0")
+        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
+            raise invalid("top_k", self.top_k, "an int >= 1")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise invalid("top_p", self.top_p, "a number in (0, 1]")
+
+
+def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:
+    """Set logits outside the top-k / nucleus sets to -inf.  logits: (N, V) -> (N, V)."""
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(-1).cumsum(-1)
+        drop_sorted = cumulative - sorted_logits.softmax(-1) >= top_p  # mass before >= p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def choose(logits: Tensor, sampling: Sampling, generator: torch.Generator | None) -> Tensor:
+    """Next ids (N,) from logits (N, V)."""
+    if sampling.greedy:
+        return logits.argmax(-1)
+    filtered = filter_logits(logits.float() / sampling.temperature, sampling.top_k, sampling.top_p)
+    return torch.multinomial(filtered.softmax(-1), 1, generator=generator).squeeze(-1)
+
+
+def ban(logits: Tensor, banned: Sequence[int]) -> Tensor:
+    """logits (N, V) with the ``banned`` ids (e.g. <pad>) set to -inf, so never chosen."""
+    if not banned:
+        return logits
+    return logits.index_fill(-1, torch.tensor(list(banned), device=logits.device), float("-inf"))
+
+
+@torch.no_grad()
+def prime(model: LanguageModel, prompt_ids: Sequence[int], count: int) -> tuple[Tensor, State]:
+    """Run the prompt once; return last-step logits (count, V) and the state, batch count."""
+    if len(prompt_ids) == 0:
+        raise invalid("prompt_ids", list(prompt_ids), "at least one token id")
+    device = next(model.parameters()).device
+    ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=device)
+    logits, state = model(ids)
+    return logits[:, -1].expand(count, -1), repeat_state(state, count)
+
+
+@torch.no_grad()
+def sample(
+    model: LanguageModel,
+    prompt_ids: Sequence[int],
+    length: int,
+    sampling: Sampling,
+    num_samples: int = 1,
+    generator: torch.Generator | None = None,
+    banned: Sequence[int] = (),
+) -> Iterator[Tensor]:
+    """Yield the next ids (N,) of N samples, ``length`` times (stream them as they come).
+
+    ``banned`` ids are never produced (e.g. <pad>, or <unk> for a character model).
+    """
+    if not isinstance(length, int) or length < 0:
+        raise invalid("length", length, "an int >= 0")
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise invalid("num_samples", num_samples, "an int >= 1")
+    model.eval()
+    logits, state = prime(model, prompt_ids, num_samples)
+    for _ in range(length):
+        ids = choose(ban(logits, banned), sampling, generator)
+        yield ids
+        step_logits, state = model(ids[:, None], state)
+        logits = step_logits[:, -1]
+
+
+@dataclass
+class Hypothesis:
+    """A finished beam: its ids (after the prompt), summed log-probability and ranking score."""
+
+    ids: list[int]
+    log_prob: float
+    score: float
+
+
+@torch.no_grad()
+def beam_search(
+    model: LanguageModel,
+    prompt_ids: Sequence[int],
+    length: int,
+    width: int,
+    length_penalty: float = 1.0,
+    is_finished: Callable[[list[int]], bool] | None = None,
+    banned: Sequence[int] = (),
+) -> list[Hypothesis]:
+    """Beam search for up to ``length`` tokens; returns hypotheses best first.
+
+    score = log P(ids) / len(ids) ** length_penalty (0 = raw sum; 1 = per-token mean).
+    A hypothesis ends early when ``is_finished(ids)`` says so (e.g. a stop string appeared).
+    With width 1 this is greedy decoding.
+    """
+    if not isinstance(width, int) or width < 1:
+        raise invalid("beam", width, "an int >= 1")
+    if not isinstance(length, int) or length < 1:
+        raise invalid("length", length, "an int >= 1")
+    model.eval()
+
+    def ranked(ids: list[int], log_prob: float) -> Hypothesis:
+        return Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
+
+    logits, state = prime(model, prompt_ids, 1)
+    scores = logits.new_zeros(1)  # (K,) summed log-probabilities of the live beams
+    beams: list[list[int]] = [[]]
+    done: list[Hypothesis] = []
+    for step in range(length):
+        candidates = scores[:, None] + ban(logits.float(), banned).log_softmax(-1)  # (K, V)
+        top = torch.topk(candidates.flatten(), min(width, candidates.numel()))
+        vocab = candidates.shape[-1]
+        parents, tokens = top.indices // vocab, top.indices % vocab
+        keep_rows, new_beams = [], []
+        for row, (parent, token, value) in enumerate(
+            zip(parents.tolist(), tokens.tolist(), top.values.tolist(), strict=True)
+        ):
+            ids = [*beams[parent], token]
+            if step == length - 1 or (is_finished is not None and is_finished(ids)):
+                done.append(ranked(ids, value))
+            else:
+                keep_rows.append(row)
+                new_beams.append(ids)
+        if not new_beams:
+            break
+        keep = torch.tensor(keep_rows, device=scores.device)
+        beams, scores = new_beams, top.values.index_select(0, keep)
+        state = select_state(state, parents.index_select(0, keep))
+        step_logits, state = model(tokens.index_select(0, keep)[:, None], state)
+        logits = step_logits[:, -1]
+    return sorted(done, key=lambda h: h.score, reverse=True)

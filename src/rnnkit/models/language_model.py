@@ -1,0 +1,132 @@
+"""Language model: one-hot or embedding input -> rnnkit.nn stack -> linear layer over the vocabulary.
+
+Dimensions: B batch, T time, V vocabulary, E embedding size (V with one-hot input), H hidden.
+
+    ids (B, T) ──embed──▶ (B, T, E) ──dropout──▶ RNN/LSTM/GRU × L ──▶ (B, T, H)
+               ──dropout──▶ linear ──▶ logits (B, T, V)
+
+With ``tie_weights`` the output layer reuses the embedding matrix (Press & Wolf 2017,
+Inan et al. 2017); it needs E == H. Parameters: about V*E + L*G*H*(E+H) + H*V (+V biases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import rnnkit.nn as rnn
+from rnnkit.errors import invalid
+
+CELLS = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+State = Tensor | tuple[Tensor, Tensor]
+
+
+@dataclass
+class LanguageModelConfig:
+    """Everything that defines a language model's shape; saved in config.json."""
+
+    vocab_size: int  # V: rows of the embedding and outputs of the last layer
+    cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh)
+    num_layers: int = 2  # stacked recurrent layers
+    hidden_size: int = 512  # H: units per layer
+    embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
+    dropout: float = 0.2  # on the embedding, between layers and before the output layer
+    tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
+        for name in ("vocab_size", "num_layers", "hidden_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise invalid(name, value, "a positive int")
+        if not isinstance(self.embedding_size, int) or self.embedding_size < 0:
+            raise invalid("embedding_size", self.embedding_size, "an int >= 0 (0 = one-hot)")
+        if not 0 <= self.dropout < 1:
+            raise invalid("dropout", self.dropout, "a probability in [0, 1)")
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise invalid(
+                "tie_weights", True, f"embedding_size == hidden_size (got {self.embedding_size} "
+                f"and {self.hidden_size})",
+            )  # fmt: skip
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class LanguageModel(nn.Module):
+    """Next-token model over ids.  forward(ids (B, T), state) -> (logits (B, T, V), state)."""
+
+    def __init__(self, config: LanguageModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        size = config.embedding_size
+        self.embedding = nn.Embedding(config.vocab_size, size) if size else None
+        input_size = size or config.vocab_size
+        self.rnn = CELLS[config.cell](
+            input_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        if config.tie_weights:
+            self.decoder.weight = self.embedding.weight  # type: ignore[union-attr]
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """ids (B, T) int64 -> inputs (B, T, E), or one-hot (B, T, V)."""
+        if self.embedding is None:
+            return F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)
+        return self.embedding(ids)
+
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """ids: (B, T) token ids; state: the recurrent state from the previous call or None.
+
+        Returns logits (B, T, V) and the state after the last step (for the next call).
+        """
+        output, state = self.rnn(self.dropout(self.embed(ids)), state)
+        return self.decoder(self.dropout(output)), state
+
+    def num_parameters(self) -> int:
+        """Trainable parameters, tied ones counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph between truncated-BPTT segments while keeping the values."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0].detach(), state[1].detach())
+    return state.detach()
+
+
+def move_state(state: State | None, device: torch.device) -> State | None:
+    """The state on ``device`` (a resumed run's CPU-loaded state moves to the GPU here)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0].to(device), state[1].to(device))
+    return state.to(device)
+
+
+def repeat_state(state: State, count: int) -> State:
+    """Repeat a batch-1 state (L, 1, H) along the batch dimension -> (L, count, H)."""
+    if isinstance(state, tuple):
+        return (
+            state[0].expand(-1, count, -1).contiguous(),
+            state[1].expand(-1, count, -1).contiguous(),
+        )
+    return state.expand(-1, count, -1).contiguous()
+
+
+def select_state(state: State, index: Tensor) -> State:
+    """Keep the batch entries ``index`` (K,) of a state (L, B, H) -> (L, K, H)."""
+    if isinstance(state, tuple):
+        return (state[0].index_select(1, index), state[1].index_select(1, index))
+    return state.index_select(1, index)

@@ -1,0 +1,207 @@
+"""Language modelling as a training task: corpus -> ids -> streams -> truncated BPTT.
+
+Dimensions: B streams (batch), T steps per window (seq_len), V vocabulary.
+
+Character level: every character is a token (newlines included). Word level: each line is
+split on whitespace and ends with ``<eos>``, as in Mikolov's Penn Treebank setup (a literal
+``<unk>`` in the text is the unknown id). The last ``val_fraction`` of the ids is held out
+for validation; training reads the rest as B contiguous streams, carrying the detached hidden
+state from one window to the next (see rnnkit.data.batching.LMStream).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit import __version__
+from rnnkit.data.batching import LMStream, train_val_split_ids
+from rnnkit.data.corpora import load_corpus
+from rnnkit.errors import DataError, invalid
+from rnnkit.models.language_model import (
+    LanguageModel,
+    LanguageModelConfig,
+    State,
+    detach_state,
+    move_state,
+)
+from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train.metrics import bits_per_char, perplexity
+from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+
+LEVELS = ("char", "word")
+EVAL_BATCH_SIZE = 16  # streams used to score held-out text
+
+
+@dataclass
+class LMDataConfig:
+    """How the corpus becomes training windows (saved under "data" in config.json)."""
+
+    corpus: str = "nietzsche"  # a bundled corpus (nietzsche, shakespeare) or a text file PATH
+    level: str = "char"  # char | word tokens
+    lowercase: bool = False  # lower-case the corpus first (the Keras Nietzsche example does)
+    max_tokens: int | None = None  # vocabulary cap incl. <pad>/<unk> (word level); None = all
+    seq_len: int = 100  # T: steps of back-propagation through time per window
+    batch_size: int = 32  # B: parallel streams
+    val_fraction: float = 0.05  # held-out tail of the corpus for validation
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise invalid("level", self.level, "char or word")
+        for name in ("seq_len", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise invalid(name, getattr(self, name), "a positive int")
+        if not 0 < self.val_fraction < 0.5:
+            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 0.5)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_vectorizer(text: str, data: LMDataConfig) -> TextVectorizer:
+    """Adapt a char or word vectorizer on the corpus (word level adds the <eos> special)."""
+    if data.level == "char":
+        return TextVectorizer("char", max_tokens=data.max_tokens).adapt([text])
+    vectorizer = TextVectorizer("whitespace", max_tokens=data.max_tokens, specials=[EOS])
+    return vectorizer.adapt(text.splitlines())
+
+
+def encode_corpus(text: str, vectorizer: TextVectorizer) -> Tensor:
+    """The corpus as one (N,) id tensor; word level appends <eos> after every line."""
+    if vectorizer.tokenizer.kind == "char":
+        return torch.tensor(vectorizer.encode(text), dtype=torch.long)
+    eos = vectorizer.vocab.eos_id
+    ids: list[int] = []
+    for line in text.splitlines():
+        ids.extend(vectorizer.encode(line))
+        ids.append(eos)
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def start_token(vectorizer: TextVectorizer) -> str:
+    """The token generation starts from without a prompt: newline, <eos>, or the commonest."""
+    vocab = vectorizer.vocab
+    for token in ("\n", EOS):
+        if token in vocab and vocab.token_to_id(token) != vocab.unk_id:
+            return token
+    return vocab.tokens[0]
+
+
+@torch.no_grad()
+def stream_loss(
+    model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = EVAL_BATCH_SIZE
+) -> float:
+    """Mean next-token loss (nats) over (N,) ids read as streams with a carried state."""
+    batch_size = max(1, min(batch_size, ids.numel() // 2))
+    stream = LMStream(ids, batch_size, seq_len)
+    device = next(model.parameters()).device
+    total, count, state = 0.0, 0, None
+    for x, y in stream:
+        logits, state = model(x.to(device), state)
+        total += F.cross_entropy(
+            logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum"
+        ).item()
+        count += y.numel()
+    return total / count
+
+
+def lm_metrics(nats: float, level: str, prefix: str = "val_") -> dict[str, float]:
+    """Loss in nats per token, plus bits per character or perplexity."""
+    extra = {"bpc": bits_per_char(nats)} if level == "char" else {"ppl": perplexity(nats)}
+    return {f"{prefix}loss": nats} | {prefix + k: v for k, v in extra.items()}
+
+
+class LanguageModelingTask:
+    """The trainer's view of a corpus: windows to train on and a validation score."""
+
+    metric = "val_loss"
+    maximize = False
+    unit = "tok"
+
+    def __init__(self, ids: Tensor, vectorizer: TextVectorizer, data: LMDataConfig) -> None:
+        self.vectorizer, self.data = vectorizer, data
+        if ids.numel() < 4 * data.batch_size or ids.numel() * data.val_fraction < 2:
+            raise DataError(
+                f"corpus {data.corpus!r}: {ids.numel()} tokens; expected at least "
+                f"{max(4 * data.batch_size, math.ceil(2 / data.val_fraction))} for "
+                f"batch_size={data.batch_size} and val_fraction={data.val_fraction}"
+            )
+        self.train_ids, self.val_ids = train_val_split_ids(ids, data.val_fraction)
+        self.stream = LMStream(self.train_ids, data.batch_size, data.seq_len)
+        self.state: State | None = None  # carried across windows, detached
+
+    def batches_per_epoch(self) -> int:
+        return len(self.stream)
+
+    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """Windows of one epoch from ``start``; a new epoch starts from a zero state."""
+        if start == 0:
+            self.state = None
+        return self.stream.batches(start)
+
+    def train_step(self, model: LanguageModel, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
+        """Mean cross-entropy of one (B, T) window; the state goes on to the next window."""
+        device = next(model.parameters()).device
+        x, y = (t.to(device, non_blocking=True) for t in batch)
+        logits, state = model(x, move_state(self.state, device))
+        self.state = detach_state(state)
+        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), y.numel()
+
+    def evaluate(self, model: LanguageModel) -> dict[str, float]:
+        return lm_metrics(stream_loss(model, self.val_ids, self.data.seq_len), self.data.level)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried hidden state, so a resumed run continues each stream exactly."""
+        if self.state is None:
+            return {}
+        parts = self.state if isinstance(self.state, tuple) else (self.state,)
+        return {"hidden": [p.cpu() for p in parts]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        parts = state.get("hidden")
+        if not parts:
+            self.state = None
+        else:
+            self.state = (parts[0], parts[1]) if len(parts) == 2 else parts[0]
+
+    def vocab(self) -> dict[str, Any]:
+        return self.vectorizer.to_dict()
+
+
+def train_language_model(
+    out: str | Path,
+    data: LMDataConfig,
+    model_options: dict[str, Any],
+    trainer: TrainerConfig,
+    resume: bool = False,
+) -> Progress:
+    """Train a language model end to end into the run directory ``out``.
+
+    ``model_options`` are LanguageModelConfig fields except ``vocab_size`` (from the corpus).
+    The same seed on the same machine gives the same weights.
+    """
+    seed_everything(trainer.seed)
+    text = load_corpus(data.corpus)
+    if data.lowercase:
+        text = text.lower()
+    vectorizer = build_vectorizer(text, data)
+    ids = encode_corpus(text, vectorizer)
+    model_config = LanguageModelConfig(vocab_size=vectorizer.vocab_size, **model_options)
+    task = LanguageModelingTask(ids, vectorizer, data)
+    model = LanguageModel(model_config)
+    run_config = {
+        "task": "lm",
+        "model": model_config.to_dict(),
+        "vectorizer": {"level": data.level, "start_token": start_token(vectorizer)},
+        "data": data.to_dict(),
+        "trainer": trainer.to_dict(),
+        "rnnkit_version": __version__,
+    }
+    return Trainer(model, task, trainer, out, run_config).fit(resume)

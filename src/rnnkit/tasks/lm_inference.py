@@ -1,0 +1,213 @@
+"""A trained language model as text in, text out: loading, generation, scoring a file.
+
+::
+
+    lm = load_language_model("runs/nietzsche")          # best/ checkpoint of a run
+    lm.generate("the will to ", length=300, temperature=0.8, seed=1)
+    lm.generate("the ", beam=5, length=40)
+    lm.evaluate_text(open("held_out.txt").read())       # {"loss": ..., "bpc": ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit.errors import CheckpointError, DataError, invalid
+from rnnkit.generate import Sampling, beam_search, sample
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
+from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.device import resolve_device
+
+OnText = Callable[[int, str], None]  # (sample index, new text) while generating
+
+
+def checkpoint_dir(path: str | Path) -> Path:
+    """A run directory's ``best/`` checkpoint, or ``path`` itself when it is a checkpoint."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: does not exist; expected a run directory from rnnkit train")
+    return path / "best" if (path / "best").is_dir() else path
+
+
+@dataclass
+class LoadedLanguageModel:
+    """A language model with its vectorizer and run config, ready to generate."""
+
+    model: LanguageModel
+    vectorizer: TextVectorizer
+    config: dict[str, Any]
+
+    @property
+    def level(self) -> str:
+        return self.config["data"]["level"]
+
+    def prompt_ids(self, prompt: str | None) -> list[int]:
+        """Ids of the prompt (or of the start token when empty); unknown tokens are an error."""
+        vocab = self.vectorizer.vocab
+        if not prompt:
+            return [vocab.token_to_id(self.config["vectorizer"]["start_token"])]
+        if self.config["data"]["lowercase"]:
+            prompt = prompt.lower()
+        if self.level == "word":
+            lines = prompt.split("\n")
+            tokens = [
+                t
+                for i, line in enumerate(lines)
+                for t in [*line.split(), *([EOS] if i < len(lines) - 1 else [])]
+            ]
+        else:
+            tokens = self.vectorizer.tokenizer.tokenize(prompt)
+        unknown = sorted(
+            {t for t in tokens if t not in vocab or vocab.token_to_id(t) == vocab.unk_id}
+        )
+        if unknown:
+            shown = ", ".join(repr(t) for t in unknown[:10])
+            raise invalid(
+                "prompt", prompt, f"only tokens from the model's vocabulary; unknown: {shown}"
+            )
+        return vocab.lookup_ids(tokens)
+
+    def banned_ids(self) -> list[int]:
+        """<pad> is never a target; a character model never saw <unk> either."""
+        vocab = self.vectorizer.vocab
+        return [vocab.pad_id] + ([vocab.unk_id] if self.level == "char" else [])
+
+    def piece(self, token_id: int, previous: str) -> str:
+        """Text of one generated token; words get a space, <eos> a newline."""
+        token = self.vectorizer.vocab.id_to_token(token_id)
+        if self.level == "char":
+            return token
+        if token == EOS:
+            return "\n"
+        return token if previous in ("", "\n") else " " + token
+
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 500,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        beam: int = 1,
+        length_penalty: float = 1.0,
+        num_samples: int = 1,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        on_text: OnText | None = None,
+    ) -> list[str]:
+        """Continue ``prompt`` by up to ``length`` tokens; return the continuations.
+
+        Sampling (temperature, top_k, top_p) or greedy decoding runs the ``num_samples`` together
+        and streams each new piece of text to ``on_text``; ``beam > 1`` returns the
+        ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
+        """
+        sampling = Sampling(temperature, top_k, top_p, greedy)
+        ids = self.prompt_ids(prompt)
+        previous = prompt[-1:] if prompt else ""
+        if not isinstance(beam, int) or beam < 1:
+            raise invalid("beam", beam, "an int >= 1 (1 = no beam search)")
+        if beam > 1:
+            if num_samples > beam:
+                raise invalid("num_samples", num_samples, f"at most beam={beam} with beam search")
+            finished = (
+                (lambda out: any(s in self._text(out, previous) for s in stop)) if stop else None
+            )
+            best = beam_search(
+                self.model, ids, length, beam, length_penalty, finished, self.banned_ids()
+            )
+            texts = [_cut(self._text(h.ids, previous), stop) for h in best[:num_samples]]
+            for index, text in enumerate(texts):
+                if on_text:
+                    on_text(index, text)
+            return texts
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        streams = [_Stream(stop, previous) for _ in range(num_samples)]
+        for step_ids in sample(
+            self.model, ids, length, sampling, num_samples, generator, self.banned_ids()
+        ):
+            for index, token in enumerate(step_ids.tolist()):
+                stream = streams[index]
+                if not stream.done:
+                    new = stream.add(self.piece(token, stream.last))
+                    if new and on_text:
+                        on_text(index, new)
+            if all(s.done for s in streams):
+                break
+        for index, stream in enumerate(streams):
+            rest = stream.flush()
+            if rest and on_text:
+                on_text(index, rest)
+        return [s.text for s in streams]
+
+    def _text(self, ids: list[int], previous: str) -> str:
+        text = ""
+        for token in ids:
+            text += self.piece(token, text[-1:] if text else previous)
+        return text
+
+    def evaluate_text(self, text: str) -> dict[str, float]:
+        """Loss (nats per token) and bits per character or perplexity of a held-out text."""
+        if self.config["data"]["lowercase"]:
+            text = text.lower()
+        ids = encode_corpus(text, self.vectorizer)
+        if ids.numel() < 2:
+            raise DataError(f"text: {ids.numel()} tokens; expected at least 2 to score")
+        unknown = int((ids == self.vectorizer.vocab.unk_id).sum())
+        nats = stream_loss(self.model, ids, self.config["data"]["seq_len"])
+        return lm_metrics(nats, self.level, prefix="") | {
+            "tokens": int(ids.numel()),
+            "unknown_tokens": unknown,
+        }
+
+
+class _Stream:
+    """One sample's text while it grows: stops at a stop string, holds back a possible prefix."""
+
+    def __init__(self, stop: Sequence[str], previous: str) -> None:
+        self.stop, self.text, self.sent, self.done = list(stop), "", 0, False
+        self.hold = max((len(s) for s in self.stop), default=1) - 1
+        self.last = previous
+
+    def add(self, piece: str) -> str:
+        """Append a piece; return the text that is now safe to show."""
+        self.text += piece
+        self.last = self.text[-1:] or self.last
+        cut = _cut(self.text, self.stop)
+        if len(cut) < len(self.text):
+            self.text, self.done = cut, True
+            return self.flush()
+        safe = len(self.text) - self.hold
+        new, self.sent = self.text[self.sent : max(safe, self.sent)], max(safe, self.sent)
+        return new
+
+    def flush(self) -> str:
+        new, self.sent = self.text[self.sent :], len(self.text)
+        return new
+
+
+def _cut(text: str, stop: Sequence[str]) -> str:
+    """``text`` up to (not including) the earliest stop string in it."""
+    ends = [i for s in stop if s and (i := text.find(s)) >= 0]
+    return text[: min(ends)] if ends else text
+
+
+def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguageModel:
+    """Load a language model from a run directory (its best/) or a checkpoint directory."""
+    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
+    if ckpt.config.get("task") != "lm" or ckpt.vocab is None:
+        raise CheckpointError(
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a language model (task 'lm')"
+        )
+    model = LanguageModel(LanguageModelConfig(**ckpt.config["model"]))
+    model.load_state_dict(ckpt.state_dict)
+    model.to(resolve_device(device)).eval()
+    return LoadedLanguageModel(model, TextVectorizer.from_dict(ckpt.vocab), ckpt.config)

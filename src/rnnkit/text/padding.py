@@ -1,0 +1,101 @@
+"""Pad and truncate id sequences to one length (Keras ``pad_sequences`` semantics).
+
+::
+
+    seq = [5, 6, 7, 8], length 3       seq = [5, 6], length 4
+    truncating="post": [5, 6, 7]       padding="post": [5, 6, 0, 0]
+    truncating="pre":  [6, 7, 8]       padding="pre":  [0, 0, 5, 6]
+
+Defaults are ``"post"`` for both (keep the start of a text, pad at the end), which suits RNNs
+given ``lengths``; Keras' ``pad_sequences`` defaults to ``"pre"`` for both. Also home to the
+small argument checks shared by ``rnnkit.text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from numbers import Integral
+from typing import Any
+
+from rnnkit.errors import invalid
+
+SIDES = ("post", "pre")  # the values of ``padding`` and ``truncating``
+
+
+def check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int | None:
+    """Return ``value`` as an int if it is an integer >= ``minimum`` (or None when ``optional``).
+
+    Raises:
+        InvalidArgumentError: naming ``name``, the value and the expected range.
+    """
+    if optional and value is None:
+        return None
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum:
+        return int(value)
+    raise invalid(name, value, f"an int >= {minimum}" + (" or None" if optional else ""))
+
+
+def check_side(name: str, value: Any) -> str:
+    """Return ``value`` if it is ``"post"`` or ``"pre"``, else raise InvalidArgumentError."""
+    if value not in SIDES:
+        raise invalid(name, value, "'post' or 'pre'")
+    return value
+
+
+def fit_to_length(
+    seq: Sequence[int],
+    length: int,
+    *,
+    padding: str = "post",
+    truncating: str = "post",
+    value: int = 0,
+) -> list[int]:
+    """Return ``seq`` as a list of exactly ``length`` ids, truncated or padded with ``value``.
+
+    ``padding``/``truncating`` are ``"post"`` (at the end) or ``"pre"`` (at the start); the
+    arguments are assumed valid (see :func:`pad_sequences` for the checked version).
+    """
+    n = len(seq)
+    if n >= length:
+        return list(seq[:length] if truncating == "post" else seq[n - length :])
+    fill = [value] * (length - n)
+    return [*seq, *fill] if padding == "post" else [*fill, *seq]
+
+
+def pad_sequences(
+    sequences: Iterable[Sequence[int]],
+    maxlen: int | None = None,
+    *,
+    padding: str = "post",
+    truncating: str = "post",
+    value: int = 0,
+) -> tuple[list[list[int]], list[int]]:
+    """Pad/truncate every sequence to ``maxlen`` (default: the longest), return ``(ids, lengths)``.
+
+    Args:
+        sequences: B sequences of ints (lists, tuples or 1-D arrays).
+        maxlen: the output length T; None pads to the longest sequence.
+        padding: ``"post"`` pads at the end, ``"pre"`` at the start.
+        truncating: ``"post"`` drops ids from the end, ``"pre"`` from the start.
+        value: the padding id (a vocabulary's ``pad_id``, 0 in rnnkit).
+
+    Returns:
+        ``ids``: B lists of T ints; ``lengths``: B ints, the number of real (kept) ids in each
+        row, ``min(len(seq), T)``; a row from an empty sequence has length 0.
+
+    Raises:
+        InvalidArgumentError: for a bad ``maxlen``, ``padding``, ``truncating`` or ``value``.
+    """
+    length = check_int("maxlen", maxlen, 1, optional=True)
+    check_side("padding", padding)
+    check_side("truncating", truncating)
+    check_int("value", value, -(2**63))
+    rows = [seq if isinstance(seq, Sequence) else list(seq) for seq in sequences]
+    if length is None:
+        length = max(map(len, rows), default=0)
+    lengths = [min(len(row), length) for row in rows]
+    fitted = [
+        fit_to_length(row, length, padding=padding, truncating=truncating, value=value)
+        for row in rows
+    ]
+    return fitted, lengths

@@ -1,0 +1,395 @@
+"""Checkpoints: a directory written atomically and verified on load.
+
+On disk (``FORMAT_VERSION = 1``)::
+
+    <dir>/model.safetensors   weights (CPU, contiguous); tied tensors stored once, see below
+          config.json         the caller's dict: everything to rebuild model + vectorizer
+          vocab.json          the caller's dict (absent when vocab=None)
+          trainer_state.pt    optional: optimizer state, step, epoch, RNG, data position, ...
+                              (torch.save; loaded with weights_only=True, never unpickled freely)
+          <extra files>       optional caller files (e.g. a sample, a report)
+          manifest.json       {"format", "format_version", "rnnkit_version",
+                               "files": {name: {"sha256", "bytes"}}} for every other file
+
+Atomic replace: everything is written and fsynced in a sibling ``.<name>.tmp-<pid>-<rand>``;
+then an existing ``<name>`` is renamed to ``.<name>.old-<pid>-<rand>``, the new one is renamed
+to ``<name>`` and the old one deleted. A crash leaves the old or the new complete checkpoint.
+In the one window between the two renames ``<name>`` is missing: ``load_checkpoint`` then
+reads the ``.<name>.old-*`` sibling, and the next save deletes it. ``.tmp-*`` leftovers of a
+crashed save are incomplete and safe to delete.
+
+Tied weights (tensors sharing storage, e.g. embedding and output layer) are stored once: the
+duplicate names are recorded in the safetensors metadata key ``rnnkit_aliases`` and on load
+point to the same tensor again. Other overlapping views are cloned.
+
+Usage::
+
+    save_checkpoint(out / "last", model.state_dict(), config, vocab, trainer_state)
+    ckpt = load_checkpoint(out / "last")          # CheckpointError if altered or incomplete
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import random
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors
+import safetensors.torch
+import torch
+from torch import Tensor
+
+from rnnkit import __version__
+from rnnkit.errors import CheckpointError, invalid
+
+FORMAT_VERSION = 1
+MODEL_KEYS = ("task", "model", "vectorizer")  # config sections a resumed run must not change
+WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
+TRAINER, MANIFEST = "trainer_state.pt", "manifest.json"
+_EXPECTED = "expected the checkpoint written by rnnkit train"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint; tensors are on ``map_location``."""
+
+    state_dict: dict[str, Tensor]
+    config: dict[str, Any]
+    vocab: dict[str, Any] | None
+    trainer_state: dict[str, Any] | None
+    path: Path
+    extra_files: list[str] = field(default_factory=list)  # names; read them from ``path``
+
+
+def save_checkpoint(
+    directory: str | Path,
+    state_dict: dict[str, Tensor],
+    config: dict[str, Any],
+    vocab: dict[str, Any] | None,
+    trainer_state: dict[str, Any] | None = None,
+    extra_files: dict[str, bytes | str] | None = None,
+) -> Path:
+    """Write a checkpoint to ``directory`` atomically (replacing one that is there); return it.
+
+    The directory belongs to the checkpoint: anything else in it is gone after the next save,
+    so keep run files such as ``metrics.jsonl`` beside it (``out/metrics.jsonl``,
+    ``out/last/``), or pass them as ``extra_files``.
+
+    Raises:
+        InvalidArgumentError: a non-tensor in ``state_dict``, a config/vocab that is not JSON,
+            a ``trainer_state`` that ``torch.load(weights_only=True)`` cannot read back (e.g.
+            numpy arrays or scalars), or a bad extra file name.
+        CheckpointError: ``directory`` exists but is not a checkpoint (nothing is overwritten).
+    """
+    target = Path(directory)
+    occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
+    if occupied and not is_checkpoint(target):
+        raise CheckpointError(f"{target}: exists and is not an rnnkit checkpoint; not overwriting")
+    files: dict[str, bytes] = {CONFIG: _json_bytes(config, "config")}
+    if vocab is not None:
+        files[VOCAB] = _json_bytes(vocab, "vocab")
+    for name, data in (extra_files or {}).items():
+        reserved = name in (WEIGHTS, CONFIG, VOCAB, TRAINER, MANIFEST)
+        if reserved or Path(name).name != name or name.startswith("."):
+            raise invalid("extra_files", name, "a plain file name not used by the checkpoint")
+        files[name] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    tensors, aliases = _prepare_tensors(state_dict)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        if trainer_state is not None:
+            with (tmp / TRAINER).open("wb") as f:
+                torch.save(trainer_state, f)
+            _fsync(tmp / TRAINER)
+            try:  # refuse now what load_checkpoint could not read back (mmap: no copy)
+                torch.load(tmp / TRAINER, map_location="cpu", weights_only=True, mmap=True)
+            except pickle.UnpicklingError as exc:
+                expected = "tensors, numbers, str, None, lists, tuples, dicts (weights_only)"
+                raise invalid("trainer_state", str(exc).splitlines()[0], expected) from exc
+        metadata = {"format": "pt", "rnnkit_aliases": json.dumps(aliases)}
+        safetensors.torch.save_file(tensors, tmp / WEIGHTS, metadata=metadata)
+        _fsync(tmp / WEIGHTS)
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+            _fsync(tmp / name)
+        manifest = {
+            "format": "rnnkit-checkpoint",
+            "format_version": FORMAT_VERSION,
+            "rnnkit_version": __version__,
+            "files": {
+                p.name: {"sha256": _sha256(p), "bytes": p.stat().st_size}
+                for p in sorted(tmp.iterdir())
+            },
+        }
+        (tmp / MANIFEST).write_bytes(_json_bytes(manifest, "manifest"))
+        _fsync(tmp / MANIFEST)
+        _fsync(tmp)
+        if target.exists():
+            target.rename(old)
+        tmp.rename(target)  # the crash window is between these two renames
+        _fsync(target.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not target.exists():  # failed between the renames: put it back
+            old.rename(target)
+        raise
+    for stale in target.parent.glob(f".{target.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def load_checkpoint(
+    directory: str | Path, map_location: str | torch.device = "cpu", verify: bool = True
+) -> Checkpoint:
+    """Read a checkpoint; with ``verify`` check every file's size and SHA-256 first.
+
+    Raises:
+        CheckpointError: missing directory or file, size/hash mismatch, unparsable JSON,
+            a newer format, or a trainer_state that holds anything but plain data.
+    """
+    path = _resolve(Path(directory))
+    listed = _read_manifest(path / MANIFEST)
+    for name, entry in listed.items():
+        file = path / name
+        if not file.is_file():
+            raise CheckpointError(f"{file}: missing (listed in manifest.json); {_EXPECTED}")
+        size = file.stat().st_size
+        if verify and size != entry.get("bytes"):
+            problem = f"{size} bytes, manifest says {entry.get('bytes')} (truncated or altered)"
+        elif verify and _sha256(file) != entry.get("sha256"):
+            problem = "SHA-256 mismatch (file altered or truncated)"
+        else:
+            continue
+        raise CheckpointError(f"{file}: {problem}; {_EXPECTED}")
+    device = str(map_location)
+    try:
+        state_dict = safetensors.torch.load_file(path / WEIGHTS, device=device)
+        with safetensors.safe_open(path / WEIGHTS, framework="pt") as f:
+            aliases = json.loads((f.metadata() or {}).get("rnnkit_aliases", "{}"))
+        for alias, source in aliases.items():
+            state_dict[alias] = state_dict[source]
+    except (safetensors.SafetensorError, OSError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path / WEIGHTS}: unreadable ({exc!r}); {_EXPECTED}") from exc
+    trainer_state = None
+    if TRAINER in listed:
+        try:
+            trainer_state = torch.load(path / TRAINER, map_location=device, weights_only=True)
+        except Exception as exc:  # UnpicklingError, RuntimeError, EOFError, ... all mean corrupt
+            raise CheckpointError(
+                f"{path / TRAINER}: not loadable with weights_only=True ({type(exc).__name__}); "
+                f"{_EXPECTED}"
+            ) from exc
+    return Checkpoint(
+        state_dict=state_dict,
+        config=_read_json(path / CONFIG),
+        vocab=_read_json(path / VOCAB) if VOCAB in listed else None,
+        trainer_state=trainer_state,
+        path=path,
+        extra_files=sorted(set(listed) - {WEIGHTS, CONFIG, VOCAB, TRAINER}),
+    )
+
+
+def is_checkpoint(directory: str | Path) -> bool:
+    """True when ``directory`` holds a ``manifest.json`` (a checkpoint, not yet verified)."""
+    return (Path(directory) / MANIFEST).is_file()
+
+
+def check_output_dir(
+    directory: str | Path,
+    config: dict[str, Any],
+    resume: bool,
+    model_keys: Sequence[str] = MODEL_KEYS,
+) -> bool:
+    """Apply the output-directory rule; return True when there is a run to resume.
+
+    A run directory holds checkpoints: itself, or its immediate subdirectories (``last/``,
+    ``best/``). The rule: a missing or empty directory is fine (a fresh run, even with
+    ``resume``, so a restartable job can always pass ``--resume``). A directory holding a
+    checkpoint needs ``resume``, and then the stored config's ``model_keys`` sections must
+    equal ``config``'s. A non-empty directory without a checkpoint is refused. Nothing is
+    ever overwritten or deleted here.
+
+    Raises:
+        CheckpointError: naming the directory, or the differing config keys.
+    """
+    out = Path(directory)
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return False
+    if not out.is_dir():
+        raise CheckpointError(f"--out {out}: is a file; expected a directory for the run")
+    found = [out] if is_checkpoint(out) else sorted(p for p in out.iterdir() if is_checkpoint(p))
+    if not found:
+        raise CheckpointError(
+            f"--out {out}: not empty and holds no rnnkit checkpoint; choose another --out"
+        )
+    if not resume:
+        raise CheckpointError(
+            f"--out {out}: already holds a run; pass --resume to continue it "
+            "or choose another --out"
+        )
+    given = _flatten(json.loads(_json_bytes({k: config.get(k) for k in model_keys}, "config")))
+    for ckpt in found:
+        stored = _flatten({k: _read_json(ckpt / CONFIG).get(k) for k in model_keys})
+        differ = sorted(k for k in given.keys() | stored.keys() if given.get(k) != stored.get(k))
+        if differ:
+            shown = ", ".join(
+                f"{k} (stored {stored.get(k)!r}, given {given.get(k)!r})" for k in differ[:5]
+            )
+            raise CheckpointError(
+                f"--resume {ckpt}: the model settings differ: {shown}; expected the same "
+                "model settings as the stored run, or another --out"
+            )
+    return True
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Snapshot torch (CPU, and every CUDA device), numpy's global and python's ``random``.
+
+    Everything is a tensor, int, float, str, list or dict, so it loads with weights_only.
+    Generators you create yourself (``np.random.default_rng``) are not covered.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, py_state, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {
+            "version": version,
+            "state": torch.tensor(py_state, dtype=torch.int64),
+            "gauss_next": gauss_next,
+        },
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore generators from :func:`capture_rng_state`'s dict (CUDA only if present)."""
+    torch.set_rng_state(state["torch"].cpu())
+    n = state["numpy"]
+    keys = n["keys"].cpu().numpy().astype(np.uint32)
+    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"].tolist()), p["gauss_next"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = [s.cpu() for s in state["cuda"]][: torch.cuda.device_count()]
+        for device, s in enumerate(cuda):
+            torch.cuda.set_rng_state(s, device)
+
+
+def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """CPU, contiguous, unshared copies for safetensors; plus ``{alias: stored name}``."""
+    tensors: dict[str, Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen_views: dict[tuple, str] = {}
+    seen_storage: set[int] = set()
+    for name, t in state_dict.items():
+        if not isinstance(t, Tensor):
+            raise invalid(f"state_dict[{name!r}]", type(t).__name__, "a torch.Tensor")
+        view = (t.device, t.data_ptr(), t.dtype, t.shape, t.stride())
+        if view in seen_views:  # the very same tensor under two names: a tie
+            aliases[name] = seen_views[view]
+            continue
+        seen_views[view] = name
+        cpu = t.detach().to("cpu").contiguous()
+        if cpu.untyped_storage().data_ptr() in seen_storage:
+            cpu = cpu.clone()  # another view into a storage already stored: keep a copy
+        seen_storage.add(cpu.untyped_storage().data_ptr())
+        tensors[name] = cpu
+    return tensors, aliases
+
+
+def _resolve(path: Path) -> Path:
+    """``path``, or its ``.<name>.old-*`` sibling left by a save interrupted mid-swap."""
+    if path.is_dir():
+        return path
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and is_checkpoint(olds[-1]):
+        return olds[-1]
+    raise CheckpointError(f"{path}: no such checkpoint directory; {_EXPECTED}")
+
+
+def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
+    """The ``files`` table of a manifest, after checking its format and version."""
+    manifest = _read_json(file)
+    listed, version = manifest.get("files"), manifest.get("format_version")
+    if manifest.get("format") != "rnnkit-checkpoint" or not isinstance(listed, dict):
+        raise CheckpointError(f"{file}: not an rnnkit manifest; {_EXPECTED}")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{file}: format_version={version!r}; expected an int <= {FORMAT_VERSION} "
+            f"(written by rnnkit {manifest.get('rnnkit_version')}, this is {__version__})"
+        )
+    bad = [n for n, e in listed.items() if not isinstance(e, dict) or Path(n).name != n]
+    missing = [n for n in (WEIGHTS, CONFIG) if n not in listed]
+    if bad or missing:
+        raise CheckpointError(f"{file}: bad entries {bad} or missing {missing}; {_EXPECTED}")
+    return listed
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CheckpointError(f"{file}: missing; {_EXPECTED}") from exc
+    except (ValueError, OSError) as exc:
+        raise CheckpointError(f"{file}: not valid JSON ({exc}); {_EXPECTED}") from exc
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{file}: holds a {type(value).__name__}; expected a JSON object")
+    return value
+
+
+def _json_bytes(value: Any, name: str) -> bytes:
+    try:
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise invalid(name, value, f"a JSON-serialisable dict without NaN/inf ({exc})") from exc
+    return (text + "\n").encode("utf-8")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, so differing settings can be named."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with file.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file (or, on POSIX, a directory entry list) to disk."""
+    if path.is_dir() and os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
