@@ -198,3 +198,19 @@ def test_bad_input_raises_a_named_value_error(call, match: str) -> None:
 def test_bad_constructor_arguments(build, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         build()(torch.randn(2, 1, 3))
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_cpu_bf16_autocast_runs_the_fused_kernel_in_fp32(layer_type) -> None:
+    """torch.nn.LSTM fails under CPU bf16 autocast in torch 2.13; rnnkit's layers do not."""
+    torch.manual_seed(0)
+    layer = layer_type(3, 4, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 2, 3)
+    expected, _ = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = layer(x.bfloat16(), lengths=torch.tensor([5, 3]))
+        full, _ = layer(x)
+    assert out.dtype == torch.float32 and layer.last_path == "fused"
+    torch.testing.assert_close(full, expected)
+    full.sum().backward()
+    assert all(p.grad is not None for p in layer.parameters())

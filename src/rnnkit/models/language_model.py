@@ -31,9 +31,9 @@ class LanguageModelConfig:
     vocab_size: int  # V: rows of the embedding and outputs of the last layer
     cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh)
     num_layers: int = 2  # stacked recurrent layers
-    hidden_size: int = 512  # H: units per layer
+    hidden_size: int = 256  # H: units per layer
     embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
-    dropout: float = 0.2  # on the embedding, between layers and before the output layer
+    dropout: float = 0.1  # on the embedding, between layers and before the output layer
     tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
 
     def __post_init__(self) -> None:

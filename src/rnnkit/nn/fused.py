@@ -24,6 +24,22 @@ KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
 State = Tensor | tuple[Tensor, Tensor]
 
 
+def _cpu_autocast(x: Tensor) -> bool:
+    """True under CPU autocast: the kernels then run in fp32 with autocast off.
+
+    torch 2.13's oneDNN LSTM cannot build a primitive for autocast's bf16 inputs (torch.nn.LSTM
+    fails the same way), and its bf16 backward on CPU measured about 60x slower than fp32 here,
+    so the recurrent kernel stays fp32 while the layers around it still use bf16.
+    """
+    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+
+
+def _float32(value: State) -> State:
+    if isinstance(value, tuple):
+        return (value[0].float(), value[1].float())
+    return value.float()
+
+
 def _kernel_state(hx: State) -> list[Tensor] | Tensor:
     """The kernels take LSTM's (h, c) as a list and the others' h as a tensor."""
     return list(hx) if isinstance(hx, tuple) else hx
@@ -50,6 +66,16 @@ def run_packed(
     hx: (L*dirs, B, H) per state tensor in the caller's batch order; it is permuted into the
     packed (sorted) order for the kernel and the final state permuted back.
     """
+    if _cpu_autocast(packed.data):
+        with torch.autocast("cpu", enabled=False):
+            data = packed.data.float()
+            as_fp32 = PackedSequence(
+                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+            )
+            return run_packed(
+                mode, as_fp32, _float32(hx), weights, has_biases=has_biases, num_layers=num_layers,
+                dropout=dropout, training=training, bidirectional=bidirectional,
+            )  # fmt: skip
     order = packed.sorted_indices
     if order is not None:
         hx = (
@@ -86,6 +112,12 @@ def run_padded(
     so padded steps give zero outputs and each h_n is taken at its sequence's last step.
     """
     flags = (has_biases, num_layers, dropout, training, bidirectional)
+    if _cpu_autocast(x):
+        with torch.autocast("cpu", enabled=False):
+            return run_padded(
+                mode, x.float(), _float32(hx), weights, lengths, has_biases=has_biases,
+                num_layers=num_layers, dropout=dropout, training=training, bidirectional=bidirectional,
+            )  # fmt: skip
     if lengths is None:
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
         return output, _as_state(tuple(final))

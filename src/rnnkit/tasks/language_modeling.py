@@ -11,7 +11,6 @@ state from one window to the next (see rnnkit.data.batching.LMStream).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +36,8 @@ from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
 LEVELS = ("char", "word")
-EVAL_BATCH_SIZE = 16  # streams used to score held-out text
+TRAINER_DEFAULTS = {"lr": 4e-3, "eval_every": 200}  # language-model overrides of TrainerConfig
+EVAL_BATCH_SIZE = 32  # streams used to score held-out text
 
 
 @dataclass
@@ -45,12 +45,13 @@ class LMDataConfig:
     """How the corpus becomes training windows (saved under "data" in config.json)."""
 
     corpus: str = "nietzsche"  # a bundled corpus (nietzsche, shakespeare) or a text file PATH
+    val_corpus: str | None = None  # a separate validation text; None = the corpus's tail
     level: str = "char"  # char | word tokens
     lowercase: bool = False  # lower-case the corpus first (the Keras Nietzsche example does)
     max_tokens: int | None = None  # vocabulary cap incl. <pad>/<unk> (word level); None = all
     seq_len: int = 100  # T: steps of back-propagation through time per window
-    batch_size: int = 32  # B: parallel streams
-    val_fraction: float = 0.05  # held-out tail of the corpus for validation
+    batch_size: int = 64  # B: parallel streams
+    val_fraction: float = 0.05  # held-out tail of the corpus (when no val_corpus)
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -125,15 +126,25 @@ class LanguageModelingTask:
     maximize = False
     unit = "tok"
 
-    def __init__(self, ids: Tensor, vectorizer: TextVectorizer, data: LMDataConfig) -> None:
+    def __init__(
+        self,
+        ids: Tensor,
+        vectorizer: TextVectorizer,
+        data: LMDataConfig,
+        val_ids: Tensor | None = None,
+    ) -> None:
         self.vectorizer, self.data = vectorizer, data
-        if ids.numel() < 4 * data.batch_size or ids.numel() * data.val_fraction < 2:
+        if val_ids is None:
+            self.train_ids, self.val_ids = train_val_split_ids(ids, data.val_fraction)
+        else:
+            self.train_ids, self.val_ids = ids, val_ids
+        if self.train_ids.numel() < 4 * data.batch_size or self.val_ids.numel() < 2:
             raise DataError(
-                f"corpus {data.corpus!r}: {ids.numel()} tokens; expected at least "
-                f"{max(4 * data.batch_size, math.ceil(2 / data.val_fraction))} for "
-                f"batch_size={data.batch_size} and val_fraction={data.val_fraction}"
+                f"corpus {data.corpus!r}: {self.train_ids.numel()} training and "
+                f"{self.val_ids.numel()} validation tokens; expected at least "
+                f"{4 * data.batch_size} training tokens (4 per stream for batch_size="
+                f"{data.batch_size}) and 2 validation tokens"
             )
-        self.train_ids, self.val_ids = train_val_split_ids(ids, data.val_fraction)
         self.stream = LMStream(self.train_ids, data.batch_size, data.seq_len)
         self.state: State | None = None  # carried across windows, detached
 
@@ -193,8 +204,12 @@ def train_language_model(
         text = text.lower()
     vectorizer = build_vectorizer(text, data)
     ids = encode_corpus(text, vectorizer)
+    val_ids = None
+    if data.val_corpus is not None:
+        val_text = load_corpus(data.val_corpus)
+        val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
     model_config = LanguageModelConfig(vocab_size=vectorizer.vocab_size, **model_options)
-    task = LanguageModelingTask(ids, vectorizer, data)
+    task = LanguageModelingTask(ids, vectorizer, data, val_ids)
     model = LanguageModel(model_config)
     run_config = {
         "task": "lm",

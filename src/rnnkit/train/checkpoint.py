@@ -201,6 +201,11 @@ def load_checkpoint(
     )
 
 
+def read_config(directory: str | Path) -> dict[str, Any]:
+    """The config.json of a checkpoint, without loading (or verifying) its weights."""
+    return _read_json(_resolve(Path(directory)) / CONFIG)
+
+
 def is_checkpoint(directory: str | Path) -> bool:
     """True when ``directory`` holds a ``manifest.json`` (a checkpoint, not yet verified)."""
     return (Path(directory) / MANIFEST).is_file()

@@ -161,7 +161,8 @@ class Trainer:
         try:
             self._loop()
         finally:
-            plot_curves(self.out / "metrics.jsonl", self.out / "loss.png")
+            if not plot_curves(self.out / "metrics.jsonl", self.out / "loss.png"):
+                print("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
         return self.progress
 
     def planned_steps(self) -> int | None:

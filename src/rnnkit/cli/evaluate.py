@@ -1,0 +1,51 @@
+"""``rnnkit evaluate DIR --data PATH``: score a trained model on a file.
+
+Language models: loss, bits per character or perplexity on a text file. Classifiers:
+accuracy, macro-F1, per-class precision/recall and the confusion matrix on a labelled file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rnnkit.cli.train_classify import add_column_flags
+from rnnkit.data.corpora import load_corpus
+from rnnkit.tasks.lm_inference import checkpoint_dir, load_language_model
+from rnnkit.train.checkpoint import read_config
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="score a trained model on a file")
+    parser.add_argument("dir", metavar="DIR", help="run directory or checkpoint directory")
+    parser.add_argument(
+        "--data", required=True, help="text file (language model) or labelled file (classifier)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    add_column_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    task = read_config(checkpoint_dir(args.dir)).get("task")
+    if task == "lm":
+        metrics = load_language_model(args.dir, device=args.device).evaluate_text(
+            load_corpus(args.data)
+        )
+        print(
+            json.dumps(metrics)
+            if args.json
+            else "  ".join(
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+            )
+        )
+        return 0
+    from rnnkit.tasks.classifier_inference import evaluate_file
+
+    report = evaluate_file(
+        args.dir, args.data, format=args.format, text_cols=args.text_col,
+        label_col=args.label_col, header=not args.no_header, device=args.device,
+    )  # fmt: skip
+    print(json.dumps(report.to_dict()) if args.json else report.format_table())
+    return 0

@@ -1,0 +1,92 @@
+"""``rnnkit generate DIR``: continue a prompt with a trained language model, streaming."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnkit.tasks.lm_inference import load_language_model
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "generate",
+        help="generate text from a trained language model",
+        description="Sample (temperature, top-k, top-p), decode greedily or run beam search.",
+    )
+    parser.add_argument(
+        "dir", metavar="DIR", help="run directory (its best/ checkpoint) or a checkpoint directory"
+    )
+    parser.add_argument(
+        "--prompt", default="", help="text that primes the state (default: the start token)"
+    )
+    parser.add_argument(
+        "--length", type=int, default=500, help="tokens to generate (default %(default)s)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.8,
+        help="> 0; lower is more conservative (default %(default)s)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample among the K most likely tokens (default: all)",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="nucleus sampling: smallest set with probability >= P, in (0, 1] (default: off)",
+    )
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
+    parser.add_argument(
+        "--beam", type=int, default=1, help="beam width; > 1 runs beam search (default %(default)s)"
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=1.0,
+        help="beam score = log P / length^alpha (default %(default)s)",
+    )
+    parser.add_argument(
+        "--num-samples",
+        type=int,
+        default=1,
+        help="samples generated together (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stop", action="append", default=[], help="stop a sample before this string (repeatable)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed for reproducible samples (default: random)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    lm = load_language_model(args.dir, device=args.device)
+    streaming = args.beam == 1 and args.num_samples == 1
+    out = sys.stdout
+
+    def show(_index: int, text: str) -> None:
+        out.write(text)
+        out.flush()
+
+    if streaming:
+        out.write(args.prompt)
+    texts = lm.generate(
+        args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
+        top_p=args.top_p, greedy=args.greedy, beam=args.beam,
+        length_penalty=args.length_penalty, num_samples=args.num_samples, seed=args.seed,
+        stop=args.stop, on_text=show if streaming else None,
+    )  # fmt: skip
+    if streaming:
+        out.write("\n")
+        return 0
+    for index, text in enumerate(texts):
+        out.write(f"--- sample {index + 1} ---\n{args.prompt}{text}\n")
+    return 0

@@ -1,0 +1,97 @@
+"""Generation on token ids: filters, greedy/beam/top-k equivalences, seeded sampling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rnnkit.errors import InvalidArgumentError
+from rnnkit.generate import Sampling, beam_search, filter_logits, sample
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+
+
+@pytest.fixture(scope="module")
+def model() -> LanguageModel:
+    torch.manual_seed(0)
+    lm = LanguageModel(
+        LanguageModelConfig(vocab_size=13, hidden_size=24, embedding_size=8, dropout=0.0)
+    )
+    with torch.no_grad():  # sharper distributions than at initialisation
+        lm.decoder.weight.mul_(8)
+    return lm.eval()
+
+
+def run(
+    model, sampling: Sampling, length: int = 20, seed: int | None = 0, n: int = 1
+) -> list[list[int]]:
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    steps = list(sample(model, [3, 4], length, sampling, n, gen))
+    return torch.stack(steps, 1).tolist()
+
+
+def test_filter_logits_top_k_and_top_p() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    assert torch.isinf(filter_logits(logits, 2, None)).tolist() == [[False, False, True, True]]
+    # nucleus 0.75: 0.5 alone is < 0.75, 0.5 + 0.3 reaches it -> keep two
+    assert torch.isinf(filter_logits(logits, None, 0.75)).tolist() == [[False, False, True, True]]
+    assert torch.isinf(filter_logits(logits, None, 0.5)).tolist() == [[False, True, True, True]]
+    assert not torch.isinf(filter_logits(logits, None, 1.0)).any()
+
+
+def test_top_k_1_and_beam_1_equal_greedy(model) -> None:
+    greedy = run(model, Sampling(greedy=True))
+    assert run(model, Sampling(top_k=1), seed=5) == greedy
+    assert run(model, Sampling(top_k=1, temperature=3.0), seed=9) == greedy
+    best = beam_search(model, [3, 4], 20, width=1)
+    assert best[0].ids == greedy[0]
+
+
+def test_beam_search_scores_at_least_greedy_and_sorted(model) -> None:
+    greedy = beam_search(model, [3, 4], 12, width=1)[0]
+    beams = beam_search(model, [3, 4], 12, width=5)
+    assert len(beams) == 5
+    assert beams[0].log_prob >= greedy.log_prob - 1e-6
+    assert [b.score for b in beams] == sorted((b.score for b in beams), reverse=True)
+    # The log-probability is the model's: recompute the best beam's by teacher forcing.
+    ids = torch.tensor([[3, 4, *beams[0].ids]])
+    logp = model(ids)[0][0, 1:-1].log_softmax(-1)
+    expected = logp.gather(1, ids[0, 2:, None]).sum().item()
+    assert math.isclose(beams[0].log_prob, expected, rel_tol=1e-4, abs_tol=1e-4)
+
+
+def test_seeded_sampling_is_reproducible_and_batched(model) -> None:
+    sampling = Sampling(temperature=1.5, top_p=0.95)
+    first = run(model, sampling, seed=11, n=4)
+    assert first == run(model, sampling, seed=11, n=4)
+    assert first != run(model, sampling, seed=12, n=4)
+    assert len({tuple(s) for s in first}) > 1  # four different samples in one batch
+
+
+def test_banned_ids_are_never_produced(model) -> None:
+    gen = torch.Generator().manual_seed(0)
+    steps = torch.stack(
+        list(sample(model, [3], 200, Sampling(temperature=5.0), 4, gen, banned=[0, 1]))
+    )
+    assert not torch.isin(steps, torch.tensor([0, 1])).any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"temperature": 0}, "temperature=0"),
+        ({"temperature": -1.0}, "temperature=-1.0"),
+        ({"top_k": 0}, "top_k=0"),
+        ({"top_p": 0.0}, "top_p=0.0"),
+        ({"top_p": 1.5}, "top_p=1.5"),
+    ],
+)
+def test_bad_sampling_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=match):
+        Sampling(**kwargs)
+
+
+def test_bad_beam_width(model) -> None:
+    with pytest.raises(InvalidArgumentError, match="beam=0"):
+        beam_search(model, [3], 5, width=0)
