@@ -2,7 +2,8 @@
 
 Run: ``python benchmarks/rnn_speed.py [--repeats 20]``. For each (batch B, time T, hidden H)
 the layer is one layer with input size H, input (B, T, H), loss = output.sum(); the time is
-the median over repeats of one forward plus backward, after warm-up. Ratios are rnnkit's time
+the median over repeats of one forward plus backward, after warm-up; the three layers take
+turns within each repeat. Ratios are rnnkit's time
 over torch.nn's (1.00 = same speed, below 1 = faster).
 """
 
@@ -21,17 +22,25 @@ SHAPES = [(128, 80, 64), (64, 48, 128), (50, 40, 256)]
 KINDS = ["RNN", "LSTM", "GRU"]
 
 
-def time_layer(layer: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
-    """Median seconds of forward+backward of layer on x (after 3 warm-up runs)."""
-    samples = []
-    for i in range(repeats + 3):
-        layer.zero_grad(set_to_none=True)
-        start = time.perf_counter()
-        out, _ = layer(x)
-        out.sum().backward()
-        if i >= 3:
-            samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def run_once(layer: torch.nn.Module, x: torch.Tensor) -> float:
+    """Seconds of one forward + backward."""
+    layer.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    out, _ = layer(x)
+    out.sum().backward()
+    return time.perf_counter() - start
+
+
+def time_layers(layers: list[torch.nn.Module], x: torch.Tensor, repeats: int) -> list[float]:
+    """Median seconds per layer; the layers take turns, so load on the machine hits all alike."""
+    for layer in layers:  # warm-up
+        for _ in range(3):
+            run_once(layer, x)
+    samples: list[list[float]] = [[] for _ in layers]
+    for _ in range(repeats):
+        for index, layer in enumerate(layers):
+            samples[index].append(run_once(layer, x))
+    return [statistics.median(s) for s in samples]
 
 
 def main() -> None:
@@ -48,7 +57,7 @@ def main() -> None:
             fused.load_state_dict(ref.state_dict())
             loop.load_state_dict(ref.state_dict())
             x = torch.randn(batch, steps, hidden)
-            t_ref, t_fused, t_loop = (time_layer(m, x, args.repeats) for m in (ref, fused, loop))
+            t_ref, t_fused, t_loop = time_layers([ref, fused, loop], x, args.repeats)
             row = {
                 "kind": kind, "batch": batch, "time": steps, "hidden": hidden,
                 "torch_ms": t_ref * 1e3, "fused_ms": t_fused * 1e3, "loop_ms": t_loop * 1e3,

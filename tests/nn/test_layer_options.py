@@ -68,6 +68,11 @@ def test_path_dispatch_is_visible(layer_type) -> None:
     assert rd.last_path == "fused"  # the mask is off outside training
     with pytest.raises(InvalidArgumentError, match="implementation='fused'"):
         layer_type(3, 4, layer_norm=True, implementation="fused")(x)
+    layer(x[:1])  # a single step (token-by-token generation) is cheaper on the loop
+    assert layer.last_path == "loop"
+    forced = layer_type(3, 4, implementation="fused")
+    forced(x[:1])
+    assert forced.last_path == "fused"
 
 
 @pytest.mark.parametrize("layer_type", LAYERS)

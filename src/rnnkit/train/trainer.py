@@ -195,6 +195,7 @@ class Trainer:
             total=total, initial=p.step, disable=not cfg.progress, unit="step", dynamic_ncols=True
         )
         running, counted, started = RunningMean(), 0, time.monotonic() - p.elapsed
+        session_start = time.monotonic()
         stop = self._budget_spent()
         try:
             while not stop:
@@ -207,8 +208,7 @@ class Trainer:
                     counted += count
                     bar.update()
                     bar.set_postfix(
-                        loss=f"{running.mean:.3f}",
-                        **{f"{self.task.unit}/s": f"{counted / max(p.elapsed, 1e-9):.0f}"},
+                        self._postfix(running.mean, counted / (time.monotonic() - session_start))
                     )
                     if p.step % cfg.log_every == 0:
                         self.log.append(
@@ -236,6 +236,14 @@ class Trainer:
             )
             raise
         bar.close()
+
+    def _postfix(self, loss: float, rate: float) -> dict[str, str]:
+        """Progress-bar fields: running loss, throughput, and the ETA of a minutes budget."""
+        fields = {"loss": f"{loss:.3f}", f"{self.task.unit}/s": f"{rate:.0f}"}
+        if self.planned_steps() is None and self.config.minutes:
+            left = max(0.0, self.config.minutes * 60 - self.progress.elapsed)
+            fields["eta"] = f"{int(left // 60)}:{int(left % 60):02d}"
+        return fields
 
     def _train_step(self, batch: Any) -> tuple[float, int]:
         self.model.train()
