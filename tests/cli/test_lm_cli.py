@@ -73,7 +73,7 @@ def test_evaluate_reports_bits_per_character(run_dir: Path, tmp_path: Path, caps
         (["--top-p", "1.5"], "top_p=1.5"),
         (["--top-k", "0"], "top_k=0"),
         (["--beam", "0"], "beam=0"),
-        (["--prompt", "Ωmega"], "unknown: 'Ω'"),
+        (["--prompt", "Ωbe"], "unknown: 'Ω'"),
     ],
 )
 def test_bad_generation_arguments(run_dir: Path, capsys, args: list[str], message: str) -> None:
