@@ -16,6 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
 from common import SHARED_DATA, publish
 
 from rnnkit.tasks.language_modeling import TRAINER_DEFAULTS, LMDataConfig, train_language_model
@@ -100,7 +101,12 @@ def main() -> None:
     parser.add_argument(
         "--ptb-minutes", type=float, default=25.0, help="PTB training minutes (default %(default)s)"
     )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     path = Path(__file__).resolve().parent / "results" / "lm_quality.json"
     figures = json.loads(path.read_text()) if path.exists() else {}
     figures.pop("machine", None)

@@ -1,0 +1,94 @@
+"""``rnnkit predict DIR TEXT ...``: label and class probabilities of each text.
+
+Texts come from the command line, from ``--file PATH`` (one text per line, plain or .gz), or
+from standard input (one per line) when neither is given::
+
+    rnnkit predict runs/imdb "a wonderful film" "dull and far too long"
+    rnnkit predict runs/ag_news --file headlines.txt --json > predictions.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rnnkit.data.readers import file_errors, open_text
+from rnnkit.errors import DataError, invalid
+from rnnkit.tasks.classifier_inference import load_classifier
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "predict",
+        help="classify texts with a trained classifier",
+        description="Print each text's label and class probabilities. Texts come from the "
+        "arguments, --file, or standard input (one text per line).",
+    )
+    parser.add_argument(
+        "dir", metavar="DIR", help="run directory (its best/ checkpoint) or a checkpoint directory"
+    )
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
+    parser.add_argument(
+        "--file", metavar="PATH", help="read texts from this file, one per line (plain or .gz)"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='write JSON lines {"text", "label", "probabilities"} (default: a table)',
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1000,
+        help="texts read and scored at once (default %(default)s)",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    parser.set_defaults(handler=run)
+
+
+def read_lines(path: Path) -> list[str]:
+    """Every line of a text file (``.gz`` too) without its line break; non-UTF-8 is a DataError."""
+    with file_errors(path), open_text(path) as f:
+        lines = f.read().splitlines()
+    if not lines:
+        raise DataError(f"{path}: empty; expected one text per line")
+    return lines
+
+
+def texts_of(args: argparse.Namespace) -> list[str]:
+    """The texts to classify: arguments, --file, or standard input."""
+    if args.texts and args.file:
+        raise invalid("--file", args.file, "either TEXT arguments or --file, not both")
+    if args.texts:
+        return list(args.texts)
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file; expected a text file, one text per line")
+        return read_lines(path)
+    if sys.stdin.isatty():
+        raise invalid("TEXT", None, "texts as arguments, --file PATH, or lines on standard input")
+    lines = sys.stdin.read().splitlines()
+    if not lines:
+        raise DataError("standard input: empty; expected one text per line")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise invalid("batch_size", args.batch_size, "an int >= 1")
+    clf = load_classifier(args.dir, device=args.device)
+    texts = texts_of(args)
+    width = max(len(name) for name in clf.labels.names)
+    for start in range(0, len(texts), args.batch_size):
+        chunk = texts[start : start + args.batch_size]
+        for text, (label, probs) in zip(chunk, clf.predict(chunk), strict=True):
+            if args.json:
+                record = {"text": text, "label": label, "probabilities": probs}
+                print(json.dumps(record, ensure_ascii=False))
+            else:
+                shown = " ".join(f"{name}={p:.3f}" for name, p in probs.items())
+                print(f"{label:<{width}}  {probs[label]:.3f}  [{shown}]  {text}")
+    return 0

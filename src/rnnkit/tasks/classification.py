@@ -1,0 +1,310 @@
+"""Text classification as a training task: labelled files -> ids -> length buckets -> Trainer.
+
+Dimensions: N texts, B batch, T padded length (<= max_len), C classes, K model outputs.
+
+``train_classifier`` reads the training file (and a validation file, or holds out a stratified
+``val_fraction``; and a test file, checked before training starts), builds a word vectorizer on
+the training texts, truncates each text to ``max_len`` tokens, optionally initialises the
+embedding from pretrained vectors (printing their coverage), and trains with the shared
+Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
+seed); the padding fraction is printed each epoch. The best checkpoint is the one with the
+highest ``val_accuracy`` (the figure a classifier is judged by; ``val_loss`` and
+``val_macro_f1`` are logged beside it). At the end the best checkpoint is scored on the test
+file: the table is printed and ``test_metrics.json`` written in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from rnnkit import __version__
+from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
+from rnnkit.data.readers import (
+    LabelledTexts,
+    LabelMap,
+    label_names_from,
+    read_labelled,
+    train_val_split,
+)
+from rnnkit.embeddings import build_embedding_matrix, load_vectors
+from rnnkit.errors import DataError, invalid
+from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.metrics import ClassificationReport, classification_report
+from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+
+TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100}  # classifier overrides of TrainerConfig
+EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
+CLASS_WEIGHTS = ("none", "balanced")
+
+
+@dataclass
+class ClassifyDataConfig:
+    """Where the labelled texts come from and how they become batches ("data" in config.json)."""
+
+    train: str = ""  # labelled training file or folder (csv, tsv, jsonl, folder per class)
+    val: str | None = None  # validation file; None holds out val_fraction of train
+    test: str | None = None  # test file, scored with the best checkpoint after training
+    format: str | None = None  # csv | tsv | jsonl | folder; None infers it from the name
+    text_cols: list[str] | None = None  # text columns (names or 0-based indices), joined
+    label_col: str | None = None  # label column; None: "label" with a header, else column 0
+    header: bool = True  # whether the first CSV/TSV row names the columns
+    classes: str | None = None  # file of class names, one per line (labels: names or 1..C)
+    skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
+    standardize: str = "lower_and_strip_punctuation"  # text clean-up before splitting on spaces
+    vocab_size: int = 20_000  # vocabulary cap, <pad> and <unk> included
+    max_len: int = 400  # tokens kept per text (longer texts are truncated)
+    truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last
+    batch_size: int = 64  # B: texts per training batch
+    val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
+    class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
+    embeddings: str | None = None  # pretrained word vectors (GloVe / word2vec) for the embedding
+
+    def __post_init__(self) -> None:
+        if self.standardize not in STANDARDIZERS and self.standardize != "none":
+            raise invalid("standardize", self.standardize, f"one of {[*STANDARDIZERS, 'none']}")
+        for name in ("vocab_size", "max_len", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise invalid(name, getattr(self, name), "a positive int")
+        if self.vocab_size < 3:
+            raise invalid("vocab_size", self.vocab_size, "at least 3 (<pad>, <unk> and a word)")
+        if self.truncate not in ("post", "pre"):
+            raise invalid("truncate", self.truncate, "post (keep the start) or pre (keep the end)")
+        if not 0 < self.val_fraction < 1:
+            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 1)")
+        if self.class_weights not in CLASS_WEIGHTS:
+            raise invalid("class_weights", self.class_weights, "none or balanced")
+
+    def read(self, path: str) -> LabelledTexts:
+        """Read one labelled file with these column options; report skipped rows."""
+        data = read_labelled(
+            path, self.format, self.text_cols, self.label_col, self.header, self.skip_bad_rows
+        )
+        if data.skipped:
+            print(f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}")
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:
+    """A word vectorizer adapted on the training texts (the vocabulary_size most frequent)."""
+    standardize = None if data.standardize == "none" else data.standardize
+    return TextVectorizer(WordTokenizer(standardize), max_tokens=data.vocab_size).adapt(texts)
+
+
+def truncated(rows: list[list[int]], max_len: int, truncate: str = "post") -> list[list[int]]:
+    """Each id list cut to ``max_len`` ids: its start ("post") or its end ("pre")."""
+    return [r[:max_len] if truncate == "post" else r[-max_len:] for r in rows]
+
+
+def encode_texts(
+    vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, truncate: str = "post"
+) -> list[list[int]]:
+    """Ids of each text, cut to ``max_len`` (keeping the start, or the end with "pre")."""
+    return truncated([vectorizer.encode(text) for text in texts], max_len, truncate)
+
+
+def encode_labels(labels: LabelMap, data: LabelledTexts) -> Tensor:
+    """(N,) class ids; a label not seen in training is a DataError naming file and row."""
+    known = set(labels.values)
+    bad = next((i for i, v in enumerate(data.labels) if v not in known), None)
+    if bad is not None:
+        raise DataError(
+            f"{data.source}: row {bad + 1}: label {data.labels[bad]!r} was not seen in training;"
+            f" expected one of {labels.values}"
+        )
+    return torch.tensor(labels.encode(data.labels), dtype=torch.long)
+
+
+def class_weight_tensor(targets: Tensor, num_classes: int, mode: str) -> Tensor | None:
+    """None, or (C,) "balanced" weights n / (C * n_c) (1 for a class absent from training)."""
+    if mode == "none":
+        return None
+    counts = torch.bincount(targets, minlength=num_classes).double()  # (C,)
+    weights = targets.numel() / (num_classes * counts.clamp(min=1))
+    return torch.where(counts > 0, weights, 1.0).float()
+
+
+@torch.no_grad()
+def logits_of(
+    model: TextClassifier, ids: Sequence[Sequence[int]], batch_size: int = EVAL_BATCH_SIZE
+) -> Tensor:
+    """Logits (N, K) of N id lists in their given order, scored shortest first in batches."""
+    device = next(model.parameters()).device
+    lengths = [max(1, len(row)) for row in ids]
+    out = torch.empty(len(ids), model.config.num_outputs)
+    for index in BucketBatcher(lengths, batch_size, shuffle=False):
+        tokens, lens = collate([ids[i] for i in index])  # (B, T), (B,)
+        out[index] = model(tokens.to(device), lens).float().cpu()
+    return out
+
+
+def score(
+    model: TextClassifier, ids: Sequence[Sequence[int]], targets: Tensor, label_names: list[str],
+    class_weights: Tensor | None = None,
+) -> tuple[float, ClassificationReport]:  # fmt: skip
+    """Mean loss and the classification report of the model on (ids, targets (N,))."""
+    logits = logits_of(model, ids)  # (N, K)
+    loss = model.loss(logits, targets, class_weights).item()
+    predicted = model.probabilities(logits).argmax(-1)  # (N,)
+    return loss, classification_report(targets, predicted, label_names)
+
+
+class ClassificationTask:
+    """The trainer's view of a labelled set: length-bucketed batches and validation scores."""
+
+    metric = "val_accuracy"
+    maximize = True
+    unit = "ex"
+
+    def __init__(
+        self,
+        train: tuple[list[list[int]], Tensor],
+        val: tuple[list[list[int]], Tensor],
+        vectorizer: TextVectorizer,
+        labels: LabelMap,
+        data: ClassifyDataConfig,
+        seed: int = 0,
+    ) -> None:
+        (self.train_ids, self.train_y), (self.val_ids, self.val_y) = train, val
+        self.vectorizer, self.labels, self.data = vectorizer, labels, data
+        self.lengths = [max(1, len(row)) for row in self.train_ids]  # collate pads empty to 1
+        self.batcher = BucketBatcher(self.lengths, data.batch_size, shuffle=True, seed=seed)
+        self.class_weights = class_weight_tensor(self.train_y, len(labels), data.class_weights)
+        unbucketed = BucketBatcher(
+            self.lengths, data.batch_size, seed=seed, bucket_size_multiplier=1
+        )
+        self.unbucketed_padding = padding_fraction(self.lengths, list(unbucketed))
+
+    def batches_per_epoch(self) -> int:
+        return len(self.batcher)
+
+    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """(tokens (B, T), lengths (B,), targets (B,)) of epoch ``epoch`` from batch ``start``."""
+        self.batcher.set_epoch(epoch)
+        batches = list(self.batcher)
+        tqdm.write(
+            f"epoch {epoch}: {len(batches):,} batches of {self.data.batch_size}, padding "
+            f"{padding_fraction(self.lengths, batches):.1%} of the (B, T) slots "
+            f"({self.unbucketed_padding:.1%} without length buckets)"
+        )
+        for index in batches[start:]:
+            tokens, lengths = collate([self.train_ids[i] for i in index])
+            yield tokens, lengths, self.train_y[index]
+
+    def train_step(
+        self, model: TextClassifier, batch: tuple[Tensor, Tensor, Tensor]
+    ) -> tuple[Tensor, int]:
+        """Mean (class-weighted) cross-entropy of one batch, and its number of texts."""
+        tokens, lengths, targets = batch
+        device = next(model.parameters()).device
+        logits = model(tokens.to(device, non_blocking=True), lengths)  # (B, K)
+        weights = None if self.class_weights is None else self.class_weights.to(device)
+        return model.loss(logits, targets.to(device), weights), targets.numel()
+
+    def evaluate(self, model: TextClassifier) -> dict[str, float]:
+        loss, report = score(model, self.val_ids, self.val_y, self.labels.names, self.class_weights)
+        return {"val_loss": loss, "val_accuracy": report.accuracy, "val_macro_f1": report.macro_f1}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # the batch order follows from (seed, epoch): nothing else to carry
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def vocab(self) -> dict[str, Any]:
+        return self.vectorizer.to_dict()
+
+
+def pretrained_matrix(path: str, vectorizer: TextVectorizer, seed: int) -> np.ndarray:
+    """The (V, D) embedding matrix of the vectorizer's tokens from a vectors file.
+
+    Prints the coverage: tokens found, missing (initialised at random), examples.
+    """
+    tokens = list(vectorizer.vocab)
+    matrix, coverage = build_embedding_matrix(load_vectors(path, vocab=tokens), tokens, seed=seed)
+    print(coverage.summary())
+    return matrix
+
+
+def train_classifier(
+    out: str | Path,
+    data: ClassifyDataConfig,
+    model_options: dict[str, Any],
+    trainer: TrainerConfig,
+    resume: bool = False,
+) -> tuple[Progress, ClassificationReport | None]:
+    """Train a text classifier end to end into the run directory ``out``.
+
+    ``model_options`` are ClassifierConfig fields except ``vocab_size`` and ``num_classes``
+    (from the data; ``embedding_size`` too when ``data.embeddings`` is given). Returns the
+    final progress and the best checkpoint's report on ``data.test`` (None without a test
+    file). The same seed on the same machine gives the same weights.
+    """
+    seed_everything(trainer.seed)
+    train = data.read(data.train)
+    test = data.read(data.test) if data.test else None
+    if data.val:
+        val = data.read(data.val)
+    else:
+        train, val = train_val_split(train, data.val_fraction, seed=trainer.seed)
+    labels = label_names_from(train.labels, data.classes)
+    if len(labels) < 2:
+        raise DataError(f"{data.train}: one label ({labels.values[0]!r}); expected at least two")
+    val_y = encode_labels(labels, val)
+    test_y = None if test is None else encode_labels(labels, test)  # fails before training
+    vectorizer = build_vectorizer(train.texts, data)
+    full = [vectorizer.encode(text) for text in train.texts]
+    cut = sum(len(row) > data.max_len for row in full) / len(full)
+    print(
+        f"data: {len(train):,} training, {len(val):,} validation"
+        + (f", {len(test):,} test" if test is not None else "")
+        + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
+        f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
+    )
+    matrix = None
+    options = dict(model_options)
+    if data.embeddings:
+        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
+        given = options.setdefault("embedding_size", matrix.shape[1])
+        if given != matrix.shape[1]:
+            raise invalid("embedding_size", given, f"{matrix.shape[1]}, the vectors' dimension")
+    config = ClassifierConfig(vocab_size=vectorizer.vocab_size, num_classes=len(labels), **options)
+    model = TextClassifier(config, matrix)
+    val_ids = encode_texts(vectorizer, val.texts, data.max_len, data.truncate)
+    train_ids = truncated(full, data.max_len, data.truncate)
+    task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
+                              vectorizer, labels, data, trainer.seed)  # fmt: skip
+    run_config = {
+        "task": "classify",
+        "model": config.to_dict(),
+        "vectorizer": {"max_len": data.max_len, "truncate": data.truncate},
+        "labels": labels.to_dict(),
+        "data": data.to_dict(),
+        "trainer": trainer.to_dict(),
+        "rnnkit_version": __version__,
+    }
+    progress = Trainer(model, task, trainer, out, run_config).fit(resume)
+    if test is None or test_y is None:
+        return progress, None
+    model.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
+    model.eval()
+    test_ids = encode_texts(vectorizer, test.texts, data.max_len, data.truncate)
+    loss, report = score(model, test_ids, test_y, labels.names)
+    (Path(out) / "test_metrics.json").write_text(
+        json.dumps({"source": test.source, "loss": loss, **report.to_dict()}, indent=2) + "\n"
+    )
+    print(f"test ({test.source}, best checkpoint):\n{report.format_table()}")
+    return progress, report

@@ -1,0 +1,122 @@
+"""A trained classifier as texts in, labels out: loading, prediction, evaluation on a file.
+
+::
+
+    clf = load_classifier("runs/imdb")                  # best/ checkpoint of a run
+    clf.predict(["a wonderful film", "dull and far too long"])
+    # [("pos", {"neg": 0.03, "pos": 0.97}), ("neg", {"neg": 0.91, "pos": 0.09})]
+    report = clf.evaluate(read_labelled("test.csv"))     # ClassificationReport
+    print(report.format_table())
+
+Texts are encoded exactly as in training (the saved vectorizer, the run's ``max_len`` and
+truncation side) and scored in length-sorted batches, so a text's prediction does not depend
+on which other texts it is predicted with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from rnnkit.data.readers import LabelledTexts, LabelMap, label_names_from
+from rnnkit.errors import CheckpointError, DataError, invalid
+from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+from rnnkit.tasks.classification import (
+    ClassifyDataConfig,
+    encode_labels,
+    encode_texts,
+    logits_of,
+    score,
+)
+from rnnkit.tasks.lm_inference import checkpoint_dir
+from rnnkit.text import TextVectorizer
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.device import resolve_device
+from rnnkit.train.metrics import ClassificationReport
+
+
+@dataclass
+class LoadedClassifier:
+    """A classifier with its vectorizer, label names and run config, ready to predict."""
+
+    model: TextClassifier
+    vectorizer: TextVectorizer
+    labels: LabelMap
+    config: dict[str, Any]
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Id lists of ``texts`` as in training (cut to the run's max_len)."""
+        if isinstance(texts, str):
+            raise invalid("texts", texts, "a list of strings; wrap a single text as [text]")
+        settings = self.config["vectorizer"]
+        return encode_texts(self.vectorizer, texts, settings["max_len"], settings["truncate"])
+
+    def probabilities(self, texts: Sequence[str]) -> Tensor:
+        """Class probabilities (N, C) of N texts, columns in the order of ``labels.names``."""
+        if len(texts) == 0:
+            raise invalid("texts", list(texts), "at least one text")
+        return self.model.probabilities(logits_of(self.model, self.encode(texts)))
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
+        """(label name, {label name: probability}) for each text, in order."""
+        rows = self.probabilities(texts).tolist()
+        names = self.labels.names
+        return [
+            (names[max(range(len(row)), key=row.__getitem__)], dict(zip(names, row, strict=True)))
+            for row in rows
+        ]
+
+    def evaluate(self, labelled: LabelledTexts) -> ClassificationReport:
+        """Accuracy, macro-F1, per-class scores and confusion matrix on labelled texts.
+
+        Raises DataError when a label of ``labelled`` was never seen in training.
+        """
+        targets = encode_labels(self.labels, labelled)
+        _, report = score(self.model, self.encode(labelled.texts), targets, self.labels.names)
+        return report
+
+
+def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
+    """Load a classifier from a run directory (its best/) or a checkpoint directory."""
+    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
+    if ckpt.config.get("task") != "classify" or ckpt.vocab is None:
+        raise CheckpointError(
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a classifier "
+            "(task 'classify')"
+        )
+    model = TextClassifier(ClassifierConfig(**ckpt.config["model"]))
+    model.load_state_dict(ckpt.state_dict)
+    model.to(resolve_device(device)).eval()
+    labels = LabelMap.from_dict(ckpt.config["labels"])
+    return LoadedClassifier(model, TextVectorizer.from_dict(ckpt.vocab), labels, ckpt.config)
+
+
+def evaluate_file(
+    run_dir: str | Path,
+    path: str | Path,
+    format: str | None = None,
+    text_cols: Sequence[str] | None = None,
+    label_col: str | None = None,
+    header: bool | None = None,
+    device: str = "cpu",
+    classes: str | Path | None = None,
+) -> ClassificationReport:
+    """Score the classifier of ``run_dir`` on the labelled file ``path``.
+
+    Column options left at None are those the model was trained with (``format`` None infers
+    it from the file name when training did too). ``classes``, a class-names file, must list
+    the model's class names when given.
+    """
+    clf = load_classifier(run_dir, device)
+    if classes is not None:
+        names = label_names_from([], classes).names
+        if names != clf.labels.names:
+            raise DataError(f"{classes}: classes {names}; expected the model's {clf.labels.names}")
+    given = {"format": format, "text_cols": text_cols, "label_col": label_col, "header": header}
+    trained = ClassifyDataConfig(**clf.config["data"])
+    columns = replace(trained, **{k: v for k, v in given.items() if v is not None})
+    return clf.evaluate(columns.read(str(path)))
