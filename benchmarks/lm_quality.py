@@ -61,18 +61,20 @@ def ptb(minutes: float) -> dict:
         level="word", seq_len=35, batch_size=32,
     )  # fmt: skip
     model = {
-        "hidden_size": 256,
-        "embedding_size": 256,
+        "hidden_size": 400,
+        "embedding_size": 400,
         "tie_weights": True,
         "num_layers": 2,
-        "dropout": 0.4,
+        "dropout": 0.5,
     }
-    out, wall = train("ptb", data, model, lr=3e-3, eval_every=500, minutes=minutes)
+    out, wall = train(
+        "ptb", data, model, lr=3e-3, eval_every=1000, minutes=minutes, precision="bf16"
+    )
     test = load_language_model(out).evaluate_text((folder / "ptb.test.txt").read_text())
     recipe = (
         "rnnkit train lm --corpus ptb.train.txt --val-corpus ptb.valid.txt --level word --seq-len 35 "
-        "--batch-size 32 --hidden 256 --embed 256 --tie-weights --layers 2 --dropout 0.4 --lr 3e-3 "
-        f"--eval-every 500 --minutes {minutes:g}"
+        "--batch-size 32 --hidden 400 --embed 400 --tie-weights --layers 2 --dropout 0.5 --lr 3e-3 "
+        f"--precision bf16 --eval-every 1000 --minutes {minutes:g}"
     )
     return {"recipe": recipe, "wall_s": wall, "best_valid": best_val(out), "test": test}
 

@@ -61,6 +61,17 @@ def test_beam_search_scores_at_least_greedy_and_sorted(model) -> None:
     assert math.isclose(beams[0].log_prob, expected, rel_tol=1e-4, abs_tol=1e-4)
 
 
+def test_early_finishes_do_not_narrow_the_beam(model) -> None:
+    # The two most likely first tokens end a hypothesis at once; the beam must still carry
+    # `width` live hypotheses to the full length instead of stopping with the two short ones.
+    first = model(torch.tensor([[3, 4]]))[0][0, -1].topk(2).indices.tolist()
+    beams = beam_search(model, [3, 4], 6, width=2, is_finished=lambda ids: ids[-1] in first)
+    lengths = sorted(len(b.ids) for b in beams)
+    assert lengths[:2] == [1, 1]  # the two early finishes are kept as results
+    assert lengths[-1] == 6  # and the search went on to the full length
+    assert all(b.ids[0] not in first for b in beams if len(b.ids) == 6)
+
+
 def test_seeded_sampling_is_reproducible_and_batched(model) -> None:
     sampling = Sampling(temperature=1.5, top_p=0.95)
     first = run(model, sampling, seed=11, n=4)

@@ -1,6 +1,6 @@
 """Text generation from a language model: greedy, temperature, top-k, top-p and beam search.
 
-Works on token ids; :class:`rnnkit.tasks.lm_inference.TextGenerator` adds prompts, stop
+Works on token ids; :class:`rnnkit.tasks.lm_inference.LoadedLanguageModel` adds prompts, stop
 strings and streaming text on top. Dimensions: N samples (or beams) decoded together, V vocabulary.
 
 A prompt first primes the recurrent state (one forward pass over its ids); every sample then
@@ -127,41 +127,76 @@ def beam_search(
 
     score = log P(ids) / len(ids) ** length_penalty (0 = raw sum; 1 = per-token mean).
     A hypothesis ends early when ``is_finished(ids)`` says so (e.g. a stop string appeared).
-    With width 1 this is greedy decoding.
+    A finished extension ranked among the step's best ``width`` becomes a result, and the best
+    unfinished extensions refill the beam to ``width``, so an early finish never narrows the
+    search. With width 1 and no early finish this is greedy decoding.
     """
     if not isinstance(width, int) or width < 1:
         raise invalid("beam", width, "an int >= 1")
     if not isinstance(length, int) or length < 1:
         raise invalid("length", length, "an int >= 1")
     model.eval()
-
-    def ranked(ids: list[int], log_prob: float) -> Hypothesis:
-        return Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
-
     logits, state = prime(model, prompt_ids, 1)
     scores = logits.new_zeros(1)  # (K,) summed log-probabilities of the live beams
     beams: list[list[int]] = [[]]
     done: list[Hypothesis] = []
     for step in range(length):
         candidates = scores[:, None] + ban(logits.float(), banned).log_softmax(-1)  # (K, V)
-        top = torch.topk(candidates.flatten(), min(width, candidates.numel()))
-        vocab = candidates.shape[-1]
-        parents, tokens = top.indices // vocab, top.indices % vocab
-        keep_rows, new_beams = [], []
-        for row, (parent, token, value) in enumerate(
-            zip(parents.tolist(), tokens.tolist(), top.values.tolist(), strict=True)
-        ):
-            ids = [*beams[parent], token]
-            if step == length - 1 or (is_finished is not None and is_finished(ids)):
-                done.append(ranked(ids, value))
-            else:
-                keep_rows.append(row)
-                new_beams.append(ids)
-        if not new_beams:
+        if step == length - 1:  # every extension ends here: the best `width` are results
+            top = torch.topk(candidates.flatten(), min(width, candidates.numel()))
+            vocab = candidates.shape[-1]
+            ended = [
+                ([*beams[index // vocab], index % vocab], value)
+                for index, value in zip(top.indices.tolist(), top.values.tolist(), strict=True)
+            ]
+            parents: list[int] = []
+        else:
+            parents, tokens, values, ended = _extend(candidates, beams, width, is_finished)
+        done += [
+            Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
+            for ids, log_prob in ended
+        ]
+        if not parents:
             break
-        keep = torch.tensor(keep_rows, device=scores.device)
-        beams, scores = new_beams, top.values.index_select(0, keep)
-        state = select_state(state, parents.index_select(0, keep))
-        step_logits, state = model(tokens.index_select(0, keep)[:, None], state)
+        keep = torch.tensor(parents, device=scores.device)
+        beams = [[*beams[p], t] for p, t in zip(parents, tokens, strict=True)]
+        scores = torch.tensor(values, dtype=scores.dtype, device=scores.device)
+        state = select_state(state, keep)
+        step_logits, state = model(torch.tensor(tokens, device=keep.device)[:, None], state)
         logits = step_logits[:, -1]
     return sorted(done, key=lambda h: h.score, reverse=True)
+
+
+def _extend(
+    candidates: Tensor,
+    beams: list[list[int]],
+    width: int,
+    is_finished: Callable[[list[int]], bool] | None,
+) -> tuple[list[int], list[int], list[float], list[tuple[list[int], float]]]:
+    """One beam-search step's choice from ``candidates`` (K, V) summed log-probabilities.
+
+    Walks the extensions best first: a finished one ranked below ``width`` becomes a result,
+    the first ``width`` unfinished ones become the next beams. Returns their (parents, tokens,
+    log-probabilities) and the finished (ids, log-probability) pairs.
+    """
+    flat, vocab = candidates.flatten(), candidates.shape[-1]
+    count = min(2 * width, flat.numel())
+    while True:  # look further down the ranking only while finishes crowd out live beams
+        top = torch.topk(flat, count)
+        parents, tokens, values, ended = [], [], [], []
+        ranking = zip(top.indices.tolist(), top.values.tolist(), strict=True)
+        for rank, (index, value) in enumerate(ranking):
+            parent, token = divmod(index, vocab)
+            ids = [*beams[parent], token]
+            if is_finished is not None and is_finished(ids):
+                if rank < width:
+                    ended.append((ids, value))
+            else:
+                parents.append(parent)
+                tokens.append(token)
+                values.append(value)
+            if len(parents) == width:  # then every rank below width has been seen too
+                return parents, tokens, values, ended
+        if count == flat.numel():
+            return parents, tokens, values, ended
+        count = min(2 * count, flat.numel())

@@ -116,6 +116,22 @@ def test_evaluate_prints_the_table_and_json(run_dir: Path, files, capsys) -> Non
     assert main([*args, "--json"]) == 0
     saved = json.loads((run_dir / "test_metrics.json").read_text())
     assert json.loads(capsys.readouterr().out)["confusion"] == saved["confusion"]
+    # Column flags left out are those of training (no header, label 0, text 1 2).
+    assert main(["evaluate", str(run_dir), "--data", str(files["test.csv"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["confusion"] == saved["confusion"]
+
+
+def test_evaluate_checks_a_classes_file_against_the_model(
+    run_dir: Path, files, tmp_path: Path, capsys
+) -> None:
+    other = tmp_path / "classes.txt"
+    other.write_text("a\nb\nc\nd\n")
+    args = ["evaluate", str(run_dir), "--data", str(files["test.csv"]), "--classes", str(other)]
+    assert main(args) == 2
+    assert one_error_line(capsys) == (
+        f"rnnkit: error: {other}: classes ['a', 'b', 'c', 'd']; expected the model's "
+        "['World', 'Sports', 'Business', 'Sci/Tech']"
+    )
 
 
 def test_similar_neighbours_and_cosine(files, capsys) -> None:

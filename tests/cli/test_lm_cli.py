@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from rnnkit.cli.main import main
+from rnnkit.train.checkpoint import load_checkpoint
 
 TEXT = "to be or not to be, that is the question.\n" * 80
 
@@ -161,3 +166,35 @@ def test_argument_errors_are_one_line_with_status_2(capsys) -> None:
         main(["train", "lm", "--hidden", "many"])
     assert exit_info.value.code == 2
     assert "invalid int value: 'many'" in one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_with_one_line_and_the_run_resumes(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnkit.cli.main", "train", "lm", "--corpus", str(corpus),
+               "--hidden", "32", "--layers", "1", "--embed", "8", "--seq-len", "16",
+               "--batch-size", "8", "--eval-every", "2", "--out", str(out), "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(
+        [*command, "--minutes", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "last" / "manifest.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it train on, so the signal may land in a step or in a save
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines() == ["rnnkit: interrupted"]
+    assert "continue with --resume" in stdout
+    step = load_checkpoint(out / "last").trainer_state["progress"]["step"]  # intact, verified
+    assert step >= 2
+    # The budget may change on resume: train on to a fixed step count past the checkpoint.
+    resumed = subprocess.run(
+        [*command, "--steps", str(step + 4), "--resume"], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {out} at step {step}" in resumed.stdout
+    assert load_checkpoint(out / "last").trainer_state["progress"]["step"] == step + 4

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnkit.cli.train_classify import add_column_flags
+from rnnkit.cli.options import flag
+from rnnkit.cli.train_classify import add_column_flags, column_options
 from rnnkit.data.corpora import load_corpus
 from rnnkit.tasks.lm_inference import checkpoint_dir, load_language_model
 from rnnkit.train.checkpoint import read_config
@@ -22,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--data", required=True, help="text file (language model) or labelled file (classifier)"
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    flag(parser, "--device", "cpu | cuda | auto", "cpu")
     add_column_flags(parser)
     parser.set_defaults(handler=run)
 
@@ -43,9 +44,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rnnkit.tasks.classifier_inference import evaluate_file
 
-    report = evaluate_file(
-        args.dir, args.data, format=args.format, text_cols=args.text_col,
-        label_col=args.label_col, header=not args.no_header, device=args.device,
-    )  # fmt: skip
+    report = evaluate_file(args.dir, args.data, device=args.device, **column_options(args))
     print(json.dumps(report.to_dict()) if args.json else report.format_table())
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnnkit.cli.options import flag
 from rnnkit.tasks.lm_inference import load_language_model
 
 
@@ -20,50 +21,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--prompt", default="", help="text that primes the state (default: the start token)"
     )
+    flag(parser, "--length", "tokens to generate", 500, type=int)
+    flag(parser, "--temperature", "> 0; lower is more conservative", 0.8, type=float)
     parser.add_argument(
-        "--length", type=int, default=500, help="tokens to generate (default %(default)s)"
-    )
-    parser.add_argument(
-        "--temperature",
-        type=float,
-        default=0.8,
-        help="> 0; lower is more conservative (default %(default)s)",
-    )
-    parser.add_argument(
-        "--top-k",
-        type=int,
-        default=None,
-        help="sample among the K most likely tokens (default: all)",
+        "--top-k", type=int, help="sample among the K most likely tokens (default: all)"
     )
     parser.add_argument(
         "--top-p",
         type=float,
-        default=None,
         help="nucleus sampling: smallest set with probability >= P, in (0, 1] (default: off)",
     )
     parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    parser.add_argument(
-        "--beam", type=int, default=1, help="beam width; > 1 runs beam search (default %(default)s)"
-    )
-    parser.add_argument(
-        "--length-penalty",
-        type=float,
-        default=1.0,
-        help="beam score = log P / length^alpha (default %(default)s)",
-    )
-    parser.add_argument(
-        "--num-samples",
-        type=int,
-        default=1,
-        help="samples generated together (default %(default)s)",
-    )
+    flag(parser, "--beam", "beam width; > 1 runs beam search", 1, type=int)
+    flag(parser, "--length-penalty", "beam score = log P / length^alpha", 1.0, type=float)
+    flag(parser, "--num-samples", "samples generated together", 1, type=int)
     parser.add_argument(
         "--stop", action="append", default=[], help="stop a sample before this string (repeatable)"
     )
-    parser.add_argument(
-        "--seed", type=int, default=None, help="seed for reproducible samples (default: random)"
-    )
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    parser.add_argument("--seed", type=int, help="seed for reproducible samples (default: random)")
+    flag(parser, "--device", "cpu | cuda | auto", "cpu")
     parser.set_defaults(handler=run)
 
 

@@ -6,8 +6,11 @@ import argparse
 import dataclasses
 from typing import Any
 
+from rnnkit.nn import LAYERS
 from rnnkit.train.device import DEVICES, PRECISIONS
-from rnnkit.train.trainer import TrainerConfig
+from rnnkit.train.trainer import OPTIMIZERS, SCHEDULES, TrainerConfig
+
+Group = argparse.ArgumentParser | argparse._ArgumentGroup  # where flags are added
 
 
 def default(cls: type, name: str) -> Any:
@@ -16,12 +19,21 @@ def default(cls: type, name: str) -> Any:
     return field.default
 
 
-def _if_default(budget_default: dict[str, Any], name: str) -> str:
-    return (
-        f" (default {budget_default[name]} when no budget is given)"
-        if name in budget_default
-        else ""
-    )
+def flag(group: Group, name: str, help: str, default: Any = None, **kwargs: Any) -> None:
+    """``group.add_argument(name, ...)`` whose help ends with the default, "(default X)"."""
+    group.add_argument(name, default=default, help=f"{help} (default %(default)s)", **kwargs)
+
+
+def field_flag(group: Group, name: str, cls: type, field: str, help: str, **kwargs: Any) -> None:
+    """A flag for dataclass field ``cls.field``, with that field's default (flags map 1:1)."""
+    flag(group, name, help, default(cls, field), **kwargs)
+
+
+def add_recurrent_flags(group: Group, config: type, hidden_help: str) -> None:
+    """--cell, --layers, --hidden for a model config with cell, num_layers, hidden_size."""
+    field_flag(group, "--cell", config, "cell", "recurrent cell", choices=list(LAYERS))
+    field_flag(group, "--layers", config, "num_layers", "stacked recurrent layers", type=int)
+    field_flag(group, "--hidden", config, "hidden_size", hidden_help, type=int)
 
 
 def add_trainer_flags(
@@ -34,93 +46,40 @@ def add_trainer_flags(
     """
     parser.set_defaults(budget_default=budget_default)
 
-    def d(name: str) -> Any:
-        return defaults.get(name, default(TrainerConfig, name))
+    def when_none(name: str) -> str:
+        shown = budget_default.get(name)
+        return "" if shown is None else f" (default {shown} when no budget is given)"
 
     group = parser.add_argument_group("training")
     budget = group.add_mutually_exclusive_group()
     budget.add_argument(
-        "--epochs",
-        type=int,
-        help=f"train for N passes over the data{_if_default(budget_default, 'epochs')}",
+        "--epochs", type=int, help=f"train for N passes over the data{when_none('epochs')}"
     )
-    budget.add_argument("--steps", type=int, help="train for N optimizer steps")
     budget.add_argument(
-        "--minutes",
-        type=float,
-        help=f"train for M wall-clock minutes{_if_default(budget_default, 'minutes')}",
+        "--steps", type=int, help=f"train for N optimizer steps{when_none('steps')}"
     )
-    group.add_argument(
-        "--lr", type=float, default=d("lr"), help="peak learning rate (default %(default)s)"
+    budget.add_argument(
+        "--minutes", type=float, help=f"train for M wall-clock minutes{when_none('minutes')}"
     )
-    group.add_argument(
-        "--optimizer",
-        choices=["adamw", "adam"],
-        default=d("optimizer"),
-        help="optimizer (default %(default)s)",
-    )
-    group.add_argument(
-        "--weight-decay",
-        type=float,
-        default=d("weight_decay"),
-        help="AdamW weight decay (default %(default)s)",
-    )
-    group.add_argument(
-        "--clip-norm",
-        type=float,
-        default=d("clip_norm"),
-        help="max global gradient norm, 0 = off (default %(default)s)",
-    )
-    group.add_argument(
-        "--schedule",
-        choices=["cosine", "constant"],
-        default=d("schedule"),
-        help="learning-rate schedule after warm-up (default %(default)s)",
-    )
-    group.add_argument(
-        "--warmup-steps",
-        type=int,
-        default=d("warmup_steps"),
-        help="linear warm-up steps (default %(default)s)",
-    )
-    group.add_argument(
-        "--eval-every",
-        type=int,
-        default=d("eval_every"),
-        help="steps between validation + checkpoint, 0 = each epoch (default %(default)s)",
-    )
-    group.add_argument(
-        "--patience",
-        type=int,
-        default=d("patience"),
-        help="stop after N validations without improvement, 0 = never (default %(default)s)",
-    )
-    group.add_argument(
-        "--seed",
-        type=int,
-        default=d("seed"),
-        help="random seed: same seed, same run (default %(default)s)",
-    )
-    group.add_argument(
-        "--device",
-        default=d("device"),
-        help=f"{' | '.join(DEVICES)} | cuda:N (default %(default)s)",
-    )
-    group.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default=d("precision"),
-        help="autocast precision (default %(default)s)",
-    )
+    for name, help, kwargs in (
+        ("lr", "peak learning rate", {"type": float}),
+        ("optimizer", "optimizer", {"choices": OPTIMIZERS}),
+        ("weight_decay", "AdamW weight decay", {"type": float}),
+        ("clip_norm", "max global gradient norm, 0 = off", {"type": float}),
+        ("schedule", "learning-rate schedule after warm-up", {"choices": SCHEDULES}),
+        ("warmup_steps", "linear warm-up steps", {"type": int}),
+        ("eval_every", "steps between validation + checkpoint, 0 = each epoch", {"type": int}),
+        ("patience", "stop after N validations without improvement, 0 = never", {"type": int}),
+        ("seed", "random seed: same seed, same run", {"type": int}),
+        ("device", f"{' | '.join(DEVICES)} | cuda:N", {}),
+        ("precision", "autocast precision", {"choices": PRECISIONS}),
+    ):  # fmt: skip
+        value = defaults.get(name, default(TrainerConfig, name))
+        flag(group, "--" + name.replace("_", "-"), help, value, **kwargs)
     group.add_argument(
         "--no-progress", action="store_true", help="no progress bar (logs still printed)"
     )
-    group.add_argument(
-        "--out",
-        required="out" not in defaults,
-        default=defaults.get("out"),
-        help="run directory for checkpoints and logs (default %(default)s)",
-    )
+    flag(group, "--out", "run directory for checkpoints and logs", defaults["out"])
     group.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )

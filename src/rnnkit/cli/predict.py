@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from rnnkit.cli.options import flag
 from rnnkit.data.readers import file_errors, open_text
 from rnnkit.errors import DataError, invalid
 from rnnkit.tasks.classifier_inference import load_classifier
@@ -38,13 +39,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help='write JSON lines {"text", "label", "probabilities"} (default: a table)',
     )
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=1000,
-        help="texts read and scored at once (default %(default)s)",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default %(default)s)")
+    flag(parser, "--batch-size", "texts read and scored at once", 1000, type=int)
+    flag(parser, "--device", "cpu | cuda | auto", "cpu")
     parser.set_defaults(handler=run)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from rnnkit.cli.options import flag
 from rnnkit.embeddings import VECTOR_FORMATS, load_vectors
 from rnnkit.errors import invalid
 
@@ -25,9 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "vectors", metavar="VECTORS", help="GloVe or word2vec file (text or binary, .gz too)"
     )
     parser.add_argument("words", nargs="+", metavar="WORD", help="one word, or two to compare")
-    parser.add_argument(
-        "--top", type=int, default=10, help="neighbours to print for one word (default %(default)s)"
-    )
+    flag(parser, "--top", "neighbours to print for one word", 10, type=int)
     parser.add_argument(
         "--limit",
         type=int,

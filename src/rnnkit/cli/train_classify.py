@@ -11,9 +11,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnkit.cli.options import add_trainer_flags, default, trainer_config
+from rnnkit.cli.options import (
+    add_recurrent_flags,
+    add_trainer_flags,
+    default,
+    field_flag,
+    trainer_config,
+)
 from rnnkit.data.readers import FORMATS
-from rnnkit.models.classifier import CELLS, POOLINGS, ClassifierConfig
+from rnnkit.models.classifier import POOLINGS, ClassifierConfig
 from rnnkit.tasks.classification import (
     CLASS_WEIGHTS,
     TRAINER_DEFAULTS,
@@ -92,52 +98,20 @@ def register(tasks: argparse._SubParsersAction) -> None:
         action="store_true",
         help="count and skip rows without text or label (default: stop at the first)",
     )
-    data.add_argument(
-        "--standardize",
-        choices=[*STANDARDIZERS, "none"],
-        default=default(ClassifyDataConfig, "standardize"),
-        help="text clean-up before splitting into words (default %(default)s)",
-    )
-    data.add_argument(
-        "--vocab-size",
-        type=int,
-        metavar="N",
-        default=default(ClassifyDataConfig, "vocab_size"),
-        help="vocabulary cap incl. <pad>/<unk> (default %(default)s)",
-    )
-    data.add_argument(
-        "--max-len",
-        type=int,
-        metavar="N",
-        default=default(ClassifyDataConfig, "max_len"),
-        help="tokens kept per text (default %(default)s)",
-    )
-    data.add_argument(
-        "--truncate",
-        choices=["post", "pre"],
-        default=default(ClassifyDataConfig, "truncate"),
-        help="post keeps a long text's start, pre its end (default %(default)s)",
-    )
-    data.add_argument(
-        "--batch-size",
-        type=int,
-        metavar="N",
-        default=default(ClassifyDataConfig, "batch_size"),
-        help="texts per training batch (default %(default)s)",
-    )
-    data.add_argument(
-        "--val-fraction",
-        type=float,
-        metavar="P",
-        default=default(ClassifyDataConfig, "val_fraction"),
-        help="share of --train held out without --val (default %(default)s)",
-    )
-    data.add_argument(
-        "--class-weights",
-        choices=CLASS_WEIGHTS,
-        default=default(ClassifyDataConfig, "class_weights"),
-        help="balanced weighs class c by n / (C * n_c) (default %(default)s)",
-    )
+    for name, field, help, kwargs in (
+        ("--standardize", "standardize", "text clean-up before splitting into words",
+         {"choices": [*STANDARDIZERS, "none"]}),
+        ("--vocab-size", "vocab_size", "vocabulary cap incl. <pad>/<unk>", {"type": int, "metavar": "N"}),
+        ("--max-len", "max_len", "tokens kept per text", {"type": int, "metavar": "N"}),
+        ("--truncate", "truncate", "post keeps a long text's start, pre its end",
+         {"choices": ["post", "pre"]}),
+        ("--batch-size", "batch_size", "texts per training batch", {"type": int, "metavar": "N"}),
+        ("--val-fraction", "val_fraction", "share of --train held out without --val",
+         {"type": float, "metavar": "P"}),
+        ("--class-weights", "class_weights", "balanced weighs class c by n / (C * n_c)",
+         {"choices": CLASS_WEIGHTS}),
+    ):  # fmt: skip
+        field_flag(data, name, ClassifyDataConfig, field, help, **kwargs)
     data.add_argument(
         "--embeddings",
         metavar="PATH",
@@ -149,65 +123,29 @@ def register(tasks: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the embedding fixed (default: fine-tune it)",
     )
-    model.add_argument(
-        "--cell",
-        choices=list(CELLS),
-        default=default(ClassifierConfig, "cell"),
-        help="recurrent cell (default %(default)s)",
-    )
-    model.add_argument(
-        "--layers",
-        type=int,
-        metavar="N",
-        default=default(ClassifierConfig, "num_layers"),
-        help="stacked recurrent layers (default %(default)s)",
-    )
-    model.add_argument(
-        "--hidden",
-        type=int,
-        metavar="N",
-        default=default(ClassifierConfig, "hidden_size"),
-        help="hidden units per layer and direction (default %(default)s)",
-    )
+    add_recurrent_flags(model, ClassifierConfig, "hidden units per layer and direction")
     model.add_argument(
         "--embed",
         type=int,
         metavar="N",
-        default=None,
-        help=f"embedding size (default {default(ClassifierConfig, 'embedding_size')}, or the vectors' dimension)",
+        help=f"embedding size (default {default(ClassifierConfig, 'embedding_size')}, "
+        "or the vectors' dimension)",
     )
     model.add_argument(
         "--bidirectional",
         action="store_true",
         help="add a reverse direction (default: forward only)",
     )
-    model.add_argument(
-        "--pooling",
-        choices=POOLINGS,
-        default=default(ClassifierConfig, "pooling"),
-        help="how the outputs become one vector (default %(default)s)",
-    )
-    model.add_argument(
-        "--attention-size",
-        type=int,
-        metavar="N",
-        default=default(ClassifierConfig, "attention_size"),
-        help="units of the attention scorer, --pooling attention (default %(default)s)",
-    )
-    model.add_argument(
-        "--dropout",
-        type=float,
-        metavar="P",
-        default=default(ClassifierConfig, "dropout"),
-        help="dropout between layers and before the output (default %(default)s)",
-    )
-    model.add_argument(
-        "--embedding-dropout",
-        type=float,
-        metavar="P",
-        default=default(ClassifierConfig, "embedding_dropout"),
-        help="dropout on the embedded words (default %(default)s)",
-    )
+    for name, field, help, kwargs in (
+        ("--pooling", "pooling", "how the outputs become one vector", {"choices": POOLINGS}),
+        ("--attention-size", "attention_size", "units of the attention scorer, --pooling attention",
+         {"type": int, "metavar": "N"}),
+        ("--dropout", "dropout", "dropout between layers and before the output",
+         {"type": float, "metavar": "P"}),
+        ("--embedding-dropout", "embedding_dropout", "dropout on the embedded words",
+         {"type": float, "metavar": "P"}),
+    ):  # fmt: skip
+        field_flag(model, name, ClassifierConfig, field, help, **kwargs)
     add_trainer_flags(parser, BUDGET_DEFAULT, out="runs/classify", **TRAINER_DEFAULTS)
     parser.set_defaults(handler=run)
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.options import add_trainer_flags, default, trainer_config
+from rnnkit.cli.options import add_recurrent_flags, add_trainer_flags, field_flag, trainer_config
 from rnnkit.data.corpora import BUNDLED
 from rnnkit.models.language_model import LanguageModelConfig
-from rnnkit.tasks.language_modeling import TRAINER_DEFAULTS, LMDataConfig, train_language_model
+from rnnkit.tasks.language_modeling import (
+    LEVELS,
+    TRAINER_DEFAULTS,
+    LMDataConfig,
+    train_language_model,
+)
 
 
 def register(tasks: argparse._SubParsersAction) -> None:
@@ -18,78 +23,30 @@ def register(tasks: argparse._SubParsersAction) -> None:
         "With no budget flag it trains for 10 minutes.",
     )
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--corpus",
-        default=default(LMDataConfig, "corpus"),
-        help=f"bundled corpus ({', '.join(BUNDLED)}) or a text file PATH, plain or .gz (default %(default)s)",
-    )
+    bundled = ", ".join(BUNDLED)
+    for name, field, help, kwargs in (
+        ("--corpus", "corpus", f"bundled corpus ({bundled}) or a text file PATH, plain or .gz", {}),
+        ("--level", "level", "token level", {"choices": LEVELS}),
+        ("--seq-len", "seq_len", "T: backpropagation-through-time steps per window", {"type": int}),
+        ("--batch-size", "batch_size", "B: parallel streams per batch", {"type": int}),
+        ("--val-fraction", "val_fraction", "held-out tail of the corpus for validation", {"type": float}),
+    ):  # fmt: skip
+        field_flag(data, name, LMDataConfig, field, help, **kwargs)
     data.add_argument(
         "--val-corpus",
-        default=None,
         help="a separate validation text file (default: the corpus's last --val-fraction)",
-    )
-    data.add_argument(
-        "--level",
-        choices=["char", "word"],
-        default=default(LMDataConfig, "level"),
-        help="token level (default %(default)s)",
     )
     data.add_argument("--lowercase", action="store_true", help="lower-case the corpus first")
     data.add_argument(
-        "--max-tokens",
-        type=int,
-        default=None,
-        help="vocabulary cap incl. <pad>/<unk> (default: all tokens)",
-    )
-    data.add_argument(
-        "--seq-len",
-        type=int,
-        default=default(LMDataConfig, "seq_len"),
-        help="T: backpropagation-through-time steps per window (default %(default)s)",
-    )
-    data.add_argument(
-        "--batch-size",
-        type=int,
-        default=default(LMDataConfig, "batch_size"),
-        help="B: parallel streams per batch (default %(default)s)",
-    )
-    data.add_argument(
-        "--val-fraction",
-        type=float,
-        default=default(LMDataConfig, "val_fraction"),
-        help="held-out tail of the corpus for validation (default %(default)s)",
+        "--max-tokens", type=int, help="vocabulary cap incl. <pad>/<unk> (default: all tokens)"
     )
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--cell",
-        choices=["lstm", "gru", "rnn"],
-        default=default(LanguageModelConfig, "cell"),
-        help="recurrent cell (default %(default)s)",
-    )
-    model.add_argument(
-        "--layers",
-        type=int,
-        default=default(LanguageModelConfig, "num_layers"),
-        help="stacked recurrent layers (default %(default)s)",
-    )
-    model.add_argument(
-        "--hidden",
-        type=int,
-        default=default(LanguageModelConfig, "hidden_size"),
-        help="hidden units per layer (default %(default)s)",
-    )
-    model.add_argument(
-        "--embed",
-        type=int,
-        default=default(LanguageModelConfig, "embedding_size"),
-        help="embedding size, 0 = one-hot input (default %(default)s)",
-    )
-    model.add_argument(
-        "--dropout",
-        type=float,
-        default=default(LanguageModelConfig, "dropout"),
-        help="dropout on inputs, between layers and before the output (default %(default)s)",
-    )
+    add_recurrent_flags(model, LanguageModelConfig, "hidden units per layer")
+    for name, field, help, kind in (
+        ("--embed", "embedding_size", "embedding size, 0 = one-hot input", int),
+        ("--dropout", "dropout", "dropout on inputs, between layers and before the output", float),
+    ):  # fmt: skip
+        field_flag(model, name, LanguageModelConfig, field, help, type=kind)
     model.add_argument(
         "--tie-weights",
         action="store_true",

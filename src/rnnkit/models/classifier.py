@@ -33,7 +33,7 @@ from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
 from rnnkit.nn.sequence import check_lengths
 
-CELLS = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 POOLINGS = ("last", "mean", "max", "attention")
 
 

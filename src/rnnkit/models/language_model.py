@@ -20,7 +20,7 @@ from torch import Tensor, nn
 import rnnkit.nn as rnn
 from rnnkit.errors import invalid
 
-CELLS = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}
+CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 State = Tensor | tuple[Tensor, Tensor]
 
 

@@ -6,6 +6,6 @@ normalisation, user cells, and dispatch to torch's fused kernels when they serve
 """
 
 from rnnkit.nn.cells import GRUCell, LSTMCell, SimpleRNNCell
-from rnnkit.nn.layers import GRU, LSTM, RNN
+from rnnkit.nn.layers import GRU, LAYERS, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "SimpleRNNCell"]
+__all__ = ["GRU", "LAYERS", "LSTM", "RNN", "GRUCell", "LSTMCell", "SimpleRNNCell"]

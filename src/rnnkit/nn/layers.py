@@ -106,6 +106,7 @@ class _RecurrentLayer(nn.Module):
             self.reset_parameters()
             if layer_norm:
                 self._make_layer_norms(device, dtype)
+            self.flatten_parameters()  # made on a GPU (device="cuda"): one cuDNN buffer now
 
     # ---- parameters (torch.nn.RNNBase's names, order and initialisation) ----
     def _layer_input_size(self, layer: int) -> int:
@@ -158,7 +159,37 @@ class _RecurrentLayer(nn.Module):
         return [getattr(self, name) for name in self._flat_names]
 
     def flatten_parameters(self) -> None:
-        """Accepted for drop-in compatibility with torch.nn; the weights are used as they are."""
+        """Put the weights in one contiguous cuDNN buffer, as torch.nn's does; else a no-op.
+
+        Only on a CUDA device with cuDNN (and one dtype, no aliased weights): the parameters
+        then become views into one buffer, so cuDNN does not compact them on every call.
+        Runs after every ``.to()`` / ``.cuda()`` (see ``_apply``).
+        """
+        weights = self.flat_weights if not self.user_cell else []
+        if not weights or len({w.data_ptr() for w in weights}) != len(weights):
+            return
+        first = weights[0]
+        if not all(
+            w.is_cuda and w.dtype == first.dtype and torch.backends.cudnn.is_acceptable(w)
+            for w in weights
+        ):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn  # importable only where torch has CUDA
+
+        with torch.cuda.device_of(first), torch.no_grad():
+            if torch._use_cudnn_rnn_flatten_weight():
+                weights_per_layer = (4 if self.bias else 2) + (1 if self.proj_size else 0)
+                torch._cudnn_rnn_flatten_weight(
+                    weights, weights_per_layer, self.input_size,
+                    cudnn_rnn.get_cudnn_mode(self.kernel.upper()), self.hidden_size,
+                    self.proj_size, self.num_layers, self.batch_first, self.bidirectional,
+                )  # fmt: skip
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def]
+        """Module.to/cuda/half...; then re-flatten the weights for cuDNN (as torch.nn does)."""
+        result = super()._apply(fn, recurse)
+        self.flatten_parameters()
+        return result
 
     def _norm(self, kind: str, suffix: str) -> cells.Norm:
         if not self.layer_norm:
@@ -527,3 +558,6 @@ class GRU(_RecurrentLayer):
             return (cells.gru_step(gi_t, state[0], w_hh, b_hh, norm_hh, h_mask),)
 
         return gi, step
+
+
+LAYERS: dict[str, type[_RecurrentLayer]] = {"lstm": LSTM, "gru": GRU, "rnn": RNN}  # by cell name
