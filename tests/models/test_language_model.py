@@ -34,6 +34,20 @@ def test_shapes_and_state_carry(cell: str, embedding_size: int) -> None:
     torch.testing.assert_close(torch.cat([first, second], 1), logits, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("tie", [False, True])
+def test_embedding_and_output_start_small_and_tied_stays_tied(tie: bool) -> None:
+    torch.manual_seed(0)
+    model = LanguageModel(
+        LanguageModelConfig(vocab_size=500, hidden_size=32, embedding_size=32, tie_weights=tie)
+    )
+    for weight in (model.embedding.weight, model.decoder.weight):
+        assert weight.abs().max() <= 0.1 and weight.std() > 0.05  # U(-0.1, 0.1), std 0.0577
+    assert not model.decoder.bias.any()
+    assert (model.decoder.weight is model.embedding.weight) == tie
+    # The recurrent layer keeps torch.nn's U(-1/sqrt(H), 1/sqrt(H)).
+    assert 0.15 < model.rnn.weight_hh_l0.abs().max() <= 32**-0.5
+
+
 def test_one_hot_input_equals_an_identity_embedding() -> None:
     torch.manual_seed(0)
     one_hot = LanguageModel(
