@@ -57,8 +57,8 @@ def test_tensor_inputs_and_predicted_but_absent_class() -> None:
     assert only_wrong.accuracy == 0.0 and only_wrong.macro_f1 == 0.0
 
 
-def test_report_against_sklearn_when_installed() -> None:
-    metrics = pytest.importorskip("sklearn.metrics")
+def test_report_against_sklearn() -> None:
+    metrics = pytest.importorskip("sklearn.metrics")  # in the dev extra, so CI always runs it
     g = torch.Generator().manual_seed(0)
     y_true = torch.randint(0, 5, (300,), generator=g).tolist()
     y_pred = [t if torch.rand(1, generator=g) < 0.6 else (t + 1) % 5 for t in y_true]
@@ -67,6 +67,13 @@ def test_report_against_sklearn_when_installed() -> None:
         metrics.f1_score(y_true, y_pred, average="macro", zero_division=0)
     )
     assert r.confusion == metrics.confusion_matrix(y_true, y_pred).tolist()
+    assert r.precision == pytest.approx(
+        metrics.precision_score(y_true, y_pred, average=None, zero_division=0).tolist()
+    )
+    assert r.recall == pytest.approx(
+        metrics.recall_score(y_true, y_pred, average=None, zero_division=0).tolist()
+    )
+    assert r.accuracy == pytest.approx(metrics.accuracy_score(y_true, y_pred))
 
 
 def test_report_validates_its_inputs() -> None:
