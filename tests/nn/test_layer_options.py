@@ -10,6 +10,7 @@ from torch import nn
 
 import rnnkit.nn as rnn
 from rnnkit.errors import InvalidArgumentError
+from rnnkit.nn import cells
 
 LAYERS = [rnn.RNN, rnn.LSTM, rnn.GRU]
 
@@ -90,25 +91,51 @@ def test_recurrent_dropout_is_variational_and_off_in_eval(layer_type) -> None:
     assert not torch.allclose(first, plain(x)[0])
 
 
-def test_recurrent_dropout_mask_is_one_per_sequence() -> None:
-    """h_{t-1} enters W_hh through the same mask at every step (Gal & Ghahramani)."""
+def _steps_under_autograd(layer, x: torch.Tensor, h_mask: torch.Tensor) -> torch.Tensor:
+    """One-layer output (T, B, H) from the cells' step functions, ``h_mask`` at every step."""
+    w = {k.removesuffix("_l0"): v for k, v in layer.named_parameters()}
+    gru = isinstance(layer, rnn.GRU)
+    bias = w["bias_ih"] if gru else w["bias_ih"] + w["bias_hh"]
+    gi = cells.input_projection(x, w["weight_ih"], bias, None)
+    h = x.new_zeros(x.shape[1], layer.hidden_size)
+    c, outputs = torch.zeros_like(h), []
+    for t in range(x.shape[0]):
+        if isinstance(layer, rnn.LSTM):
+            h, c = cells.lstm_step(gi[t], h, c, w["weight_hh"], h_mask=h_mask)
+        elif gru:
+            h = cells.gru_step(gi[t], h, w["weight_hh"], w["bias_hh"], h_mask=h_mask)
+        else:
+            h = cells.simple_rnn_step(gi[t], h, w["weight_hh"], h_mask=h_mask)
+        outputs.append(h)
+    return torch.stack(outputs)
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_recurrent_dropout_is_one_mask_per_sequence_on_h_where_it_meets_w_hh(
+    layer_type, monkeypatch
+) -> None:
+    """Gal & Ghahramani: the same mask at every step; outputs and gradients as autograd's."""
     torch.manual_seed(0)
-    layer = rnn.RNN(1, 6, recurrent_dropout=0.5, bias=False)
-    seen = []
-    original = rnn.layers.cells.recurrent_projection
+    layer = layer_type(2, 6, recurrent_dropout=0.5)
+    masks = []
+    original = rnn.layers.bptt.run
 
-    def spy(h, weight_hh, bias_hh, norm_hh, h_mask):
-        seen.append(h_mask)
-        return original(h, weight_hh, bias_hh, norm_hh, h_mask)
+    def spy(*args):
+        masks.append(args[-1])
+        return original(*args)
 
-    rnn.layers.cells.recurrent_projection = spy
-    try:
-        layer(torch.randn(5, 3, 1))
-    finally:
-        rnn.layers.cells.recurrent_projection = original
-    assert len(seen) == 5
-    assert all(m is seen[0] for m in seen)
-    assert set(seen[0].unique().tolist()) <= {0.0, 2.0}
+    monkeypatch.setattr(rnn.layers.bptt, "run", spy)
+    x = torch.randn(5, 3, 2, requires_grad=True)
+    out, _ = layer(x)
+    (mask,) = masks  # one draw for the whole sequence
+    assert mask.shape == (3, 6) and set(mask.unique().tolist()) == {0.0, 2.0}
+    expected = _steps_under_autograd(layer, x, mask)
+    torch.testing.assert_close(out, expected)
+    weights = (x, *layer.parameters())
+    got = torch.autograd.grad((out * out.detach().cos()).sum(), weights)
+    want = torch.autograd.grad((expected * expected.detach().cos()).sum(), weights)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b)
 
 
 @pytest.mark.parametrize("layer_type", LAYERS)
@@ -219,3 +246,23 @@ def test_cpu_bf16_autocast_runs_the_fused_kernel_in_fp32(layer_type) -> None:
     torch.testing.assert_close(full, expected)
     full.sum().backward()
     assert all(p.grad is not None for p in layer.parameters())
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_cpu_bf16_autocast_runs_the_loop_in_fp32(layer_type) -> None:
+    """Under autocast the hand-written recurrence runs in float32, forward and backward."""
+    torch.manual_seed(0)
+    layer = layer_type(3, 4, num_layers=2, bidirectional=True, implementation="loop")
+    x = torch.randn(5, 2, 3)
+    lengths = torch.tensor([5, 3])
+    expected, _ = layer(x, lengths=lengths)
+    expected_grads = torch.autograd.grad(expected.sum(), list(layer.parameters()))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = layer(x, lengths=lengths)
+    assert out.dtype == torch.float32 and layer.last_path == "loop"
+    # Only the input projection runs in bf16, so results agree to bf16's precision.
+    torch.testing.assert_close(out, expected, atol=2e-2, rtol=2e-2)
+    grads = torch.autograd.grad(out.sum(), list(layer.parameters()))
+    for got, want in zip(grads, expected_grads, strict=True):
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got, want, atol=5e-2, rtol=5e-2)

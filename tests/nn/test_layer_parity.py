@@ -155,6 +155,20 @@ def test_loop_equals_a_naive_per_step_loop_over_the_cell(kind: str) -> None:
     torch.testing.assert_close(out, torch.stack(outputs), atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_inference_without_grad_matches_torch_nn(kind: str) -> None:
+    """Grad mode off, the loop runs the plain step functions: same results as torch.nn's."""
+    torch.manual_seed(3)
+    ref, mine = make_pair(kind, 3, 5, "loop", num_layers=2, bidirectional=True)
+    x, lengths = torch.randn(6, 4, 3), torch.tensor([6, 2, 5, 1])
+    with torch.no_grad():
+        out, final = mine(x, lengths=lengths)
+        ref_out, ref_final = run_torch(ref, x, lengths, batch_first=False)
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
+    for a, b in zip(states(final), states(ref_final), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
 def test_gradcheck_float64_bidirectional_with_lengths() -> None:
     torch.manual_seed(0)
     layer = rnn.LSTM(2, 3, num_layers=2, bidirectional=True, implementation="loop").double()

@@ -65,7 +65,13 @@ def simple_rnn_step(
 
     gi: (B, H) = W_ih x_t + b_ih;  h: (B, H) = h_{t-1};  weight_hh: (H, H);  returns h_t: (B, H).
     """
-    pre = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
+    return simple_rnn_pointwise(
+        gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), nonlinearity
+    )
+
+
+def simple_rnn_pointwise(pre: Tensor, nonlinearity: str) -> Tensor:
+    """h_t = f(pre), f = tanh or relu.  pre: (B, H) = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh."""
     return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
 
 
@@ -93,12 +99,26 @@ def lstm_step(
     With layer normalisation, tanh(c_t) becomes tanh(LN(c_t)).  Returns (h_t, c_t).
     """
     gates = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
-    i, f, g, o = gates.chunk(4, dim=-1)
-    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    h_next = torch.sigmoid(o) * torch.tanh(_layer_norm(c_next, norm_c))
+    h_next, c_next, _ = lstm_pointwise(gates, c, norm_c)
     if weight_hr is not None:
         h_next = F.linear(h_next, weight_hr)
     return h_next, c_next
+
+
+def lstm_pointwise(
+    gates: Tensor, c: Tensor, norm_c: Norm = None
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """The LSTM gate equations on pre-activations (before any projection).
+
+    gates: (B, 4H) = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh;  c: (B, H) = c_{t-1}.
+    Returns o_t * tanh(c_t) (B, H), c_t (B, H), and the activations (i, f, g, o, tanh(c_t)),
+    each (B, H), that :mod:`rnnkit.nn.bptt` needs for its backward pass.
+    """
+    i, f, g, o = gates.chunk(4, dim=-1)
+    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+    c_next = f * c + i * g
+    tanh_c = torch.tanh(_layer_norm(c_next, norm_c))
+    return o * tanh_c, c_next, (i, f, g, o, tanh_c)
 
 
 def gru_step(
@@ -118,13 +138,22 @@ def gru_step(
 
     gi: (B, 3H);  h: (B, H);  weight_hh: (3H, H);  returns h_t: (B, H).
     """
-    gh = recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
+    return gru_pointwise(gi, recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), h)[0]
+
+
+def gru_pointwise(gi: Tensor, gh: Tensor, h: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The GRU gate equations.  gi: (B, 3H) = W_ih x_t + b_ih;  gh: (B, 3H) = W_hh h_{t-1} + b_hh;
+    h: (B, H) = h_{t-1}.
+
+    Returns h_t (B, H) and the activations (r, z, n, W_hn h_{t-1} + b_hn), each (B, H), that
+    :mod:`rnnkit.nn.bptt` needs for its backward pass.
+    """
     i_r, i_z, i_n = gi.chunk(3, dim=-1)
     h_r, h_z, h_n = gh.chunk(3, dim=-1)
     r = torch.sigmoid(i_r + h_r)
     z = torch.sigmoid(i_z + h_z)
     n = torch.tanh(i_n + r * h_n)
-    return n + z * (h - n)
+    return n + z * (h - n), (r, z, n, h_n)
 
 
 def input_projection(x: Tensor, weight_ih: Tensor, bias_ih: Tensor | None, norm_ih: Norm) -> Tensor:

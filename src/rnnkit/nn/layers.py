@@ -13,9 +13,12 @@ Two paths compute it (``self.last_path`` says which ran; debug log ``rnnkit.nn``
 
 * ``"fused"``: torch's fused kernels (oneDNN on CPU, cuDNN on GPU) with this layer's weights,
   whenever the options below are off. ``implementation="auto"`` (default) picks it.
-* ``"loop"``: the time loop over ``rnnkit.nn.cells``'s step functions. The input projections of
-  all T steps are one matrix product before the loop, so each step costs one (B, H_out) x
-  (H_out, G*H) product plus elementwise gates. It serves the options torch.nn lacks:
+* ``"loop"``: rnnkit's own time loop over the cells' equations. The input projections of all
+  T steps are one matrix product before the loop, so each step costs one (B, H_out) x
+  (H_out, G*H) product plus elementwise gates. In training, each layer direction is one
+  autograd node whose backward pass is written by hand (:mod:`rnnkit.nn.bptt`); layer norm,
+  user cells and inference run the step functions of ``rnnkit.nn.cells`` instead.
+  It serves the options torch.nn lacks:
   ``recurrent_dropout`` (one variational mask per sequence on h before W_hh, Gal & Ghahramani
   2016), ``layer_norm`` (of the input and recurrent pre-activations, and of c for LSTM; Ba et
   al. 2016) and ``cell`` (a factory ``cell(input_size, hidden_size) -> module`` whose module
@@ -35,7 +38,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.errors import invalid
-from rnnkit.nn import cells, fused
+from rnnkit.nn import bptt, cells, fused
 from rnnkit.nn.sequence import check_lengths, reverse_padded, step_mask
 
 logger = logging.getLogger("rnnkit.nn")
@@ -326,8 +329,9 @@ class _RecurrentLayer(nn.Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 source = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
-                step = self._step_function(index, source)
-                out, final = self._run_steps(step, tuple(s[index] for s in states), mask)
+                out, final = self._run_direction(
+                    index, source, tuple(s[index] for s in states), mask
+                )
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
@@ -363,13 +367,20 @@ class _RecurrentLayer(nn.Module):
         keep = 1.0 - self.recurrent_dropout
         return like.new_empty(batch, self.output_size).bernoulli_(keep) / keep
 
-    def _step_function(self, index: int, x: Tensor) -> tuple[Tensor, StepFn]:
-        """(per-step inputs (T, B, ...), step function) for layer*dirs+direction = index.
+    def _run_direction(
+        self, index: int, x: Tensor, state: tuple[Tensor, ...], mask: Tensor | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One layer direction (layer * dirs + direction = index) over its input.
 
-        x: (T, B, D) this direction's input (already reversed for the reverse direction).
+        x: (T, B, D), already reversed for the reverse direction; state: (h_0[, c_0]);
+        mask: (T, B, 1) or None. Returns the outputs (T, B, H_out) and the final state.
+        Plain cells run in :mod:`rnnkit.nn.bptt` (one autograd node, backward by hand).
+        Layer normalisation and user cells run the step functions under autograd, and so
+        does inference (grad mode off), where the steps record nothing and cost least.
         """
         if self.user_cell:
-            return x, partial(_user_cell_step, self.cells[index], self.has_cell_state)
+            step = partial(_user_cell_step, self.cells[index], self.has_cell_state)
+            return self._run_steps((x, step), state, mask)
         h_mask = self._recurrent_mask(x.shape[1], x)
         suffix = self._suffixes()[index]
         weight = {
@@ -377,7 +388,16 @@ class _RecurrentLayer(nn.Module):
             for name in self._flat_names
             if name.endswith(suffix)
         }
-        return self._projected_step(weight, suffix, x, h_mask)
+        if self.layer_norm or not torch.is_grad_enabled():  # nothing to save for a backward
+            return self._run_steps(self._projected_step(weight, suffix, x, h_mask), state, mask)
+        folded = self.kernel != "gru"  # b_hh adds to the same pre-activation as b_ih
+        gi = cells.input_projection(
+            x, weight["weight_ih"], _folded_bias(weight) if folded else weight.get("bias_ih"), None
+        )  # (T, B, G*H): every step's input projection in one product
+        return bptt.run(
+            self.kernel, gi, state, weight["weight_hh"], None if folded else weight.get("bias_hh"),
+            weight.get("weight_hr"), mask, h_mask,
+        )  # fmt: skip
 
     def _projected_step(
         self, weight: dict[str, Tensor], suffix: str, x: Tensor, h_mask: Tensor | None
