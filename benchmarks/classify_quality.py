@@ -16,12 +16,6 @@ file is scored once, with the best checkpoint. Runs are written to benchmarks/ru
 
 from __future__ import annotations
 
-import os
-
-# OpenMP threads that spin while waiting stall badly when the 2 cores are shared with other
-# work (measured: a 100x slower LSTM step); sleeping threads cost nothing on an idle machine.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
 import shutil
