@@ -142,16 +142,14 @@ def beam_search(
     done: list[Hypothesis] = []
     for step in range(length):
         candidates = scores[:, None] + ban(logits.float(), banned).log_softmax(-1)  # (K, V)
-        if step == length - 1:  # every extension ends here: the best `width` are results
-            top = torch.topk(candidates.flatten(), min(width, candidates.numel()))
-            vocab = candidates.shape[-1]
-            ended = [
-                ([*beams[index // vocab], index % vocab], value)
-                for index, value in zip(top.indices.tolist(), top.values.tolist(), strict=True)
-            ]
-            parents: list[int] = []
-        else:
-            parents, tokens, values, ended = _extend(candidates, beams, width, is_finished)
+        last = step == length - 1  # every extension ends here: the best `width` are results
+        parents, tokens, values, ended = _extend(
+            candidates,
+            beams,
+            width,
+            (lambda _: True) if last else is_finished,
+            0 if last else width,
+        )
         done += [
             Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
             for ids, log_prob in ended
@@ -172,11 +170,12 @@ def _extend(
     beams: list[list[int]],
     width: int,
     is_finished: Callable[[list[int]], bool] | None,
+    live: int,
 ) -> tuple[list[int], list[int], list[float], list[tuple[list[int], float]]]:
     """One beam-search step's choice from ``candidates`` (K, V) summed log-probabilities.
 
     Walks the extensions best first: a finished one ranked below ``width`` becomes a result,
-    the first ``width`` unfinished ones become the next beams. Returns their (parents, tokens,
+    the first ``live`` unfinished ones become the next beams. Returns their (parents, tokens,
     log-probabilities) and the finished (ids, log-probability) pairs.
     """
     flat, vocab = candidates.flatten(), candidates.shape[-1]
@@ -191,11 +190,11 @@ def _extend(
             if is_finished is not None and is_finished(ids):
                 if rank < width:
                     ended.append((ids, value))
-            else:
+            elif len(parents) < live:
                 parents.append(parent)
                 tokens.append(token)
                 values.append(value)
-            if len(parents) == width:  # then every rank below width has been seen too
+            if len(parents) == live and rank >= width - 1:  # every finish below width seen
                 return parents, tokens, values, ended
         if count == flat.numel():
             return parents, tokens, values, ended

@@ -52,6 +52,7 @@ class _RecurrentLayer(nn.Module):
 
     num_gates = 1
     has_cell_state = False
+    recurrent_bias_apart = False  # GRU: b_hh sits inside r * (W_hn h + b_hn), not beside b_ih
 
     def __init__(
         self,
@@ -388,15 +389,13 @@ class _RecurrentLayer(nn.Module):
             for name in self._flat_names
             if name.endswith(suffix)
         }
+        gi, step = self._projected_step(weight, suffix, x, h_mask)  # gi: (T, B, G*H)
         if self.layer_norm or not torch.is_grad_enabled():  # nothing to save for a backward
-            return self._run_steps(self._projected_step(weight, suffix, x, h_mask), state, mask)
-        folded = self.kernel != "gru"  # b_hh adds to the same pre-activation as b_ih
-        gi = cells.input_projection(
-            x, weight["weight_ih"], _folded_bias(weight) if folded else weight.get("bias_ih"), None
-        )  # (T, B, G*H): every step's input projection in one product
+            return self._run_steps((gi, step), state, mask)
+        bias_hh = weight.get("bias_hh") if self.recurrent_bias_apart else None  # else in gi
         return bptt.run(
-            self.kernel, gi, state, weight["weight_hh"], None if folded else weight.get("bias_hh"),
-            weight.get("weight_hr"), mask, h_mask,
+            self.kernel, gi, state, weight["weight_hh"], bias_hh, weight.get("weight_hr"),
+            mask, h_mask,
         )  # fmt: skip
 
     def _projected_step(
@@ -541,6 +540,7 @@ class GRU(_RecurrentLayer):
     """
 
     num_gates = 3
+    recurrent_bias_apart = True
 
     def __init__(
         self,
