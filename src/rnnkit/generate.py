@@ -141,19 +141,10 @@ def beam_search(
     beams: list[list[int]] = [[]]
     done: list[Hypothesis] = []
     for step in range(length):
-        candidates = scores[:, None] + ban(logits.float(), banned).log_softmax(-1)  # (K, V)
-        last = step == length - 1  # every extension ends here: the best `width` are results
-        parents, tokens, values, ended = _extend(
-            candidates,
-            beams,
-            width,
-            (lambda _: True) if last else is_finished,
-            0 if last else width,
+        parents, tokens, values, ended = beam_step(
+            scores, logits, beams, width, is_finished, step == length - 1, length_penalty, banned
         )
-        done += [
-            Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
-            for ids, log_prob in ended
-        ]
+        done += ended
         if not parents:
             break
         keep = torch.tensor(parents, device=scores.device)
@@ -163,6 +154,34 @@ def beam_search(
         step_logits, state = model(torch.tensor(tokens, device=keep.device)[:, None], state)
         logits = step_logits[:, -1]
     return sorted(done, key=lambda h: h.score, reverse=True)
+
+
+def beam_step(
+    scores: Tensor,
+    logits: Tensor,
+    beams: list[list[int]],
+    width: int,
+    is_finished: Callable[[list[int]], bool] | None,
+    last: bool,
+    length_penalty: float = 1.0,
+    banned: Sequence[int] = (),
+) -> tuple[list[int], list[int], list[float], list[Hypothesis]]:
+    """One step of beam search for one sequence; the core shared by every beam search.
+
+    scores: (K,) summed log-probabilities of the K live ``beams``; logits: (K, V) of their next
+    token. Ranks all K*V extensions together (see :func:`beam_search`). On the ``last`` step
+    every extension ends, so the best ``width`` become results. Returns the next beams' parent
+    rows, tokens and summed log-probabilities, and the hypotheses that ended at this step.
+    """
+    candidates = scores[:, None] + ban(logits.float(), banned).log_softmax(-1)  # (K, V)
+    parents, tokens, values, ended = _extend(
+        candidates, beams, width, (lambda _: True) if last else is_finished, 0 if last else width
+    )
+    hypotheses = [
+        Hypothesis(ids, log_prob, log_prob / max(len(ids), 1) ** length_penalty)
+        for ids, log_prob in ended
+    ]
+    return parents, tokens, values, hypotheses
 
 
 def _extend(

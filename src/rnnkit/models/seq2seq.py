@@ -1,0 +1,264 @@
+"""Encoder-decoder with attention (Bahdanau et al. 2015; Luong et al. 2015) for translation.
+
+Dimensions: B batch, S source steps, T target steps, E embedding size, H_e encoder units per
+direction, dirs = 2 if bidirectional else 1, K = dirs*H_e encoder output size, H decoder
+units, A additive-attention units, V_s / V_t source / target vocabulary, L layers.
+
+    src (B, S) ─embed─▶ (B, S, E) ─encoder RNN × L (lengths)─▶ memory (B, S, K), h_n
+    h_n (L*dirs, B, H_e) ─bridge─▶ decoder state (L, B, H)
+    tgt_in (B, T) ─embed─▶ (B, T, E) [; h̃_{t-1} with input feeding] ─decoder RNN × L─▶ s (B, T, H)
+    s, memory ─attention (padded source masked)─▶ context c (B, T, K), weights α (B, T, S)
+    h̃ = tanh(W_c [c; s]) (B, T, H) ─dropout─▶ linear ─▶ logits (B, T, V_t)
+
+Without attention (``attention="none"``) the encoder reaches the decoder only through the
+bridged final state (Sutskever et al. 2014, Cho et al. 2014) and ``h̃ = s``. The score
+functions follow the papers; the decoder layout is Luong's (attention after the recurrent
+step, on the current state s_t), for every score function. Input feeding (Luong 3.3) feeds
+``h̃_{t-1}`` into step t, which makes training a step loop instead of one call per layer.
+Parameters: about (V_s + V_t)*E + encoder + decoder recurrent weights + (K+H)*H + H*V_t.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+import rnnkit.nn as rnn
+from rnnkit.errors import invalid
+
+CELLS = rnn.LAYERS  # cell name -> recurrent layer class
+ATTENTIONS = ("none", "additive", "dot", "general")
+State = Tensor | tuple[Tensor, Tensor]
+
+
+@dataclass
+class Seq2SeqConfig:
+    """Everything that defines an encoder-decoder's shape; saved under "model" in config.json."""
+
+    source_vocab_size: int = 10_000  # V_s: source embedding rows
+    target_vocab_size: int = 10_000  # V_t: target embedding rows and output size
+    cell: str = "gru"  # recurrent cell of encoder and decoder: lstm | gru | rnn
+    num_layers: int = 1  # L: layers of the encoder and of the decoder
+    embedding_size: int = 256  # E: source and target embeddings
+    encoder_hidden_size: int = 256  # H_e: encoder units per direction
+    hidden_size: int = 256  # H: decoder units
+    bidirectional: bool = True  # encoder reads both ways (K = 2*H_e)
+    attention: str = "general"  # none | additive (Bahdanau) | dot | general (Luong)
+    attention_size: int = 256  # A: hidden units of the additive scorer
+    input_feeding: bool = False  # feed h̃_{t-1} into decoder step t (Luong); a step loop
+    dropout: float = 0.3  # on embeddings, between layers and before the output layer
+    tie_embeddings: bool = False  # output layer reuses the target embedding (needs E == H)
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
+        if self.attention not in ATTENTIONS:
+            raise invalid("attention", self.attention, f"one of {', '.join(ATTENTIONS)}")
+        for name in ("source_vocab_size", "target_vocab_size", "num_layers", "embedding_size",
+                     "encoder_hidden_size", "hidden_size", "attention_size"):  # fmt: skip
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise invalid(name, value, "a positive int")
+        if not 0 <= self.dropout < 1:
+            raise invalid("dropout", self.dropout, "a probability in [0, 1)")
+        if self.attention == "dot" and self.memory_size != self.hidden_size:
+            raise invalid(
+                "attention", "dot", f"hidden_size == encoder output size {self.memory_size} "
+                f"(got hidden_size={self.hidden_size}); use general or additive attention",
+            )  # fmt: skip
+        if self.tie_embeddings and self.embedding_size != self.hidden_size:
+            raise invalid(
+                "tie_embeddings", True, f"embedding_size == hidden_size (got "
+                f"{self.embedding_size} and {self.hidden_size})",
+            )  # fmt: skip
+
+    @property
+    def memory_size(self) -> int:
+        """K: width of the encoder outputs the decoder attends to."""
+        return self.encoder_hidden_size * (2 if self.bidirectional else 1)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Attention(nn.Module):
+    """Scores of a decoder state s_t against every encoder output h_j, masked softmax, context.
+
+    Score functions (s_t: (H,), h_j: (K,))::
+
+        dot       score(s_t, h_j) = s_t · h_j                         (Luong; needs H == K)
+        general   score(s_t, h_j) = s_t · (W_a h_j)       W_a: (H, K)  (Luong)
+        additive  score(s_t, h_j) = v · tanh(W_q s_t + W_k h_j + b)   W_q: (A, H), W_k: (A, K)
+                                                                       (Bahdanau)
+        α_tj = exp(score_tj) / Σ_{j' < S_b} exp(score_tj')    for j < S_b, and α_tj = 0 for
+               padded positions j >= S_b (their score is -inf before the softmax: exactly 0)
+        c_t  = Σ_j α_tj h_j
+
+    The key side (``W_a h_j``, ``W_k h_j + b``) is computed once per sentence by :meth:`keys`.
+    """
+
+    def __init__(self, kind: str, query_size: int, memory_size: int, attention_size: int) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "general":
+            self.key = nn.Linear(memory_size, query_size, bias=False)  # W_a
+        elif kind == "additive":
+            self.key = nn.Linear(memory_size, attention_size)  # W_k, b
+            self.query = nn.Linear(query_size, attention_size, bias=False)  # W_q
+            self.v = nn.Linear(attention_size, 1, bias=False)
+
+    def keys(self, memory: Tensor) -> Tensor:
+        """memory (B, S, K) -> keys (B, S, H) (dot, general) or (B, S, A) (additive)."""
+        return memory if self.kind == "dot" else self.key(memory)
+
+    def forward(
+        self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """query (B, T, H), keys from :meth:`keys`, memory (B, S, K), mask (B, S) True = real.
+
+        Returns context (B, T, K) and weights α (B, T, S) (rows sum to 1, 0 where masked).
+        """
+        if self.kind == "additive":
+            hidden = torch.tanh(self.query(query)[:, :, None] + keys[:, None])  # (B, T, S, A)
+            scores = self.v(hidden).squeeze(-1)  # (B, T, S)
+        else:
+            scores = query @ keys.transpose(1, 2)  # (B, T, S)
+        scores = scores.float().masked_fill(~mask[:, None, :], float("-inf"))
+        weights = scores.softmax(-1)  # (B, T, S), float32
+        return weights.to(memory.dtype) @ memory, weights
+
+
+class Bridge(nn.Module):
+    """Encoder final state (L*dirs, B, H_e) -> decoder initial state (L, B, H).
+
+    Directions are concatenated per layer, (L, B, dirs*H_e); then ``tanh(W x + b)`` unless the
+    encoder is one-directional with H_e == H (then the state passes unchanged). An LSTM's cell
+    state gets its own projection.
+    """
+
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.layers, self.dirs = config.num_layers, 2 if config.bidirectional else 1
+        width = config.memory_size
+        self.identity = self.dirs == 1 and width == config.hidden_size
+        count = 2 if config.cell == "lstm" else 1
+        self.projections = nn.ModuleList(
+            [] if self.identity else [nn.Linear(width, config.hidden_size) for _ in range(count)]
+        )
+
+    def forward(self, state: State) -> State:
+        parts = state if isinstance(state, tuple) else (state,)
+        bridged = []
+        for index, part in enumerate(parts):
+            _, batch, size = part.shape
+            joined = part.view(self.layers, self.dirs, batch, size).transpose(1, 2)
+            joined = joined.reshape(self.layers, batch, self.dirs * size)  # (L, B, dirs*H_e)
+            bridged.append(joined if self.identity else torch.tanh(self.projections[index](joined)))
+        return (bridged[0], bridged[1]) if len(bridged) == 2 else bridged[0]
+
+
+class Seq2Seq(nn.Module):
+    """Encoder-decoder.  forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits, α."""
+
+    def __init__(self, config: Seq2SeqConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.source_embedding = nn.Embedding(c.source_vocab_size, c.embedding_size)
+        self.target_embedding = nn.Embedding(c.target_vocab_size, c.embedding_size)
+        between = c.dropout if c.num_layers > 1 else 0.0
+        self.encoder = CELLS[c.cell](
+            c.embedding_size, c.encoder_hidden_size, num_layers=c.num_layers, dropout=between,
+            bidirectional=c.bidirectional, batch_first=True,
+        )  # fmt: skip
+        feed = c.hidden_size if c.input_feeding and c.attention != "none" else 0
+        self.decoder = CELLS[c.cell](
+            c.embedding_size + feed, c.hidden_size, num_layers=c.num_layers, dropout=between,
+            batch_first=True,
+        )  # fmt: skip
+        self.bridge = Bridge(c)
+        self.attention = None
+        if c.attention != "none":
+            self.attention = Attention(c.attention, c.hidden_size, c.memory_size, c.attention_size)
+            self.combine = nn.Linear(c.memory_size + c.hidden_size, c.hidden_size, bias=False)
+        self.dropout = nn.Dropout(c.dropout)
+        self.output = nn.Linear(c.hidden_size, c.target_vocab_size)
+        with torch.no_grad():  # U(-0.1, 0.1) as the language model (see its reset_io_parameters)
+            for embedding in (self.source_embedding, self.target_embedding):
+                nn.init.uniform_(embedding.weight, -0.1, 0.1)
+            nn.init.uniform_(self.output.weight, -0.1, 0.1)
+            nn.init.zeros_(self.output.bias)
+        if c.tie_embeddings:
+            self.output.weight = self.target_embedding.weight
+
+    @property
+    def feeds_input(self) -> bool:
+        """Whether decoder step t takes h̃_{t-1} (input feeding with attention)."""
+        return self.config.input_feeding and self.attention is not None
+
+    def encode(self, src: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, State]:
+        """src (B, S) ids, lengths (B,) -> memory (B, S, K), keys, mask (B, S), decoder state."""
+        memory, final = self.encoder(self.dropout(self.source_embedding(src)), lengths=lengths)
+        steps = torch.arange(src.shape[1], device=src.device)
+        mask = steps[None, :] < lengths.to(src.device)[:, None]  # (B, S)
+        keys = self.attention.keys(memory) if self.attention is not None else memory
+        return memory, keys, mask, self.bridge(final)
+
+    def attend(
+        self, states: Tensor, memory: Tensor, keys: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor | None]:
+        """Decoder states s (B, T, H) -> h̃ (B, T, H) and α (B, T, S) (None without attention)."""
+        if self.attention is None:
+            return states, None
+        context, weights = self.attention(states, keys, memory, mask)
+        return torch.tanh(self.combine(torch.cat([context, states], -1))), weights
+
+    def step(
+        self, tokens: Tensor, memory: Tensor, keys: Tensor, mask: Tensor, state: State,
+        feed: Tensor | None,
+    ) -> tuple[Tensor, State, Tensor, Tensor | None]:  # fmt: skip
+        """One decoder step for N rows: tokens (N,) -> logits (N, V_t), state, h̃ (N, H), α (N, S).
+
+        ``feed`` is h̃ of the previous step (N, H) for input feeding (zeros or None at t = 0).
+        """
+        x = self.dropout(self.target_embedding(tokens[:, None]))  # (N, 1, E)
+        if self.feeds_input:
+            feed = x.new_zeros(x.shape[0], 1, self.config.hidden_size) if feed is None else feed
+            x = torch.cat([x, feed.view(x.shape[0], 1, -1).to(x.dtype)], -1)
+        states, state = self.decoder(x, state)  # (N, 1, H)
+        combined, weights = self.attend(states, memory, keys, mask)
+        logits = self.output(self.dropout(combined))[:, 0]
+        return logits, state, combined[:, 0], None if weights is None else weights[:, 0]
+
+    def forward(
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, sample_prob: float = 0.0
+    ) -> tuple[Tensor, Tensor | None]:
+        """Teacher-forced logits (B, T, V_t) of tgt_in (B, T) (<bos> y_1 ...), and α (B, T, S).
+
+        With ``sample_prob`` > 0 (scheduled sampling, Bengio et al. 2015) each row's input at
+        step t > 0 is, with that probability, the model's own previous argmax instead of the
+        reference token.
+        """
+        memory, keys, mask, state = self.encode(src, src_lengths)
+        if not self.feeds_input and sample_prob == 0:
+            states, _ = self.decoder(self.dropout(self.target_embedding(tgt_in)), state)
+            combined, weights = self.attend(states, memory, keys, mask)
+            return self.output(self.dropout(combined)), weights
+        logits, weights, feed, tokens = [], [], None, tgt_in[:, 0]
+        for t in range(tgt_in.shape[1]):
+            if t > 0 and sample_prob > 0:
+                own = logits[-1].detach().argmax(-1)
+                chosen = torch.rand(own.shape, device=own.device) < sample_prob
+                tokens = torch.where(chosen, own, tgt_in[:, t])
+            elif t > 0:
+                tokens = tgt_in[:, t]
+            step_logits, state, feed, alpha = self.step(tokens, memory, keys, mask, state, feed)
+            logits.append(step_logits)
+            weights.append(alpha)
+        alphas = None if weights[0] is None else torch.stack(weights, 1)
+        return torch.stack(logits, 1), alphas
+
+    def num_parameters(self) -> int:
+        """Trainable parameters, tied ones counted once."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
