@@ -1,0 +1,338 @@
+"""Translation as a training task: sentence pairs -> ids -> length buckets -> Trainer.
+
+Dimensions: N pairs, B batch, S source steps, T target steps (+1 with <bos>/<eos>), V_t target
+vocabulary.
+
+``train_translator`` reads the training pairs (two aligned files, or one TSV/CSV), the
+validation pairs (or holds out ``val_fraction``) and optional test pairs, builds word-level
+vectorizers (``word_punct`` tokens, case kept; separate source and target vocabularies unless
+``shared_vocab``; words seen fewer than ``min_freq`` times become ``<unk>``), and trains with
+teacher forcing: the decoder reads ``<bos> y_1 .. y_n`` and predicts ``y_1 .. y_n <eos>``
+(cross-entropy over the real target tokens, optional label smoothing and scheduled sampling).
+Batches group pairs of similar source length. Validation logs loss, perplexity and, with
+sacrebleu installed, greedy BLEU; the best checkpoint has the lowest ``val_loss``. At the end
+the run directory gets ``alignments/`` (attention of a few validation sentences) and, with test
+pairs, ``test_metrics.json`` (beam search, sacrebleu BLEU and chrF).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit import __version__
+from rnnkit.data.batching import BucketBatcher, collate
+from rnnkit.data.parallel import ParallelTexts, read_parallel
+from rnnkit.errors import DataError, invalid
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.seq2seq_search import Translation, beam_translate, greedy_translate, max_lengths
+from rnnkit.text import (
+    BOS,
+    EOS,
+    TextVectorizer,
+    Tokenizer,
+    WhitespaceTokenizer,
+    WordPunctTokenizer,
+    WordTokenizer,
+)
+from rnnkit.text.detokenize import detokenize
+from rnnkit.train.bleu import corpus_scores, have_sacrebleu
+from rnnkit.train.metrics import perplexity
+from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+
+logger = logging.getLogger("rnnkit.tasks.translation")
+TRAINER_DEFAULTS = {"lr": 2e-3, "warmup_steps": 100}  # translation overrides of TrainerConfig
+TOKENIZERS = ("word_punct", "whitespace")
+EVAL_BATCH_SIZE = 128  # sentences scored or decoded at once
+
+
+@dataclass
+class TranslationDataConfig:
+    """Where the pairs come from, how they become ids and batches ("data" in config.json)."""
+
+    source: str = ""  # source sentences, one a line; or a two-column TSV/CSV when target is None
+    target: str | None = None  # target sentences aligned line by line with source
+    val_source: str | None = None  # validation pairs (as source/target); None holds out val_fraction
+    val_target: str | None = None
+    test_source: str | None = None  # test pairs scored with beam search after training
+    test_target: str | None = None
+    format: str | None = None  # tsv | csv for one-file pairs; None = from the suffix
+    header: bool = False  # the first TSV/CSV row names the columns
+    skip_bad: bool = False  # count and skip empty or over-long pairs instead of failing
+    tokenizer: str = "word_punct"  # word_punct (words and punctuation) | whitespace
+    lowercase: bool = False  # lower-case both sides (BLEU is then case-insensitive)
+    shared_vocab: bool = False  # one vocabulary for both sides
+    min_freq: int = 2  # rarer words become <unk>
+    max_vocab: int | None = None  # cap per vocabulary incl. specials; None = every word >= min_freq
+    max_len: int = 80  # tokens per side; longer pairs are an error (or skipped with skip_bad)
+    batch_size: int = 64  # B: pairs per training batch
+    val_fraction: float = 0.05  # held out of the training pairs when there is no val_source
+    label_smoothing: float = 0.1  # of the training cross-entropy (0 = none)
+    sample_prob: float = 0.0  # scheduled sampling: chance of feeding the model's own token
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in TOKENIZERS:
+            raise invalid("tokenizer", self.tokenizer, f"one of {', '.join(TOKENIZERS)}")
+        for name in ("min_freq", "max_len", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise invalid(name, value, "a positive int")
+        if self.max_vocab is not None and self.max_vocab < 5:
+            raise invalid("max_vocab", self.max_vocab, "at least 5 (4 specials and a word)")
+        if not 0 < self.val_fraction < 0.5:
+            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 0.5)")
+        for name in ("label_smoothing", "sample_prob"):
+            if not 0 <= getattr(self, name) < 1:
+                raise invalid(name, getattr(self, name), "a probability in [0, 1)")
+        for a, b in (("val_source", "val_target"), ("test_source", "test_target")):
+            if getattr(self, b) is not None and getattr(self, a) is None:
+                raise invalid(b, getattr(self, b), f"to come with {a}")
+
+    def read(self, source: str, target: str | None) -> ParallelTexts:
+        """Read pairs with these options, apply max_len, and log what was skipped."""
+        pairs = read_parallel(
+            source, target, format=self.format, header=self.header, skip_bad=self.skip_bad
+        )
+        tokenizer = self.make_tokenizer()
+        pairs = pairs.drop_long(lambda s: len(tokenizer.tokenize(s)), self.max_len, self.skip_bad)
+        if pairs.skipped:
+            logger.warning("%s: skipped %d pairs, e.g. %s", pairs.source, pairs.skipped,
+                           pairs.skipped_examples[0])  # fmt: skip
+        return pairs
+
+    def make_tokenizer(self) -> Tokenizer:
+        """The word tokenizer of both sides (lower-casing first with ``lowercase``)."""
+        if self.tokenizer == "whitespace":
+            return WordTokenizer("lower") if self.lowercase else WhitespaceTokenizer()
+        return WordPunctTokenizer(lower=self.lowercase)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_vectorizers(
+    pairs: ParallelTexts, data: TranslationDataConfig
+) -> tuple[TextVectorizer, TextVectorizer]:
+    """Source and target vectorizers adapted on the training pairs (one shared on request)."""
+    tokenizer = data.make_tokenizer()
+
+    def vectorizer(texts: Sequence[str]) -> TextVectorizer:
+        return TextVectorizer(
+            tokenizer, max_tokens=data.max_vocab, min_freq=data.min_freq, specials=[BOS, EOS]
+        ).adapt(texts)
+
+    if data.shared_vocab:
+        shared = vectorizer([*pairs.sources, *pairs.targets])
+        return shared, shared
+    return vectorizer(pairs.sources), vectorizer(pairs.targets)
+
+
+def encode_targets(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[list[int]]:
+    """``<bos> y_1 .. y_n <eos>`` ids of each target sentence."""
+    vocab = vectorizer.vocab
+    return [[vocab.bos_id, *vectorizer.encode(t), vocab.eos_id] for t in texts]  # type: ignore[list-item]
+
+
+def encode_sources(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[list[int]]:
+    """Ids of each source sentence (an empty one becomes one <pad> step when collated)."""
+    return [vectorizer.encode(text) for text in texts]
+
+
+def teacher_forced_loss(
+    model: Seq2Seq, src: Tensor, lengths: Tensor, tgt: Tensor, smoothing: float = 0.0,
+    sample_prob: float = 0.0,
+) -> tuple[Tensor, int]:  # fmt: skip
+    """Mean cross-entropy of tgt (B, T+1) = <bos> .. <eos> given src (B, S); and token count."""
+    logits, _ = model(src, lengths, tgt[:, :-1], sample_prob)  # (B, T, V_t)
+    gold = tgt[:, 1:]
+    loss = F.cross_entropy(logits.flatten(0, 1).float(), gold.flatten(), ignore_index=0,
+                           label_smoothing=smoothing)  # fmt: skip
+    return loss, int((gold != 0).sum())
+
+
+@torch.no_grad()
+def corpus_loss(model: Seq2Seq, sources: list[list[int]], targets: list[list[int]]) -> float:
+    """Mean next-token loss (nats) over all real target tokens, no smoothing."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    lengths = [max(1, len(s)) for s in sources]
+    for index in BucketBatcher(lengths, EVAL_BATCH_SIZE, shuffle=False):
+        src, lens = collate([sources[i] for i in index])
+        tgt, _ = collate([targets[i] for i in index])
+        loss, tokens = teacher_forced_loss(model, src.to(device), lens, tgt.to(device))
+        total, count = total + loss.item() * tokens, count + tokens
+    return total / max(count, 1)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How translations are searched (validated on creation)."""
+
+    beam: int = 5  # beam width; 1 = greedy
+    length_penalty: float = 1.0  # score = log P / length ** length_penalty
+    max_len_ratio: float = 1.5  # output limit = ratio * source length + offset tokens
+    max_len_offset: int = 10
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.beam, int) or isinstance(self.beam, bool) or self.beam < 1:
+            raise invalid("beam", self.beam, "an int >= 1 (1 = greedy)")
+        max_lengths(torch.zeros(1), self.max_len_ratio, self.max_len_offset)
+
+
+@torch.no_grad()
+def decode(
+    model: Seq2Seq, sources: list[list[int]], target_vocab: TextVectorizer, decoding: Decoding
+) -> list[Translation]:
+    """Translations of id lists, in their order, decoded in batches of similar length."""
+    device = next(model.parameters()).device
+    vocab = target_vocab.vocab
+    bos, eos = vocab.bos_id, vocab.eos_id
+    banned = [vocab.pad_id, bos]
+    out: list[Translation | None] = [None] * len(sources)
+    lengths = [max(1, len(s)) for s in sources]
+    batch = max(1, EVAL_BATCH_SIZE // decoding.beam)
+    for index in BucketBatcher(lengths, batch, shuffle=False):
+        src, lens = collate([sources[i] for i in index])
+        limits = max_lengths(lens, decoding.max_len_ratio, decoding.max_len_offset)
+        if decoding.beam == 1:
+            found = greedy_translate(model, src.to(device), lens, bos, eos, limits, banned)  # type: ignore[arg-type]
+        else:
+            found = beam_translate(model, src.to(device), lens, bos, eos, limits, decoding.beam,
+                                   decoding.length_penalty, banned)  # type: ignore[arg-type]  # fmt: skip
+        for i, translation in zip(index, found, strict=True):
+            out[i] = translation
+    return out  # type: ignore[return-value]
+
+
+def target_text(vectorizer: TextVectorizer, ids: Sequence[int]) -> str:
+    """Detokenised text of target ids (specials dropped, <unk> kept visible)."""
+    tokens = vectorizer.vocab.lookup_tokens(ids)
+    return detokenize(t for t in tokens if t not in (BOS, EOS, "<pad>"))
+
+
+def reference_text(text: str, data: TranslationDataConfig) -> str:
+    """A reference as BLEU sees it: as written, lower-cased when the model lower-cases."""
+    return text.lower() if data.lowercase else text
+
+
+class TranslationTask:
+    """The trainer's view of parallel text: length-bucketed batches and validation scores."""
+
+    metric = "val_loss"
+    maximize = False
+    unit = "tok"
+
+    def __init__(
+        self, train: ParallelTexts, val: ParallelTexts, vectorizers: tuple[TextVectorizer, TextVectorizer],
+        data: TranslationDataConfig, seed: int = 0,
+    ) -> None:  # fmt: skip
+        self.source_vectorizer, self.target_vectorizer = vectorizers
+        self.data, self.val = data, val
+        self.train_src = encode_sources(self.source_vectorizer, train.sources)
+        self.train_tgt = encode_targets(self.target_vectorizer, train.targets)
+        self.val_src = encode_sources(self.source_vectorizer, val.sources)
+        self.val_tgt = encode_targets(self.target_vectorizer, val.targets)
+        lengths = [max(1, len(s)) for s in self.train_src]
+        self.batcher = BucketBatcher(lengths, data.batch_size, shuffle=True, seed=seed)
+
+    def batches_per_epoch(self) -> int:
+        return len(self.batcher)
+
+    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """(src (B, S), lengths (B,), tgt (B, T+1)) of epoch ``epoch`` from batch ``start``."""
+        self.batcher.set_epoch(epoch)
+        for index in list(self.batcher)[start:]:
+            src, lengths = collate([self.train_src[i] for i in index])
+            tgt, _ = collate([self.train_tgt[i] for i in index])
+            yield src, lengths, tgt
+
+    def train_step(self, model: Seq2Seq, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, int]:
+        src, lengths, tgt = batch
+        device = next(model.parameters()).device
+        return teacher_forced_loss(model, src.to(device), lengths, tgt.to(device),
+                                   self.data.label_smoothing, self.data.sample_prob)  # fmt: skip
+
+    def evaluate(self, model: Seq2Seq) -> dict[str, float]:
+        """val_loss, val_ppl and (with sacrebleu) greedy val_bleu on detokenised output."""
+        loss = corpus_loss(model, self.val_src, self.val_tgt)
+        metrics = {"val_loss": loss, "val_ppl": perplexity(loss)}
+        if have_sacrebleu():
+            found = decode(model, self.val_src, self.target_vectorizer, Decoding(beam=1))
+            hypotheses = [target_text(self.target_vectorizer, t.ids) for t in found]
+            references = [reference_text(t, self.data) for t in self.val.targets]
+            metrics["val_bleu"] = corpus_scores(hypotheses, references)["bleu"]
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # the batch order follows from (seed, epoch)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+    def vocab(self) -> dict[str, Any]:
+        return {"source": self.source_vectorizer.to_dict(),
+                "target": self.target_vectorizer.to_dict()}  # fmt: skip
+
+
+def split_pairs(pairs: ParallelTexts, fraction: float, seed: int) -> tuple[ParallelTexts, ParallelTexts]:
+    """A seeded random (train, val) split holding out ``fraction`` of the pairs (at least 1)."""
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    held = max(1, round(fraction * len(pairs)))
+    if held >= len(pairs):
+        raise DataError(f"{pairs.source}: {len(pairs)} pairs; expected at least 2 to hold out validation")
+    return pairs.subset(sorted(order[held:])), pairs.subset(sorted(order[:held]))
+
+
+def train_translator(
+    out: str | Path, data: TranslationDataConfig, model_options: dict[str, Any],
+    trainer: TrainerConfig, resume: bool = False, train: ParallelTexts | None = None,
+    val: ParallelTexts | None = None,
+) -> tuple[Progress, dict[str, Any] | None]:  # fmt: skip
+    """Train an encoder-decoder end to end into the run directory ``out``.
+
+    ``model_options`` are Seq2SeqConfig fields except the vocabulary sizes. ``train``/``val``
+    given as :class:`ParallelTexts` replace reading ``data.source``/``data.val_source``
+    (the Python API passes lists this way). The same seed on the same machine gives the same
+    weights. Afterwards: alignments of validation sentences, and test scores when test pairs
+    are configured (see the module docstring). Returns the final progress and the test
+    metrics (None without test pairs).
+    """
+    from rnnkit.tasks.translation_inference import finish_run
+
+    seed_everything(trainer.seed)
+    if train is None:
+        train = data.read(data.source, data.target)
+    test = data.read(data.test_source, data.test_target) if data.test_source else None
+    if val is None and data.val_source:
+        val = data.read(data.val_source, data.val_target)
+    elif val is None:
+        train, val = split_pairs(train, data.val_fraction, trainer.seed)
+    vectorizers = build_vectorizers(train, data)
+    config = Seq2SeqConfig(source_vocab_size=vectorizers[0].vocab_size,
+                           target_vocab_size=vectorizers[1].vocab_size, **model_options)  # fmt: skip
+    task = TranslationTask(train, val, vectorizers, data, trainer.seed)
+    model = Seq2Seq(config)
+    logger.info(
+        "data: %d training, %d validation pairs; vocabularies %d source, %d target; %d parameters",
+        len(train), len(val), config.source_vocab_size, config.target_vocab_size,
+        model.num_parameters(),
+    )  # fmt: skip
+    run_config = {
+        "task": "seq2seq",
+        "model": config.to_dict(),
+        "vectorizer": {"shared": data.shared_vocab},
+        "data": data.to_dict(),
+        "trainer": trainer.to_dict(),
+        "rnnkit_version": __version__,
+    }
+    progress = Trainer(model, task, trainer, out, run_config).fit(resume)
+    return progress, finish_run(Path(out), val, test, trainer.device)

@@ -1,0 +1,197 @@
+"""A trained encoder-decoder as text in, text out: loading, translating, alignments, scoring.
+
+::
+
+    tr = load_translator("runs/multi30k")                  # best/ checkpoint of a run
+    tr.translate(["Ein Hund läuft im Schnee."], beam=5)     # ["A dog runs in the snow."]
+    a = tr.alignment("Ein Hund läuft.")                     # tokens and attention weights
+    plot_attention(a, "attention.png")
+    tr.evaluate(sources, references)                        # {"bleu", "chrf", "loss", "ppl", ...}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit.data.batching import collate
+from rnnkit.data.parallel import ParallelTexts, from_lists
+from rnnkit.errors import CheckpointError, invalid
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.tasks.lm_inference import checkpoint_dir
+from rnnkit.tasks.translation import (
+    Decoding,
+    TranslationDataConfig,
+    corpus_loss,
+    decode,
+    encode_sources,
+    encode_targets,
+    reference_text,
+    target_text,
+)
+from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train.bleu import corpus_scores
+from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.device import resolve_device
+from rnnkit.train.metrics import perplexity
+
+logger = logging.getLogger("rnnkit.tasks.translation")
+ALIGNMENT_EXAMPLES = 3  # validation sentences whose attention a run directory keeps
+
+
+@dataclass
+class Alignment:
+    """Attention of one translation: ``weights[i][j]`` = α of output token i on source token j."""
+
+    source_tokens: list[str]  # S tokens as written (unknown words too)
+    output_tokens: list[str]  # the translation's tokens, then <eos>
+    weights: list[list[float]]  # (len(output_tokens), S); each row sums to 1
+    text: str  # the detokenised translation
+
+
+@dataclass
+class LoadedTranslator:
+    """An encoder-decoder with its two vectorizers and run config, ready to translate."""
+
+    model: Seq2Seq
+    source_vectorizer: TextVectorizer
+    target_vectorizer: TextVectorizer
+    config: dict[str, Any]
+
+    @property
+    def data(self) -> TranslationDataConfig:
+        return TranslationDataConfig(**self.config["data"])
+
+    def _translations(self, texts: Sequence[str], decoding: Decoding) -> list[list[int]]:
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise invalid("texts", texts, "a list of strings; wrap one sentence as [text]")
+        sources = encode_sources(self.source_vectorizer, texts)
+        return [t.ids for t in decode(self.model, sources, self.target_vectorizer, decoding)]
+
+    def translate(
+        self, texts: Sequence[str], beam: int = 5, length_penalty: float = 1.0,
+        max_len_ratio: float = 1.5, max_len_offset: int = 10,
+    ) -> list[str]:  # fmt: skip
+        """Detokenised translations of ``texts`` (beam search; ``beam=1`` is greedy)."""
+        decoding = Decoding(beam, length_penalty, max_len_ratio, max_len_offset)
+        return [target_text(self.target_vectorizer, ids) for ids in self._translations(texts, decoding)]  # fmt: skip
+
+    @torch.no_grad()
+    def alignment(self, text: str, beam: int = 5) -> Alignment:
+        """Translate one sentence and return the decoder's attention over its words."""
+        if self.model.attention is None:
+            raise invalid("model", "attention=none", "a model trained with attention")
+        ids = self._translations([text], Decoding(beam))[0]
+        vocab = self.target_vectorizer.vocab
+        device = next(self.model.parameters()).device
+        src, lengths = collate(encode_sources(self.source_vectorizer, [text]))
+        tgt = torch.tensor([[vocab.bos_id, *ids]], device=device)
+        self.model.eval()
+        _, weights = self.model(src.to(device), lengths, tgt)  # (1, T, S)
+        return Alignment(
+            self.source_vectorizer.tokenizer.tokenize(text) or ["<pad>"],
+            [*vocab.lookup_tokens(ids), EOS],
+            weights[0, :, : int(lengths[0])].tolist(),  # type: ignore[index]
+            target_text(self.target_vectorizer, ids),
+        )
+
+    def evaluate(
+        self, sources: Sequence[str], references: Sequence[str], beam: int = 5,
+        length_penalty: float = 1.0,
+    ) -> dict[str, float | int]:  # fmt: skip
+        """BLEU and chrF (sacrebleu, detokenised) of the translations, loss and perplexity."""
+        pairs = from_lists(sources, references)
+        return self.evaluate_pairs(pairs, Decoding(beam, length_penalty))
+
+    def evaluate_pairs(self, pairs: ParallelTexts, decoding: Decoding) -> dict[str, float | int]:
+        """:meth:`evaluate` of pairs read from files."""
+        src = encode_sources(self.source_vectorizer, pairs.sources)
+        loss = corpus_loss(self.model, src, encode_targets(self.target_vectorizer, pairs.targets))
+        found = decode(self.model, src, self.target_vectorizer, decoding)
+        hypotheses = [target_text(self.target_vectorizer, t.ids) for t in found]
+        references = [reference_text(t, self.data) for t in pairs.targets]
+        unk = self.source_vectorizer.vocab.unk_id
+        return corpus_scores(hypotheses, references) | {
+            "loss": loss, "ppl": perplexity(loss), "sentences": len(pairs), "beam": decoding.beam,
+            "unknown_source_tokens": sum(row.count(unk) for row in src),
+        }  # fmt: skip
+
+    def evaluate_files(
+        self, source: str, target: str | None = None, beam: int = 5, length_penalty: float = 1.0
+    ) -> dict[str, float | int]:
+        """Scores on pairs read as in training (two aligned files, or one TSV/CSV)."""
+        return self.evaluate_pairs(self.data.read(source, target), Decoding(beam, length_penalty))
+
+
+def load_translator(path: str | Path, device: str = "cpu") -> LoadedTranslator:
+    """Load an encoder-decoder from a run directory (its best/) or a checkpoint directory."""
+    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
+    if ckpt.config.get("task") != "seq2seq" or not ckpt.vocab:
+        raise CheckpointError(
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a translation "
+            "model (task 'seq2seq', from rnnkit train seq2seq)"
+        )
+    model = Seq2Seq(Seq2SeqConfig(**ckpt.config["model"]))
+    model.load_state_dict(ckpt.state_dict)
+    model.to(resolve_device(device)).eval()
+    return LoadedTranslator(
+        model, TextVectorizer.from_dict(ckpt.vocab["source"]),
+        TextVectorizer.from_dict(ckpt.vocab["target"]), ckpt.config,
+    )  # fmt: skip
+
+
+def plot_attention(alignment: Alignment, path: str | Path) -> bool:
+    """Save the attention matrix as a heatmap (source words across, output words down).
+
+    Returns False when matplotlib (the ``plot`` extra) is missing.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    rows, cols = len(alignment.output_tokens), len(alignment.source_tokens)
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * cols + 2), max(3, 0.4 * rows + 1.5)))
+    ax.imshow(alignment.weights, cmap="Greys", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(cols), alignment.source_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(rows), alignment.output_tokens)
+    ax.set_xlabel("source")
+    ax.set_ylabel("translation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
+
+
+def finish_run(
+    out: Path, val: ParallelTexts, test: ParallelTexts | None, device: str
+) -> dict[str, Any] | None:
+    """After training: alignments of a few validation sentences, then test scores (if any).
+
+    Writes ``out/alignments/alignments.json`` (+ one PNG each with matplotlib) and, with test
+    pairs, ``out/test_metrics.json``; returns the test metrics or None.
+    """
+    translator = load_translator(out, device)
+    if translator.model.attention is not None:
+        folder = out / "alignments"
+        folder.mkdir(exist_ok=True)
+        examples = []
+        for index, sentence in enumerate(val.sources[:ALIGNMENT_EXAMPLES]):
+            alignment = translator.alignment(sentence)
+            plot_attention(alignment, folder / f"example_{index + 1}.png")
+            examples.append({"source": sentence, "reference": val.targets[index]} | alignment.__dict__)  # fmt: skip
+        (folder / "alignments.json").write_text(json.dumps(examples, indent=1) + "\n")
+    if test is None:
+        return None
+    metrics = {"source": test.source} | translator.evaluate_pairs(test, Decoding())
+    (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    logger.info("test (%s, best checkpoint, beam 5): %s", test.source, metrics)
+    return metrics
