@@ -2,6 +2,8 @@
 
 Language models: loss, bits per character or perplexity on a text file. Classifiers:
 accuracy, macro-F1, per-class precision/recall and the confusion matrix on a labelled file.
+Seq2seq models (``--source F --target F``, or ``--source PAIRS.tsv``): sacrebleu BLEU and
+chrF of beam-search translations, loss and perplexity.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 
 from rnnkit.cli.options import flag
 from rnnkit.cli.train_classify import add_column_flags, column_options
+from rnnkit.cli.translate import add_seq2seq_flags, evaluate_seq2seq
 from rnnkit.data.corpora import load_corpus
+from rnnkit.errors import invalid
 from rnnkit.tasks.lm_inference import checkpoint_dir, load_language_model
 from rnnkit.train.checkpoint import read_config
 
@@ -20,8 +24,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="score a trained model on a file")
     parser.add_argument("dir", metavar="DIR", help="run directory or checkpoint directory")
     parser.add_argument(
-        "--data", required=True, help="text file (language model) or labelled file (classifier)"
+        "--data", help="text file (language model) or labelled file (classifier); seq2seq: --source"
     )
+    add_seq2seq_flags(parser)
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
     add_column_flags(parser)
@@ -30,6 +35,10 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     task = read_config(checkpoint_dir(args.dir)).get("task")
+    if task == "seq2seq":
+        return evaluate_seq2seq(args)
+    if args.data is None:
+        raise invalid("--data", None, f"a file to score the {task!r} model on")
     if task == "lm":
         metrics = load_language_model(args.dir, device=args.device).evaluate_text(
             load_corpus(args.data)

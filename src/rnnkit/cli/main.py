@@ -12,7 +12,16 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
+from rnnkit.cli import (
+    evaluate,
+    generate,
+    predict,
+    similar,
+    train_classify,
+    train_lm,
+    train_seq2seq,
+    translate,
+)
 from rnnkit.errors import RnnkitError
 
 
@@ -31,12 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
-    train = commands.add_parser("train", help="train a model (lm or classify)")
+    train = commands.add_parser("train", help="train a model (lm, classify or seq2seq)")
     tasks = train.add_subparsers(dest="task", metavar="TASK", parser_class=OneLineParser)
     tasks.required = True
     train_lm.register(tasks)
     train_classify.register(tasks)
-    for module in (generate, predict, evaluate, similar):
+    train_seq2seq.register(tasks)
+    for module in (generate, predict, evaluate, similar, translate):
         module.register(commands)
     return parser
 

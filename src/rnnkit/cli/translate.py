@@ -1,0 +1,99 @@
+"""``rnnkit translate RUN "text" ...``: translate sentences with a trained seq2seq model.
+
+    rnnkit translate runs/multi30k "Ein Hund rennt durch den Schnee." --beam 5
+    rnnkit translate runs/multi30k --file test.de > test.hyp.en
+    echo "Zwei Männer spielen Fußball." | rnnkit translate runs/multi30k
+    rnnkit translate runs/multi30k "Ein Hund rennt." --plot attention.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rnnkit.cli.options import default, flag
+from rnnkit.data.readers import file_errors, open_text
+from rnnkit.errors import DataError, RnnkitError, invalid
+from rnnkit.tasks.translation import Decoding
+from rnnkit.tasks.translation_inference import load_translator, plot_attention
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "translate",
+        help="translate sentences with a trained seq2seq model",
+        description="Translate the given sentences, the lines of --file, or stdin; one "
+        "translation a line.",
+    )
+    parser.add_argument("dir", metavar="RUN", help="run directory (its best/) or a checkpoint")
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
+    parser.add_argument("--file", metavar="PATH", help="translate each line of this file (.gz too)")
+    for name, field, help, kind in (
+        ("--beam", "beam", "beam width; 1 = greedy", int),
+        ("--length-penalty", "length_penalty", "beam score = log P / length^alpha", float),
+        ("--max-len-ratio", "max_len_ratio", "output limit = ratio * source length + offset", float),
+        ("--max-len-offset", "max_len_offset", "tokens added to the output limit", int),
+    ):  # fmt: skip
+        flag(parser, name, help, default(Decoding, field), type=kind)
+    parser.add_argument("--plot", metavar="PNG",
+                        help="save the attention heatmap of the (one) sentence to PNG")  # fmt: skip
+    flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    parser.set_defaults(handler=run)
+
+
+def read_texts(args: argparse.Namespace) -> list[str]:
+    """The sentences: TEXT arguments, else the lines of --file, else stdin's lines."""
+    if args.texts and args.file:
+        raise invalid("--file", args.file, "either TEXT arguments or --file, not both")
+    if args.texts:
+        return list(args.texts)
+    if args.file:
+        path = Path(args.file)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file; expected one sentence a line")
+        with file_errors(path), open_text(path) as f:
+            return [line.rstrip("\r\n") for line in f]
+    return [line.rstrip("\r\n") for line in sys.stdin]
+
+
+def run(args: argparse.Namespace) -> int:
+    translator = load_translator(args.dir, device=args.device)
+    texts = read_texts(args)
+    if not texts:
+        raise DataError("no sentences to translate; give TEXT, --file or lines on stdin")
+    if args.plot:
+        if len(texts) != 1:
+            raise invalid("--plot", args.plot, f"one sentence to plot (got {len(texts)})")
+        alignment = translator.alignment(texts[0], beam=args.beam)
+        if not plot_attention(alignment, args.plot):
+            raise RnnkitError("--plot needs matplotlib: pip install 'rnnkit[plot]'")
+        print(alignment.text)
+        return 0
+    for line in translator.translate(texts, args.beam, args.length_penalty, args.max_len_ratio,
+                                     args.max_len_offset):  # fmt: skip
+        print(line)
+    return 0
+
+
+def add_seq2seq_flags(parser: argparse.ArgumentParser) -> None:
+    """``rnnkit evaluate``'s flags for a seq2seq run: --source, --target, --beam."""
+    group = parser.add_argument_group("seq2seq models")
+    group.add_argument("--source", metavar="PATH",
+                       help="source sentences (or a TSV/CSV of pairs, read as in training)")  # fmt: skip
+    group.add_argument("--target", metavar="PATH", help="reference translations aligned with --source")  # fmt: skip
+    flag(group, "--beam", "beam width; 1 = greedy", default(Decoding, "beam"), type=int)
+
+
+def evaluate_seq2seq(args: argparse.Namespace) -> int:
+    """Print BLEU, chrF, loss and perplexity of a seq2seq run on --source/--target."""
+    if args.source is None:
+        raise invalid("--source", None, "source sentences (and --target references) to score")
+    translator = load_translator(args.dir, device=args.device)
+    metrics = translator.evaluate_files(args.source, args.target, beam=args.beam)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        print("  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()))  # fmt: skip
+    return 0
