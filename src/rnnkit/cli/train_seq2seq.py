@@ -15,13 +15,13 @@ import logging
 from rnnkit.cli.options import add_trainer_flags, field_flag, trainer_config
 from rnnkit.models.seq2seq import ATTENTIONS, CELLS, Seq2SeqConfig
 from rnnkit.tasks.translation import (
+    BUDGET_DEFAULT,
     TOKENIZERS,
     TRAINER_DEFAULTS,
     TranslationDataConfig,
     train_translator,
 )
 
-BUDGET_DEFAULT = {"epochs": 10}  # when none of --epochs, --steps, --minutes is given
 D = TranslationDataConfig
 M = Seq2SeqConfig
 

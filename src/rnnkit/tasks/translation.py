@@ -50,6 +50,7 @@ from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everythi
 
 logger = logging.getLogger("rnnkit.tasks.translation")
 TRAINER_DEFAULTS = {"lr": 2e-3, "warmup_steps": 100}  # translation overrides of TrainerConfig
+BUDGET_DEFAULT = {"epochs": 10}  # when none of epochs, steps, minutes is given
 TOKENIZERS = ("word_punct", "whitespace")
 EVAL_BATCH_SIZE = 128  # sentences scored or decoded at once
 

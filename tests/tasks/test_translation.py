@@ -1,0 +1,102 @@
+"""Translation task end to end on a toy problem, save/load, BLEU through sacrebleu, configs."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.errors import InvalidArgumentError, RnnkitError
+from rnnkit.seq2seq_api import Seq2Seq
+from rnnkit.tasks.translation import TranslationDataConfig, target_text
+from rnnkit.text import BOS, EOS, TextVectorizer, WordPunctTokenizer
+from rnnkit.text.detokenize import detokenize
+from rnnkit.train.bleu import corpus_scores
+
+SYMBOLS = "abcdef"
+
+
+def reversal_pairs(count: int, seed: int) -> tuple[list[str], list[str]]:
+    rng = random.Random(seed)
+    sources = [" ".join(rng.choice(SYMBOLS) for _ in range(rng.randint(2, 5))) for _ in range(count)]
+    return sources, [" ".join(reversed(s.split())) for s in sources]
+
+
+@pytest.fixture(scope="module")
+def reverser(tmp_path_factory) -> Seq2Seq:
+    torch.set_num_threads(1)
+    model = Seq2Seq(tokenizer="whitespace", min_freq=1, batch_size=32, label_smoothing=0.0,
+                    embedding_size=32, encoder_hidden_size=32, hidden_size=32, dropout=0.0,
+                    attention="general", epochs=8, lr=1e-2, warmup_steps=10)  # fmt: skip
+    return model.fit(*reversal_pairs(600, 0), val=reversal_pairs(40, 1),
+                     out=tmp_path_factory.mktemp("seq2seq") / "run")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_tiny_model_learns_to_reverse_symbol_sequences(reverser: Seq2Seq) -> None:
+    sources, targets = reversal_pairs(50, 2)
+    found = reverser.translate(sources, beam=3)
+    exact = sum(f == t for f, t in zip(found, targets, strict=True)) / len(targets)
+    assert exact >= 0.8, list(zip(sources, found, strict=True))[:5]
+    assert reverser.evaluate(sources, targets)["bleu"] > 80
+
+
+@pytest.mark.slow
+def test_save_then_load_gives_identical_translations(reverser: Seq2Seq, tmp_path: Path) -> None:
+    sources, _ = reversal_pairs(20, 3)
+    reverser.save(tmp_path / "saved")
+    again = Seq2Seq.load(tmp_path / "saved")
+    for beam in (1, 4):
+        assert again.translate(sources, beam=beam) == reverser.translate(sources, beam=beam)
+    assert Seq2Seq.load(reverser.run_dir).translate(sources) == reverser.translate(sources)
+
+
+@pytest.mark.slow
+def test_the_run_keeps_validation_alignments(reverser: Seq2Seq) -> None:
+    examples = json.loads((reverser.run_dir / "alignments" / "alignments.json").read_text())
+    assert len(examples) == 3
+    for example in examples:
+        weights = torch.tensor(example["weights"])  # (output tokens + <eos>, source tokens)
+        assert weights.shape == (len(example["output_tokens"]), len(example["source_tokens"]))
+        assert torch.allclose(weights.sum(-1), torch.ones(len(weights)), atol=1e-5)
+    assert (reverser.run_dir / "alignments" / "example_1.png").stat().st_size > 0
+    alignment = reverser.alignment("a b c d")
+    assert alignment.output_tokens[-1] == EOS
+
+
+def test_sacrebleu_gives_the_known_scores() -> None:
+    # every n-gram precision is 1; brevity penalty exp(1 - 8/7): BLEU = 100 * exp(-1/7)
+    scores = corpus_scores(["a b c d e f g"], ["a b c d e f g h"])
+    assert scores["bleu"] == pytest.approx(100 * math.exp(1 - 8 / 7), abs=1e-6)
+    assert corpus_scores(["A dog runs."], ["A dog runs."]) == pytest.approx({"bleu": 100, "chrf": 100})
+    with pytest.raises(InvalidArgumentError, match="one per hypothesis"):
+        corpus_scores(["a"], ["a", "b"])
+
+
+def test_hypotheses_are_detokenised_before_scoring() -> None:
+    assert detokenize(["A", "man", "'", "s", "t", "-", "shirt", ",", "(", "red", ")", "."]) == (
+        "A man's t-shirt, (red)."
+    )
+    vectorizer = TextVectorizer(WordPunctTokenizer(), specials=[BOS, EOS]).adapt(["A dog runs."])
+    ids = [vectorizer.vocab.bos_id, *vectorizer.encode("A dog runs."), vectorizer.vocab.eos_id]
+    hypothesis = target_text(vectorizer, ids)
+    assert hypothesis == "A dog runs."  # not "A dog runs ." (which 13a would score lower)
+    assert corpus_scores([hypothesis], ["A dog runs."])["bleu"] == pytest.approx(100)
+
+
+def test_untrained_and_badly_configured_models_say_so() -> None:
+    with pytest.raises(RnnkitError, match="not trained yet"):
+        Seq2Seq().translate(["x"])
+    with pytest.raises(InvalidArgumentError, match="hiden"):
+        Seq2Seq(hiden=3)
+    with pytest.raises(InvalidArgumentError, match="attention="):
+        Seq2Seq(attention="luong")
+    for options, named in (({"tokenizer": "char"}, "tokenizer="), ({"max_len": 0}, "max_len="),
+                           ({"label_smoothing": 1.0}, "label_smoothing="),
+                           ({"val_target": "x"}, "val_target=")):  # fmt: skip
+        with pytest.raises(InvalidArgumentError, match=named):
+            TranslationDataConfig(**options)
