@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
 from rnnkit.cli.options import default, flag
-from rnnkit.data.readers import file_errors, open_text
-from rnnkit.errors import DataError, RnnkitError, invalid
+from rnnkit.cli.predict import texts_of
+from rnnkit.errors import RnnkitError, invalid
 from rnnkit.tasks.translation import Decoding
 from rnnkit.tasks.translation_inference import load_translator, plot_attention
 
@@ -43,26 +41,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def read_texts(args: argparse.Namespace) -> list[str]:
-    """The sentences: TEXT arguments, else the lines of --file, else stdin's lines."""
-    if args.texts and args.file:
-        raise invalid("--file", args.file, "either TEXT arguments or --file, not both")
-    if args.texts:
-        return list(args.texts)
-    if args.file:
-        path = Path(args.file)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file; expected one sentence a line")
-        with file_errors(path), open_text(path) as f:
-            return [line.rstrip("\r\n") for line in f]
-    return [line.rstrip("\r\n") for line in sys.stdin]
-
-
 def run(args: argparse.Namespace) -> int:
     translator = load_translator(args.dir, device=args.device)
-    texts = read_texts(args)
-    if not texts:
-        raise DataError("no sentences to translate; give TEXT, --file or lines on stdin")
+    texts = texts_of(args)
     if args.plot:
         if len(texts) != 1:
             raise invalid("--plot", args.plot, f"one sentence to plot (got {len(texts)})")
