@@ -100,3 +100,28 @@ def test_untrained_and_badly_configured_models_say_so() -> None:
                            ({"val_target": "x"}, "val_target=")):  # fmt: skip
         with pytest.raises(InvalidArgumentError, match=named):
             TranslationDataConfig(**options)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path) -> None:
+    from rnnkit.data.parallel import from_lists
+    from rnnkit.tasks.translation import train_translator
+    from rnnkit.train.checkpoint import load_checkpoint
+    from rnnkit.train.trainer import TrainerConfig
+
+    train, val = from_lists(*reversal_pairs(60, 5)), from_lists(*reversal_pairs(8, 6))
+    data = TranslationDataConfig(tokenizer="whitespace", min_freq=1, batch_size=16)
+    model = {"embedding_size": 8, "encoder_hidden_size": 8, "hidden_size": 8, "attention": "additive"}
+
+    def run(out: Path, steps: int, resume: bool = False) -> None:
+        trainer = TrainerConfig(steps=steps, eval_every=3, schedule="constant", warmup_steps=0,
+                                progress=False)  # the same lr whatever the budget
+        train_translator(out, data, model, trainer, resume, train=train, val=val)
+
+    run(tmp_path / "whole", 6)
+    run(tmp_path / "parts", 3)
+    run(tmp_path / "parts", 6, resume=True)
+    whole = load_checkpoint(tmp_path / "whole" / "last").state_dict
+    parts = load_checkpoint(tmp_path / "parts" / "last").state_dict
+    assert whole.keys() == parts.keys()
+    assert all(torch.equal(whole[k], parts[k]) for k in whole)
