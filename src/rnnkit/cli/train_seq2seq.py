@@ -57,7 +57,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
         ("--tokenizer", "tokenizer", "word splitting of both sides", {"choices": TOKENIZERS}),
         ("--min-freq", "min_freq", "rarer words become <unk>", {"type": int, "metavar": "N"}),
         ("--max-vocab", "max_vocab", "cap per vocabulary incl. specials", {"type": int, "metavar": "N"}),
-        ("--max-len", "max_len", "tokens per side; longer pairs stop (or --skip-bad)", {"type": int, "metavar": "N"}),
+        ("--max-len", "max_len", "tokens per side of a training pair; longer ones stop (or --skip-bad)", {"type": int, "metavar": "N"}),
         ("--batch-size", "batch_size", "pairs per training batch", {"type": int, "metavar": "N"}),
         ("--val-fraction", "val_fraction", "share held out without --val-source", {"type": float, "metavar": "P"}),
         ("--label-smoothing", "label_smoothing", "of the training loss", {"type": float, "metavar": "P"}),

@@ -73,7 +73,7 @@ class TranslationDataConfig:
     shared_vocab: bool = False  # one vocabulary for both sides
     min_freq: int = 2  # rarer words become <unk>
     max_vocab: int | None = None  # cap per vocabulary incl. specials; None = every word >= min_freq
-    max_len: int = 80  # tokens per side; longer pairs are an error (or skipped with skip_bad)
+    max_len: int = 80  # tokens per side of a training pair; longer: an error (or skipped with skip_bad)
     batch_size: int = 64  # B: pairs per training batch
     val_fraction: float = 0.05  # held out of the training pairs when there is no val_source
     label_smoothing: float = 0.1  # of the training cross-entropy (0 = none)
@@ -97,13 +97,17 @@ class TranslationDataConfig:
             if getattr(self, b) is not None and getattr(self, a) is None:
                 raise invalid(b, getattr(self, b), f"to come with {a}")
 
-    def read(self, source: str, target: str | None) -> ParallelTexts:
-        """Read pairs with these options, apply max_len, and log what was skipped."""
+    def read(self, source: str, target: str | None, training: bool = False) -> ParallelTexts:
+        """Read pairs with these options and log what was skipped.
+
+        ``max_len`` applies to ``training`` pairs only: validation and test sets are scored whole.
+        """
         pairs = read_parallel(
             source, target, format=self.format, header=self.header, skip_bad=self.skip_bad
         )
-        tokenizer = self.make_tokenizer()
-        pairs = pairs.drop_long(lambda s: len(tokenizer.tokenize(s)), self.max_len, self.skip_bad)
+        if training:
+            count = self.make_tokenizer().tokenize
+            pairs = pairs.drop_long(lambda s: len(count(s)), self.max_len, self.skip_bad)
         if pairs.skipped:
             logger.warning("%s: skipped %d pairs, e.g. %s", pairs.source, pairs.skipped,
                            pairs.skipped_examples[0])  # fmt: skip
@@ -311,7 +315,7 @@ def train_translator(
 
     seed_everything(trainer.seed)
     if train is None:
-        train = data.read(data.source, data.target)
+        train = data.read(data.source, data.target, training=True)
     test = data.read(data.test_source, data.test_target) if data.test_source else None
     if val is None and data.val_source:
         val = data.read(data.val_source, data.val_target)

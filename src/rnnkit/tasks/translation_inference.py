@@ -69,8 +69,12 @@ class LoadedTranslator:
         return TranslationDataConfig(**self.config["data"])
 
     def _translations(self, texts: Sequence[str], decoding: Decoding) -> list[list[int]]:
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        if isinstance(texts, str):
             raise invalid("texts", texts, "a list of strings; wrap one sentence as [text]")
+        texts = list(texts)
+        bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise invalid(f"texts[{bad}]", texts[bad], "a str")
         sources = encode_sources(self.source_vectorizer, texts)
         return [t.ids for t in decode(self.model, sources, self.target_vectorizer, decoding)]
 
