@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from rnnkit import __version__
 from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
 from rnnkit.errors import RnnkitError
+from rnnkit.logs import console_handler
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    console_handler()  # the library logs; the command line shows its messages on stderr
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:

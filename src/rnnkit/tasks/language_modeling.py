@@ -11,8 +11,8 @@ state from one window to the next (see rnnkit.data.batching.LMStream).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit import __version__
+from rnnkit.config import from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
 from rnnkit.errors import DataError, invalid
@@ -32,11 +33,11 @@ from rnnkit.models.language_model import (
     move_state,
 )
 from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
 LEVELS = ("char", "word")
-TRAINER_DEFAULTS = {"lr": 4e-3, "eval_every": 200}  # language-model overrides of TrainerConfig
 EVAL_BATCH_SIZE = 32  # streams used to score held-out text
 
 
@@ -64,6 +65,15 @@ class LMDataConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class LMTrainerConfig(TrainerConfig):
+    """TrainerConfig with a language model's defaults ("trainer" in config.json; CLI and API)."""
+
+    lr: float = 4e-3  # peak learning rate
+    eval_every: int = 200  # steps between validation + checkpoint; 0 = at each epoch's end
+    minutes: float | None = 10.0  # budget: wall-clock minutes (default budget: 10 minutes)
 
 
 def build_vectorizer(text: str, data: LMDataConfig) -> TextVectorizer:
@@ -189,28 +199,52 @@ class LanguageModelingTask:
 def train_language_model(
     out: str | Path,
     data: LMDataConfig,
-    model_options: dict[str, Any],
-    trainer: TrainerConfig,
+    model: LanguageModelConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
     resume: bool = False,
+    **fit_options: Any,
 ) -> Progress:
-    """Train a language model end to end into the run directory ``out``.
+    """Train a language model on ``data.corpus`` (bundled name or file) into ``out``.
 
-    ``model_options`` are LanguageModelConfig fields except ``vocab_size`` (from the corpus).
-    The same seed on the same machine gives the same weights.
+    Reads the corpus (and ``data.val_corpus``) and runs :func:`fit_language_model`
+    (``fit_options``: its ``callbacks`` and ``verbose``).
     """
-    seed_everything(trainer.seed)
     text = load_corpus(data.corpus)
+    val_text = None if data.val_corpus is None else load_corpus(data.val_corpus)
+    return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
+
+
+def fit_language_model(
+    out: str | Path,
+    text: str,
+    val_text: str | None,
+    data: LMDataConfig,
+    model: LanguageModelConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+) -> Progress:
+    """Train a language model on the text ``text`` into the run directory ``out``.
+
+    ``val_text`` None holds out the last ``data.val_fraction`` of the ids. ``model`` gives the
+    LanguageModelConfig options (a dict is checked for unknown keys); ``vocab_size`` comes
+    from the text. The same seed on the same machine gives the same weights.
+    """
+    trainer = trainer or LMTrainerConfig()
+    if not isinstance(model, LanguageModelConfig):
+        model = from_dict(LanguageModelConfig, model or {}, "model")
+    seed_everything(trainer.seed)
     if data.lowercase:
         text = text.lower()
     vectorizer = build_vectorizer(text, data)
     ids = encode_corpus(text, vectorizer)
     val_ids = None
-    if data.val_corpus is not None:
-        val_text = load_corpus(data.val_corpus)
+    if val_text is not None:
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
-    model_config = LanguageModelConfig(vocab_size=vectorizer.vocab_size, **model_options)
+    model_config = replace(model, vocab_size=vectorizer.vocab_size)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)
-    model = LanguageModel(model_config)
+    network = LanguageModel(model_config)
     run_config = {
         "task": "lm",
         "model": model_config.to_dict(),
@@ -219,4 +253,4 @@ def train_language_model(
         "trainer": trainer.to_dict(),
         "rnnkit_version": __version__,
     }
-    return Trainer(model, task, trainer, out, run_config).fit(resume)
+    return Trainer(network, task, trainer, out, run_config, callbacks, verbose).fit(resume)
