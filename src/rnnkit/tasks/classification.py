@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit import __version__
 from rnnkit.config import from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
@@ -174,6 +173,7 @@ def score(
 class ClassificationTask:
     """The trainer's view of a labelled set: length-bucketed batches and validation scores."""
 
+    name = "classify"
     metric = "val_accuracy"
     maximize = True
     unit = "ex"
@@ -235,6 +235,13 @@ class ClassificationTask:
 
     def vocab(self) -> dict[str, Any]:
         return self.vectorizer.to_dict()
+
+    def run_sections(self) -> dict[str, Any]:
+        return {
+            "vectorizer": {"max_len": self.data.max_len, "truncate": self.data.truncate},
+            "labels": self.labels.to_dict(),
+            "data": self.data.to_dict(),
+        }
 
 
 def pretrained_matrix(path: str, vectorizer: TextVectorizer, seed: int) -> np.ndarray:
@@ -327,16 +334,7 @@ def fit_classifier(
     train_ids = truncate(full, data.max_len, data.truncate)
     task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
                               vectorizer, labels, data, trainer.seed)  # fmt: skip
-    run_config = {
-        "task": "classify",
-        "model": config.to_dict(),
-        "vectorizer": {"max_len": data.max_len, "truncate": data.truncate},
-        "labels": labels.to_dict(),
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    } | (run_extra or {})
-    progress = Trainer(network, task, trainer, out, run_config, callbacks, verbose).fit(resume)
+    progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
     if test is None or test_y is None:
         return progress, None
     network.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)

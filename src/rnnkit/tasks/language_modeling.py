@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit import __version__
 from rnnkit.config import from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
@@ -132,6 +131,7 @@ def lm_metrics(nats: float, level: str, prefix: str = "val_") -> dict[str, float
 class LanguageModelingTask:
     """The trainer's view of a corpus: windows to train on and a validation score."""
 
+    name = "lm"
     metric = "val_loss"
     maximize = False
     unit = "tok"
@@ -195,6 +195,10 @@ class LanguageModelingTask:
     def vocab(self) -> dict[str, Any]:
         return self.vectorizer.to_dict()
 
+    def run_sections(self) -> dict[str, Any]:
+        level, start = self.data.level, start_token(self.vectorizer)
+        return {"vectorizer": {"level": level, "start_token": start}, "data": self.data.to_dict()}
+
 
 def train_language_model(
     out: str | Path,
@@ -245,12 +249,4 @@ def fit_language_model(
     model_config = replace(model, vocab_size=vectorizer.vocab_size)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)
     network = LanguageModel(model_config)
-    run_config = {
-        "task": "lm",
-        "model": model_config.to_dict(),
-        "vectorizer": {"level": data.level, "start_token": start_token(vectorizer)},
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    }
-    return Trainer(network, task, trainer, out, run_config, callbacks, verbose).fit(resume)
+    return Trainer(network, task, trainer, out, None, callbacks, verbose).fit(resume)

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from rnnkit import __version__
 from rnnkit.errors import invalid
 from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
@@ -112,6 +113,7 @@ class TrainerConfig:
 class Task(Protocol):
     """What the trainer needs from a task (see rnnkit.tasks for the two implementations)."""
 
+    name: str  # the task's name in config.json: "lm" or "classify"
     metric: str  # the validation metric that picks the best checkpoint, e.g. "val_loss"
     maximize: bool  # True when a larger metric is better (accuracy), False for losses
     unit: str  # what train_step counts: "tok" or "ex", for the throughput display
@@ -123,6 +125,7 @@ class Task(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
     def vocab(self) -> dict[str, Any]: ...
+    def run_sections(self) -> dict[str, Any]: ...  # config.json sections: data, vectorizer, ...
 
 
 @dataclass
@@ -139,7 +142,12 @@ class Progress:
 
 
 class Trainer:
-    """Train ``model`` on ``task`` into ``out``; ``run_config`` is written as config.json.
+    """Train ``model`` on ``task`` into ``out``; the run config is written as config.json.
+
+    The run config is ``run_config`` (e.g. the "trainer" section) over the sections the parts
+    supply: "task", "model" (``model.config``), the task's own (``task.run_sections()``),
+    "trainer" (``config``) and "rnnkit_version"; so a checkpoint of any run assembled from
+    rnnkit's parts holds what ``rnnkit.load`` needs.
 
     ``callbacks`` (rnnkit.train.callbacks) are called in order at each hook; ``verbose``
     0 shows nothing, 1 a progress bar on a terminal (plain lines elsewhere), 2 plain lines;
@@ -149,10 +157,19 @@ class Trainer:
 
     def __init__(
         self, model: nn.Module, task: Task, config: TrainerConfig, out: str | Path,
-        run_config: dict, callbacks: Sequence[Callback] = (), verbose: int | None = None,
+        run_config: dict | None = None, callbacks: Sequence[Callback] = (),
+        verbose: int | None = None,
     ) -> None:  # fmt: skip
         self.model, self.task, self.config = model, task, config
-        self.out, self.run_config = Path(out), run_config
+        model_config = getattr(model, "config", None)
+        self.out, self.run_config = Path(out), {
+            "task": task.name,
+            **({"model": model_config.to_dict()} if hasattr(model_config, "to_dict") else {}),
+            **task.run_sections(),
+            "trainer": config.to_dict(),
+            "rnnkit_version": __version__,
+            **(run_config or {}),
+        }
         self.device = resolve_device(config.device)
         self.dtype = resolve_precision(config.precision, self.device)
         self.progress = Progress()
