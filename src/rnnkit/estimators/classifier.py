@@ -135,7 +135,8 @@ class TextClassifier(Estimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """(N,) the most probable label of each text, in the label values fit was given."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        best = self.predict_proba(X).argmax(axis=1)  # (N,)
+        return self.classes_[best]
 
     def score(self, X: Any, y: Any) -> float:
         """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's classifier score)."""

@@ -46,7 +46,7 @@ class ClassifierConfig(RecurrentConfig):
 
     vocab_size: int = 20_000  # V: embedding rows; set from the vectorizer when trained
     num_classes: int = 2  # C: set from the labels when trained (2 -> one sigmoid logit)
-    embedding_size: int = 100  # E; the pretrained vectors' dimension when they are given
+    embedding_size: int = 100  # E; with pretrained vectors left at 100 or set to their dimension
     bidirectional: bool = False  # a reverse direction too (outputs 2*H wide)
     embedding_dropout: float = 0.2  # on the embedded inputs (B, T, E)
     pooling: str = "max"  # last | mean | max | attention, over each text's real steps

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.config import from_dict
+from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
     LabelledTexts,
@@ -38,8 +38,7 @@ from rnnkit.data.readers import (
 from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
-from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
-from rnnkit.text.padding import truncate
+from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
@@ -118,10 +117,10 @@ def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVect
 
 
 def encode_texts(
-    vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, side: str = "post"
+    vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, truncate: str = "post"
 ) -> list[list[int]]:
     """Ids of each text, cut to ``max_len`` (keeping the start, or the end with "pre")."""
-    return truncate([vectorizer.encode(text) for text in texts], max_len, side)
+    return padding.truncate([vectorizer.encode(text) for text in texts], max_len, truncate)
 
 
 def encode_labels(labels: LabelMap, data: LabelledTexts) -> Tensor:
@@ -325,13 +324,17 @@ def fit_classifier(
     matrix = None
     if data.embeddings:
         matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
+    size = model.embedding_size
+    if matrix is not None:
+        if size not in (matrix.shape[1], defaults(ClassifierConfig)["embedding_size"]):
+            raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
+        size = matrix.shape[1]
     config = replace(
-        model, vocab_size=vectorizer.vocab_size, num_classes=len(labels),
-        embedding_size=model.embedding_size if matrix is None else matrix.shape[1],
-    )  # fmt: skip
+        model, vocab_size=vectorizer.vocab_size, num_classes=len(labels), embedding_size=size
+    )
     network = TextClassifier(config, matrix)
     val_ids = encode_texts(vectorizer, val.texts, data.max_len, data.truncate)
-    train_ids = truncate(full, data.max_len, data.truncate)
+    train_ids = padding.truncate(full, data.max_len, data.truncate)
     task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
                               vectorizer, labels, data, trainer.seed)  # fmt: skip
     progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
