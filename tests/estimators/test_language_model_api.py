@@ -119,3 +119,43 @@ def test_unknown_key_in_a_config_file_is_one_error_line(tmp_path: Path, capsys) 
         "embedding_size, hidden_size, implementation, layer_norm, num_layers, proj_size, "
         "recurrent_dropout, tie_weights, vocab_size"
     ]
+
+
+def test_a_run_assembled_from_the_parts_loads(tmp_path: Path) -> None:
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.tasks.language_modeling import (
+        LanguageModelingTask,
+        LMDataConfig,
+        build_vectorizer,
+        encode_corpus,
+    )
+    from rnnkit.train.trainer import Trainer, TrainerConfig
+
+    data = LMDataConfig(corpus="<text>", seq_len=16, batch_size=8)
+    vectorizer = build_vectorizer(TEXT, data)
+    task = LanguageModelingTask(encode_corpus(TEXT, vectorizer), vectorizer, data)
+    model = LanguageModel(LanguageModelConfig(vocab_size=vectorizer.vocab_size, hidden_size=16,
+                                              num_layers=1, embedding_size=8))  # fmt: skip
+    Trainer(model, task, TrainerConfig(steps=2, device="cpu"), tmp_path / "run", verbose=0).fit()
+    loaded = rnnkit.load(tmp_path / "run")  # no KeyError: the Trainer wrote every section
+    assert loaded.hidden_size == 16 and len(loaded.generate("to", length=5, seed=0)) == 5
+
+
+def test_a_checkpoint_without_a_model_section_is_a_clear_error(fitted, tmp_path: Path) -> None:
+    from rnnkit.errors import CheckpointError
+    from rnnkit.train.checkpoint import save_checkpoint
+
+    config = {k: v for k, v in fitted.fitted_.config.items() if k != "model"}
+    save_checkpoint(tmp_path / "ckpt", fitted.fitted_.model.state_dict(), config,
+                    fitted.fitted_.vectorizer.to_dict())  # fmt: skip
+    with pytest.raises(CheckpointError, match=r"config.json lacks the section\(s\) model"):
+        rnnkit.load(tmp_path / "ckpt")
+
+
+def test_cli_tensorboard_flag_writes_events(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT)
+    assert main(["train", "lm", "--corpus", str(corpus), "--steps", "6", *CLI_TINY, "--out",
+                 str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), "--no-progress"]) == 0  # fmt: skip
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
