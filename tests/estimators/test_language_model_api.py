@@ -43,6 +43,9 @@ def test_generate_is_reproducible_and_save_load_keeps_it(fitted, tmp_path: Path)
     first = fitted.generate("to be", length=30, seed=1, temperature=0.8)
     assert isinstance(first, str) and len(first) == 30
     assert fitted.generate("to be", length=30, seed=1, temperature=0.8) == first
+    assert fitted.generate("to be", length=30, seed=1) == first  # temperature 0.8 by default
+    with pytest.raises(ValueError, match=r"temprature: unknown generate option; valid .*top_p"):
+        fitted.generate("to be", temprature=0.5)
     two = fitted.generate("to be", length=10, seed=1, num_samples=2)
     assert isinstance(two, list) and len(two) == 2
     fitted.save(tmp_path / "lm")

@@ -19,12 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rnnkit.config import from_dict
 from rnnkit.errors import invalid
 from rnnkit.estimators.fitting import history, run_directory, save_fitted
 from rnnkit.estimators.inputs import as_corpus, corpus_name
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
 from rnnkit.models.language_model import LanguageModelConfig
+from rnnkit.tasks.generate_config import GenerateConfig
 from rnnkit.tasks.language_modeling import LMDataConfig, LMTrainerConfig, fit_language_model
 from rnnkit.tasks.lm_inference import LoadedLanguageModel, load_language_model
 from rnnkit.train.callbacks import Callback
@@ -83,14 +85,18 @@ class LanguageModel(Estimator):
             raise invalid("self", "an unfitted LanguageModel", "a fitted model: call fit first")
         return self.fitted_
 
-    def generate(self, prompt: str = "", length: int = 500, **options: Any) -> str | list[str]:
-        """Continue ``prompt`` by ``length`` tokens; one str, or a list when num_samples > 1.
+    def generate(
+        self, prompt: str = "", *, stop: Sequence[str] = (), **options: Any
+    ) -> str | list[str]:
+        """Continue ``prompt``; one str, or a list of str when num_samples > 1.
 
-        options: temperature, top_k, top_p, greedy, beam, length_penalty, num_samples, seed,
-        stop (see rnnkit.tasks.lm_inference.LoadedLanguageModel.generate).
+        options: the fields of GenerateConfig, with its defaults: length (500 tokens),
+        temperature (0.8), top_k, top_p, greedy, beam, length_penalty, num_samples, seed.
+        A sample ends before the first ``stop`` string in it.
         """
-        texts = self._fitted().generate(prompt, length, **options)
-        return texts[0] if options.get("num_samples", 1) == 1 else texts
+        config = from_dict(GenerateConfig, options, "generate")
+        texts = self._fitted().generate(prompt, **config.to_dict(), stop=stop)
+        return texts[0] if config.num_samples == 1 else texts
 
     def evaluate(self, X: Any) -> dict[str, float]:
         """Loss (nats per token) and bits per character or perplexity of a held-out text."""
