@@ -102,7 +102,7 @@ class TextClassifier(Estimator):
                 callbacks=callbacks, verbose=verbose, labels=LabelMap(names, names),
                 run_extra={"label_values": classes.tolist()},
             )  # fmt: skip
-            self._set_fitted(load_classifier(run))
+            self._set_fitted(load_classifier(run, configs["trainer"].device))
             self.history_ = history(run)
         return self
 

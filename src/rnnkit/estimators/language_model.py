@@ -76,7 +76,7 @@ class LanguageModel(Estimator):
         with verbosity(verbose), run_directory(out) as run:
             fit_language_model(run, text, val, data, configs["model"], configs["trainer"],
                                callbacks=callbacks, verbose=verbose)  # fmt: skip
-            self.fitted_ = load_language_model(run)
+            self.fitted_ = load_language_model(run, configs["trainer"].device)
             self.history_ = history(run)
         return self
 
