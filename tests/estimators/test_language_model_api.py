@@ -155,6 +155,7 @@ def test_a_checkpoint_without_a_model_section_is_a_clear_error(fitted, tmp_path:
         rnnkit.load(tmp_path / "ckpt")
 
 
+@pytest.mark.slow
 def test_cli_tensorboard_flag_writes_events(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     corpus = tmp_path / "corpus.txt"

@@ -3,7 +3,8 @@
 The Trainer calls, in this order::
 
     on_train_begin(trainer)
-    on_step_end(trainer, step, logs)       after every optimizer step; logs = {"epoch", "loss", "lr"}
+    on_step_end(trainer, step, logs)       after every optimizer step; logs = {"epoch", "loss" (this
+                                           step's), "lr", "count" (tokens or texts in the batch)}
     on_eval_end(trainer, step, metrics)    after every validation (and checkpoint); metrics =
                                            the task's {"val_loss", "val_accuracy", ...}
     on_train_end(trainer)                  always, also after early stopping or Ctrl-C
