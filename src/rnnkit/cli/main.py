@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
+from rnnkit.cli import evaluate, export, generate, predict, similar, train_classify, train_lm
 from rnnkit.errors import RnnkitError
 
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.required = True
     train_lm.register(tasks)
     train_classify.register(tasks)
-    for module in (generate, predict, evaluate, similar):
+    for module in (generate, predict, evaluate, similar, export):
         module.register(commands)
     return parser
 
