@@ -8,6 +8,7 @@ errors print one line on stderr and exit with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:
