@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -129,6 +130,7 @@ def documented_example() -> str:
     return next(b for b in blocks if "import onnxruntime" in b)
 
 
+@pytest.mark.slow
 def test_docs_example_classifies_without_torch(run_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "clf.onnx"
     assert main(["export", str(run_dir), "--out", str(path)]) == 0
@@ -160,6 +162,7 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_cli_bad_input_exits_2_with_one_line(run_dir: Path, tmp_path: Path, capsys, monkeypatch):
     out = str(tmp_path / "m.onnx")
     assert main(["export", str(tmp_path / "missing"), "--out", out]) == 2
@@ -178,3 +181,38 @@ def test_cli_bad_input_exits_2_with_one_line(run_dir: Path, tmp_path: Path, caps
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
     assert main(["export", str(run_dir), "--out", out]) == 2
     assert 'pip install "rnnkit[onnx]"' in one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_language_model_run_exports_with_its_vocabulary(tmp_path: Path) -> None:
+    from rnnkit.tasks.language_modeling import LMDataConfig, train_language_model
+    from rnnkit.tasks.lm_inference import load_language_model
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("abcabd abcd\n" * 30)
+    data = LMDataConfig(corpus=str(corpus), seq_len=6, batch_size=4)
+    options = {"hidden_size": 8, "embedding_size": 4, "num_layers": 2, "cell": "gru"}
+    train_language_model(tmp_path / "run", data, options, TrainerConfig(steps=2, progress=False))
+    path = tmp_path / "lm.onnx"
+    assert main(["export", str(tmp_path / "run"), "--out", str(path)]) == 0
+    meta = json.loads(metadata_path(path).read_text())
+    assert meta["task"] == "lm" and meta["state_shape"] == [2, 8] and meta["start_token"] == "\n"
+    assert list(meta["inputs"]) == ["ids", "h"] and list(meta["outputs"]) == ["logits", "h_out"]
+    vocab = meta["vectorizer"]["vocabulary"]
+    index = {t: i for i, t in enumerate(vocab["specials"] + vocab["tokens"])}
+    lm = load_language_model(tmp_path / "run")
+    assert index == {t: lm.vectorizer.vocab.token_to_id(t) for t in index}
+    ids, h = np.array([[index["a"]]]), np.zeros((2, 1, 8), np.float32)  # greedy, no torch
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    greedy = []
+    for _ in range(8):
+        logits, h = session.run(None, {"ids": ids, "h": h})
+        ids = logits[:, -1].argmax(-1)[:, None]
+        greedy.append(int(ids[0, 0]))
+    state, x, want = None, torch.tensor([[index["a"]]]), []
+    with torch.no_grad():
+        for _ in range(8):
+            logits_t, state = lm.model(x, state)
+            x = logits_t[:, -1].argmax(-1, keepdim=True)
+            want.append(int(x[0, 0]))
+    assert greedy == want
