@@ -73,11 +73,10 @@ class ExportableStack(nn.Module):
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
-        if getattr(layer, "user_cell", False) or getattr(layer, "layer_norm", False) or getattr(
-            layer, "proj_size", 0
-        ):
-            raise invalid("layer", type(layer).__name__, "a layer without user cells, "
-                          "layer_norm or proj_size (what the ONNX recurrent ops compute)")  # fmt: skip
+        options = ("user_cell", "layer_norm", "proj_size")
+        if any(getattr(layer, name, False) for name in options):
+            raise invalid("layer", type(layer).__name__, "a layer without a user cell, "
+                          "layer_norm or proj_size (what ONNX's recurrent ops compute)")  # fmt: skip
         self.layer = layer
         self.kernel = getattr(torch, layer.kernel)  # torch.lstm / gru / rnn_tanh / rnn_relu
         self.dirs = layer.num_directions
@@ -97,10 +96,11 @@ class ExportableStack(nn.Module):
                 index = layer * self.dirs + direction
                 hx = [s[index : index + 1] for s in state]  # (1, B, H) each
                 inp = x if direction == 0 else reverse_padded(x, lengths)
+                # flags: has_biases, 1 layer, no dropout, eval, one direction, time first
                 out, *final = self.kernel(
                     inp, hx if len(hx) == 2 else hx[0], self._weights(index), self.layer.bias,
                     1, 0.0, False, False, False,
-                )  # fmt: skip  (has_biases, layers, dropout, train, bidirectional, batch_first)
+                )  # fmt: skip
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 for kept, part in zip(finals, final, strict=True):
                     kept.append(part)
