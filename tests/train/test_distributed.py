@@ -116,6 +116,9 @@ def test_one_process_helpers_are_identities() -> None:
     assert distributed.weighted_mean(0.25, 10) == 0.25
     assert distributed.any_rank(False) is False
     assert distributed.all_gather({"a": 1}) == [{"a": 1}]
+    before = torch.get_rng_state()
+    distributed.seed_rank(0)  # rank 0 keeps a single process's generator
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_shards_cover_a_batch_once_in_order(monkeypatch) -> None:
@@ -130,6 +133,11 @@ def test_shards_cover_a_batch_once_in_order(monkeypatch) -> None:
     monkeypatch.setattr(distributed, "context", lambda: distributed.Context(1, 4, 1))
     assert distributed.shard([1, 2, 3]) is None  # fewer items than ranks: everyone skips
     assert distributed.row_slice(8) == slice(2, 4)
+    torch.manual_seed(0)
+    distributed.seed_rank(0)  # rank 1: its own dropout stream, not rank 0's
+    mask = torch.rand(8)
+    torch.manual_seed(0)
+    assert not torch.equal(mask, torch.rand(8))
     with pytest.raises(ValueError, match="batch_size=6: expected a multiple of the 4"):
         distributed.row_slice(6)
     with pytest.raises(ValueError, match="saved by 2 processes, this is 4"):

@@ -112,6 +112,18 @@ class _DDP(DistributedDataParallel):
             return getattr(self.module, name)
 
 
+def seed_rank(seed: int) -> None:
+    """Give ranks > 0 their own torch generator stream (dropout masks), derived from ``seed``.
+
+    Every rank starts from the same seed, so the initial weights agree; without this, each
+    rank would then draw the very same dropout masks for its different examples. Rank 0 keeps
+    the stream a single process has.
+    """
+    rank = context().rank
+    if rank > 0:
+        torch.manual_seed(seed + 7919 * rank)
+
+
 def check_same_out(out: Path) -> None:
     """Every rank must write to (and resume from) the same run directory.
 

@@ -163,7 +163,9 @@ class Trainer:
         self.train_model = distributed.wrap(self.model, self.device)  # DDP under torchrun
         self.optimizer = self._make_optimizer()
         if resuming:
-            self._restore()
+            self._restore()  # every rank's own generators, saved by rank 0
+        else:
+            distributed.seed_rank(self.config.seed)
         self.log = MetricLog(self.out / "metrics.jsonl")
         try:
             self._loop()
