@@ -124,10 +124,26 @@ def run_dir(tmp_path_factory) -> Path:
     return root / "run"
 
 
-def documented_example() -> str:
-    """The python program of docs/export.md (the block that imports onnxruntime)."""
+def documented_example(name: str) -> str:
+    """The python program ``name`` (in its docstring) of docs/export.md."""
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
-    return next(b for b in blocks if "import onnxruntime" in b)
+    return next(b for b in blocks if b.startswith(f'"""python {name}'))
+
+
+def run_without_torch(tmp_path: Path, name: str, *args: str) -> str:
+    """Run docs/export.md's program ``name`` where ``import torch`` fails; return its stdout."""
+    script = tmp_path / name
+    script.write_text(documented_example(name))
+    blocker = tmp_path / "block"  # sitecustomize runs first: `import torch` then fails
+    blocker.mkdir(exist_ok=True)
+    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
+    env = {"PYTHONPATH": str(blocker), "PATH": "/usr/bin:/bin"}
+    blocked = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True, env=env)
+    assert blocked.returncode != 0  # the shim really blocks torch
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                         env=env, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 @pytest.mark.slow
@@ -135,25 +151,13 @@ def test_docs_example_classifies_without_torch(run_dir: Path, tmp_path: Path) ->
     path = tmp_path / "clf.onnx"
     assert main(["export", str(run_dir), "--out", str(path)]) == 0
     assert metadata_path(path).is_file()
-    script = tmp_path / "classify_onnx.py"
-    script.write_text(documented_example())
-    blocker = tmp_path / "block"  # sitecustomize runs first: `import torch` then fails
-    blocker.mkdir()
-    (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")
     text = "A TRULY great film; truly unknown-word!"
-    out = subprocess.run(
-        [sys.executable, str(script), str(path), text], capture_output=True, text=True,
-        env={"PYTHONPATH": str(blocker), "PATH": "/usr/bin:/bin"}, timeout=60,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    got = dict(line.split("\t") for line in out.stdout.strip().splitlines())
+    printed = run_without_torch(tmp_path, "classify_onnx.py", str(path), text)
+    got = dict(line.split("\t") for line in printed.strip().splitlines())
     _, want = load_classifier(run_dir).predict([text])[0]
     assert got.keys() == want.keys()
     for label, p in want.items():
         assert abs(float(got[label]) - p) < 1e-4
-    blocked = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
-                             env={"PYTHONPATH": str(blocker)})  # fmt: skip
-    assert blocked.returncode != 0  # the shim really blocks torch
 
 
 def one_error_line(capsys) -> str:
@@ -216,3 +220,6 @@ def test_language_model_run_exports_with_its_vocabulary(tmp_path: Path) -> None:
             x = logits_t[:, -1].argmax(-1, keepdim=True)
             want.append(int(x[0, 0]))
     assert greedy == want
+    sampled = run_without_torch(tmp_path, "generate_onnx.py", str(path), "40")
+    alphabet = set("".join(vocab["specials"] + vocab["tokens"]))  # <unk> may be drawn too
+    assert len(sampled) >= 41 and set(sampled) <= alphabet  # 40 tokens and print's newline
