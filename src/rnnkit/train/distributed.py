@@ -160,9 +160,16 @@ def any_rank(flag: bool) -> bool:
     """True on every rank when ``flag`` is True on at least one (agreeing on when to stop)."""
     if not context().active:
         return flag
-    value = torch.tensor([int(flag)])
+    value = _collective_tensor([float(flag)])
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())
+
+
+def _collective_tensor(values: list[float]) -> Tensor:
+    """float64 values where the backend reduces them: the CPU for gloo, this GPU for nccl."""
+    on_gpu = dist.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if on_gpu else None
+    return torch.tensor(values, dtype=torch.float64, device=device)
 
 
 def loss_share(count: int) -> float:
@@ -175,7 +182,7 @@ def loss_share(count: int) -> float:
     ctx = context()
     if not ctx.active:
         return 1.0
-    total = torch.tensor([count], dtype=torch.float64)
+    total = _collective_tensor([count])
     dist.all_reduce(total)
     return ctx.world_size * count / float(total.item())
 
@@ -218,7 +225,7 @@ def weighted_mean(value: float, weight: float) -> float:
     """sum_r(weight_r * value_r) / sum_r(weight_r) over ranks (``value`` for one process)."""
     if not context().active:
         return value
-    pair = torch.tensor([value * weight, weight], dtype=torch.float64)
+    pair = _collective_tensor([value * weight, weight])
     dist.all_reduce(pair)
     return float(pair[0] / pair[1])
 
