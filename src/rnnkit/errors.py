@@ -25,6 +25,10 @@ class CheckpointError(RnnkitError, ValueError):
     """A checkpoint is missing, incomplete, altered, or belongs to a different run."""
 
 
+class MissingDependencyError(RnnkitError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra to install."""
+
+
 def invalid(name: str, value: Any, expected: str) -> InvalidArgumentError:
     """Build the standard message ``name=value: expected ...`` as an InvalidArgumentError.
 

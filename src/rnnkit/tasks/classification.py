@@ -39,6 +39,7 @@ from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
+from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
@@ -163,7 +164,14 @@ def score(
     class_weights: Tensor | None = None,
 ) -> tuple[float, ClassificationReport]:  # fmt: skip
     """Mean loss and the classification report of the model on (ids, targets (N,))."""
-    logits = logits_of(model, ids)  # (N, K)
+    return score_logits(model, logits_of(model, ids), targets, label_names, class_weights)
+
+
+def score_logits(
+    model: TextClassifier, logits: Tensor, targets: Tensor, label_names: list[str],
+    class_weights: Tensor | None = None,
+) -> tuple[float, ClassificationReport]:  # fmt: skip
+    """Mean loss and the classification report of logits (N, K) against targets (N,)."""
     loss = model.loss(logits, targets, class_weights).item()
     predicted = model.probabilities(logits).argmax(-1)  # (N,)
     return loss, classification_report(targets, predicted, label_names)
@@ -208,7 +216,10 @@ class ClassificationTask:
             f"{padding_fraction(self.lengths, batches):.1%} of the (B, T) slots "
             f"({self.unbucketed_padding:.1%} without length buckets)"
         )
-        for index in batches[start:]:
+        for batch in batches[start:]:
+            index = distributed.shard(batch)  # this process's share of the global batch
+            if index is None:  # fewer texts than torchrun processes: every rank skips it
+                continue
             tokens, lengths = collate([self.train_ids[i] for i in index])
             yield tokens, lengths, self.train_y[index]
 
@@ -223,7 +234,16 @@ class ClassificationTask:
         return model.loss(logits, targets.to(device), weights), targets.numel()
 
     def evaluate(self, model: TextClassifier) -> dict[str, float]:
-        loss, report = score(model, self.val_ids, self.val_y, self.labels.names, self.class_weights)
+        """Validation loss, accuracy, macro-F1; under torchrun each rank scores a share."""
+        share = distributed.shard(self.val_ids)
+        logits = (
+            logits_of(model, self.val_ids)
+            if share is None
+            else distributed.gather_rows(logits_of(model, share))  # (N, K) in order, all ranks
+        )
+        loss, report = score_logits(
+            model, logits, self.val_y, self.labels.names, self.class_weights
+        )
         return {"val_loss": loss, "val_accuracy": report.accuracy, "val_macro_f1": report.macro_f1}
 
     def state_dict(self) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from rnnkit.models.language_model import (
     move_state,
 )
 from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
@@ -165,7 +166,8 @@ class LanguageModelingTask:
         """Windows of one epoch from ``start``; a new epoch starts from a zero state."""
         if start == 0:
             self.state = None
-        return self.stream.batches(start)
+        rows = distributed.row_slice(self.data.batch_size)  # this process's streams (torchrun)
+        return ((x[rows], y[rows]) for x, y in self.stream.batches(start))
 
     def train_step(self, model: LanguageModel, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
         """Mean cross-entropy of one (B, T) window; the state goes on to the next window."""
@@ -176,7 +178,14 @@ class LanguageModelingTask:
         return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), y.numel()
 
     def evaluate(self, model: LanguageModel) -> dict[str, float]:
-        return lm_metrics(stream_loss(model, self.val_ids, self.data.seq_len), self.data.level)
+        """Validation loss; under torchrun each rank scores a contiguous share, token-weighted."""
+        share = distributed.shard(self.val_ids, min_size=4)
+        if share is None:
+            nats = stream_loss(model, self.val_ids, self.data.seq_len)
+        else:
+            nats = stream_loss(model, share, self.data.seq_len)
+            nats = distributed.weighted_mean(nats, share.numel())
+        return lm_metrics(nats, self.data.level)
 
     def state_dict(self) -> dict[str, Any]:
         """The carried hidden state, so a resumed run continues each stream exactly."""

@@ -39,6 +39,7 @@ from torch import Tensor, nn
 
 from rnnkit import __version__
 from rnnkit.errors import invalid
+from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
     MODEL_KEYS,
@@ -85,7 +86,7 @@ class TrainerConfig:
     patience: int = 0  # stop after this many validations without improvement; 0 = never
     seed: int = 0  # seeds weights, data order, dropout and sampling
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast; weights stay fp32)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; weights stay fp32)
     progress: bool = True  # a progress bar on a terminal; off: a plain line every log_every steps
 
     def __post_init__(self) -> None:
@@ -170,24 +171,32 @@ class Trainer:
             "rnnkit_version": __version__,
             **(run_config or {}),
         }
-        self.device = resolve_device(config.device)
+        self.dist, self.device = distributed.init_from_env(resolve_device(config.device))
         self.dtype = resolve_precision(config.precision, self.device)
         self.progress = Progress()
+        # fp16 needs loss scaling against gradient underflow; a disabled scaler is a no-op.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
         self.stop_training = False  # a callback sets it to end training after this step
         verbose = (1 if config.progress else 2) if verbose is None else verbose
-        shown = [ProgressLogger(verbose, config.log_every)] if verbose else []
+        shown = [ProgressLogger(verbose, config.log_every)] if verbose and self.dist.is_main else []
         self.callbacks: list[Callback] = [*shown, *callbacks]
 
     # ---- public ----
     def fit(self, resume: bool = False) -> Progress:
         """Train until the budget ends or early stopping; returns the final progress."""
+        distributed.check_same_out(self.out)
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
+        distributed.barrier()  # every rank has looked at --out before rank 0 writes into it
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
         self.model.to(self.device)
+        self.train_model = distributed.wrap(self.model, self.device)  # DDP under torchrun
         self.optimizer = self._make_optimizer()
         if resuming:
-            self._restore()
+            self._restore()  # every rank's own generators, saved by rank 0
+        else:
+            distributed.seed_rank(self.config.seed)
         self.log = MetricLog(self.out / "metrics.jsonl")
         self.stop_training = False
         try:
@@ -195,8 +204,12 @@ class Trainer:
             self._loop()
         finally:
             self._call("on_train_end")
-            if not plot_curves(self.out / "metrics.jsonl", self.out / "loss.png"):
+            drawn = not self.dist.is_main or plot_curves(
+                self.out / "metrics.jsonl", self.out / "loss.png"
+            )
+            if not drawn:
                 logger.info("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
+        distributed.barrier()  # rank 0's last checkpoint is complete before any rank reads it
         return self.progress
 
     def _call(self, hook: str, *args: Any) -> None:
@@ -241,7 +254,7 @@ class Trainer:
                     running.update(loss, count)
                     logs = {"epoch": p.epoch, "loss": loss, "lr": lr, "count": count}
                     self._call("on_step_end", p.step, logs)
-                    if p.step % cfg.log_every == 0:
+                    if p.step % cfg.log_every == 0 and self.dist.is_main:
                         record = {"step": p.step, "epoch": p.epoch, "train_loss": running.mean}
                         self.log.append(record | {"lr": lr})
                         running.reset()
@@ -264,17 +277,21 @@ class Trainer:
     def _train_step(self, batch: Any) -> tuple[float, int]:
         self.model.train()
         with autocast(self.device, self.dtype):
-            loss, count = self.task.train_step(self.model, batch)
+            loss, count = self.task.train_step(self.train_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss * distributed.loss_share(count)).backward()
         if self.config.clip_norm:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
+        self.scaler.update()
         return loss.item(), count
 
     def _budget_spent(self) -> bool:
         p, total = self.progress, self.planned_steps()
         out_of_time = self.config.minutes is not None and p.elapsed >= self.config.minutes * 60
+        if self.config.minutes is not None:
+            out_of_time = distributed.any_rank(out_of_time)  # every rank stops at the same step
         return out_of_time or (total is not None and p.step >= total)
 
     def _validate(self) -> bool:
@@ -286,22 +303,26 @@ class Trainer:
         with torch.no_grad(), autocast(self.device, self.dtype):
             metrics = self.task.evaluate(self.model)
         p.last_eval_step = p.step
-        self.log.append(
-            {"step": p.step, "epoch": p.epoch, "elapsed": round(p.elapsed, 2), **metrics}
-        )
+        if self.dist.is_main:
+            self.log.append(
+                {"step": p.step, "epoch": p.epoch, "elapsed": round(p.elapsed, 2), **metrics}
+            )
         value = metrics[self.task.metric]
         improved = p.best is None or (value > p.best if self.task.maximize else value < p.best)
         p.best, p.bad_evals = (value, 0) if improved else (p.best, p.bad_evals + 1)
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        logger.info(
-            "step %6d  epoch %d  val  %s%s", p.step, p.epoch, shown, "  (best)" if improved else ""
-        )
-        weights = self.model.state_dict()
-        if improved:
-            save_checkpoint(self.out / "best", weights, self.run_config, self.task.vocab())
-        save_checkpoint(
-            self.out / "last", weights, self.run_config, self.task.vocab(), self._trainer_state()
-        )
+        trainer_state = self._trainer_state()  # a collective under torchrun: every rank calls it
+        if self.dist.is_main:  # metrics are all-reduced: every rank took the same decisions
+            logger.info(
+                "step %6d  epoch %d  val  %s%s",
+                p.step, p.epoch, shown, "  (best)" if improved else "",
+            )  # fmt: skip
+            weights = self.model.state_dict()
+            if improved:
+                save_checkpoint(self.out / "best", weights, self.run_config, self.task.vocab())
+            save_checkpoint(
+                self.out / "last", weights, self.run_config, self.task.vocab(), trainer_state
+            )
         self._call("on_eval_end", p.step, metrics)
         patience_spent = bool(self.config.patience) and p.bad_evals >= self.config.patience
         return patience_spent or self.stop_training
@@ -313,12 +334,16 @@ class Trainer:
         return cls(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _trainer_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "progress": asdict(self.progress),
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng_state(),
             "task": self.task.state_dict(),
+            "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
+        if self.dist.active:  # each rank's generators and task state (its streams' hidden state)
+            state["ranks"] = distributed.all_gather({"rng": state["rng"], "task": state["task"]})
+        return state
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.out / "last", map_location=self.device)
@@ -326,6 +351,14 @@ class Trainer:
         state = ckpt.trainer_state or {}
         self.optimizer.load_state_dict(state["optimizer"])
         self.progress = Progress(**state["progress"])
-        self.task.load_state_dict(state["task"])
-        restore_rng_state(state["rng"])
-        logger.info("resuming %s at step %d (epoch %d)", self.out, self.progress.step, self.progress.epoch)
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        own = state
+        if self.dist.active or "ranks" in state:
+            own = distributed.pick_rank_state(state.get("ranks", [state]), "every process's state")
+        self.task.load_state_dict(own["task"])
+        restore_rng_state(own["rng"])
+        if self.dist.is_main:
+            logger.info(
+                "resuming %s at step %d (epoch %d)", self.out, self.progress.step, self.progress.epoch
+            )
