@@ -75,11 +75,16 @@ def check_dtype(input: Tensor, weight: Tensor) -> None:
         )  # fmt: skip
 
 
-def check_input(input: Tensor, input_size: int, dims: tuple[int, ...]) -> None:
-    """input.dim() in dims (ValueError) and input.size(-1) == input_size (RuntimeError)."""
+def check_input(
+    input: Tensor, input_size: int, dims: tuple[int, ...], weight: Tensor | None = None
+) -> None:
+    """In torch.nn's order: input.dim() in dims (ValueError), the weight's dtype when a weight
+    is given (ValueError), input.size(-1) == input_size (RuntimeError)."""
     if input.dim() not in dims:
         shown = " or ".join(f"{d}-D" for d in dims)
         raise invalid("input", tuple(input.shape), f"a {shown} tensor")
+    if weight is not None:
+        check_dtype(input, weight)
     if input.shape[-1] != input_size:
         raise invalid(
             "input", tuple(input.shape), f"last dimension input_size={input_size}",
