@@ -97,7 +97,8 @@ def test_layer_norm_normalises_the_cell_state_path() -> None:
     ("build", "match"),
     [
         (lambda: SimpleRNNCell(3, 4, nonlinearity="sigmoid"), "nonlinearity='sigmoid'"),
-        (lambda: LSTMCell(0, 4), "input_size=0"),
+        (lambda: LSTMCell(-1, 4), "input_size=-1"),  # 0 is accepted, as by torch.nn
+        (lambda: LSTMCell(2.5, 4), "input_size=2.5"),
         (lambda: GRUCell(3, -1), "hidden_size=-1"),
     ],
 )
@@ -108,9 +109,25 @@ def test_bad_constructor_arguments(build, match: str) -> None:
 
 def test_bad_cell_inputs_name_the_argument() -> None:
     cell = LSTMCell(3, 4)
-    with pytest.raises(ValueError, match=r"input=\(2, 5\): expected \(batch, 3\)"):
+    with pytest.raises(ValueError, match=r"input=\(2, 5\): expected last dimension input_size=3"):
         cell(torch.randn(2, 5))
     with pytest.raises(ValueError, match=r"hx\[1\]=\(3, 4\)"):
         cell(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(3, 4)))
     with pytest.raises(ValueError, match=r"hx=\(4,\)"):
         GRUCell(3, 4)(torch.randn(2, 3), torch.zeros(4))
+
+
+@pytest.mark.parametrize("cell_type", [SimpleRNNCell, LSTMCell, GRUCell])
+def test_reset_parameters_sets_layer_norm_to_identity(cell_type) -> None:
+    """reset_parameters redraws the weights and sets layer-norm gains to 1 and biases to 0."""
+    torch.manual_seed(0)
+    cell = cell_type(3, 4, layer_norm=True)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.fill_(7.0)
+    cell.reset_parameters()
+    for name, p in cell.named_parameters():
+        if name.startswith("ln_"):
+            assert torch.equal(p, torch.full_like(p, 1.0 if name.endswith("weight") else 0.0))
+        else:
+            assert p.abs().max() <= 0.5  # U(-1/sqrt(4), 1/sqrt(4))

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import invalid
+from rnnkit.nn.checks import NONLINEARITIES, check_cell_input, check_cell_size, check_cell_state
 
-NONLINEARITIES = ("tanh", "relu")
 Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
 
 
@@ -179,9 +179,8 @@ class _CellBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
+        check_cell_size("input_size", input_size)
+        check_cell_size("hidden_size", hidden_size)
         factory = {"device": device, "dtype": dtype}
         gates = self.num_gates * hidden_size
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
@@ -202,10 +201,14 @@ class _CellBase(nn.Module):
             self.ln_hh_bias = nn.Parameter(torch.zeros(gates, **factory))
 
     def reset_parameters(self) -> None:
-        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does (0 when H = 0);
+        layer-norm gains 1 and biases 0, as the layers do."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for name, param in self.named_parameters():
+            if name.startswith("ln_"):
+                nn.init.constant_(param, 1.0 if name.endswith("_weight") else 0.0)
+            else:
+                nn.init.uniform_(param, -bound, bound)
 
     def norms(self) -> tuple[Norm, Norm]:
         """(norm_ih, norm_hh) for the step functions: (weight, bias) pairs or None."""
@@ -213,18 +216,15 @@ class _CellBase(nn.Module):
             return None, None
         return (self.ln_ih_weight, self.ln_ih_bias), (self.ln_hh_weight, self.ln_hh_bias)
 
-    def _prepare(self, x: Tensor, hx: Tensor | None, state_size: int, name: str) -> Tensor:
-        """Check x: (B, D) or (D,) and one state tensor; return it as (B, size) (zeros if None)."""
-        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
-            raise invalid(
-                "input", tuple(x.shape), f"(batch, {self.input_size}) or ({self.input_size},)"
-            )
-        batch = x.shape[0] if x.dim() == 2 else None
-        expected = (state_size,) if batch is None else (batch, state_size)
+    def _prepare(self, x: Tensor, hx: Tensor | None, name: str) -> Tensor:
+        """Check one state tensor against x: (B, D) or (D,); return it (zeros (B, H) if None).
+
+        Exception types as torch.nn's cells: ValueError for a state that is not 1-D or 2-D,
+        RuntimeError for one whose size does not fit (:mod:`rnnkit.nn.checks`).
+        """
         if hx is None:
-            return x.new_zeros(expected)
-        if tuple(hx.shape) != expected:
-            raise invalid(name, tuple(hx.shape), f"shape {expected} to match the input")
+            return x.new_zeros((*x.shape[:-1], self.hidden_size))
+        check_cell_state(name, hx, x, self.hidden_size)
         return hx
 
     def _project(self, x: Tensor) -> Tensor:
@@ -264,7 +264,8 @@ class SimpleRNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        h = self._prepare(input, hx, self.hidden_size, "hx")
+        check_cell_input(input, self.input_size)
+        h = self._prepare(input, hx, "hx")
         _, norm_hh = self.norms()
         gi = self._project(input)
         return simple_rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity, norm_hh)
@@ -296,9 +297,10 @@ class LSTMCell(_CellBase):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
+        check_cell_input(input, self.input_size)
         h0, c0 = (None, None) if hx is None else hx
-        h = self._prepare(input, h0, self.hidden_size, "hx[0]")
-        c = self._prepare(input, c0, self.hidden_size, "hx[1]")
+        h = self._prepare(input, h0, "hx[0]")
+        c = self._prepare(input, c0, "hx[1]")
         _, norm_hh = self.norms()
         norm_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None
         gi = self._project(input)
@@ -315,6 +317,7 @@ class GRUCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        h = self._prepare(input, hx, self.hidden_size, "hx")
+        check_cell_input(input, self.input_size)
+        h = self._prepare(input, hx, "hx")
         _, norm_hh = self.norms()
         return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

@@ -36,6 +36,15 @@ def check_size(name: str, value: object, minimum: int = 1) -> None:
         raise invalid(name, value, f"an int >= {minimum} ({name} must be greater than zero)")
 
 
+def check_cell_size(name: str, value: object) -> None:
+    """torch.nn's cells take any int >= 0 (0 makes empty weights); a negative size is a
+    RuntimeError there (from torch.empty), a non-int a TypeError."""
+    if not isinstance(value, int):
+        raise invalid(name, value, "an int >= 0", ArgumentTypeError)
+    if value < 0:
+        raise invalid(name, value, "an int >= 0", ShapeMismatchError)
+
+
 def check_layer_args(
     input_size: object, hidden_size: object, num_layers: object, bias: object,
     batch_first: object, dropout: object, proj_size: object, nonlinearity: object,
@@ -100,8 +109,15 @@ def check_state(name: str, state: Tensor, expected: tuple[int, ...], meaning: st
         raise invalid(name, tuple(state.shape), f"shape {expected} {meaning}", ShapeMismatchError)
 
 
+def check_cell_input(input: Tensor, input_size: int) -> None:
+    """A cell's input: 1-D or 2-D (ValueError), last dimension input_size (RuntimeError)."""
+    check_input(input, input_size, (1, 2))
+
+
 def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) -> None:
     """A cell's h or c: 1-D or 2-D (ValueError), shaped like (B, H) / (H,) (RuntimeError)."""
+    if not isinstance(state, Tensor):
+        raise invalid(name, type(state).__name__, "a tensor", ArgumentTypeError)
     if state.dim() not in (1, 2):
         raise invalid(name, tuple(state.shape), "a 1-D or 2-D tensor")
     expected = (hidden_size,) if input.dim() == 1 else (input.shape[0], hidden_size)
