@@ -115,20 +115,20 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         if isinstance(input, PackedSequence):
             if lengths is not None:
                 raise invalid("lengths", lengths, "None with a PackedSequence (it has lengths)")
-            self._check_input(input.data, (2,))
+            weights = self._weights_now()
+            self._check_input(input.data, (2,), weights)
             batch = int(input.batch_sizes[0])
             state = self._initial_state(hx, batch, input.data, batched=True)
             if self._choose_path(len(input.batch_sizes)):
-                return fused.run_packed(
-                    self.kind, input, state, self._flat_weights, **self._flags()
-                )
+                return fused.run_packed(self.kind, input, state, weights, **self._flags())
             padded, lengths = pad_packed_sequence(input)
-            output, final = self._loop(padded, state, lengths)
+            output, final = self._loop(padded, state, lengths, weights)
             return pack_padded_sequence(output, lengths, enforce_sorted=False), final
         if not isinstance(input, Tensor):
             raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
                           ArgumentTypeError)  # fmt: skip
-        self._check_input(input, (2, 3))
+        weights = self._weights_now()
+        self._check_input(input, (2, 3), weights)
         unbatched = input.dim() == 2
         if unbatched:
             if lengths is not None:
@@ -142,10 +142,10 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         state = self._initial_state(hx, batch, x, batched=not unbatched)
         if self._choose_path(time):
             output, final = fused.run_padded(
-                self.kind, x, state, self._flat_weights, lengths, **self._flags()
+                self.kind, x, state, weights, lengths, **self._flags()
             )
         else:
-            output, final = self._loop(x, state, lengths)
+            output, final = self._loop(x, state, lengths, weights)
         if unbatched:
             output = output.squeeze(1)
             final = (
@@ -161,10 +161,14 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         logger.debug("%s forward on the %s path", type(self).__name__, self.last_path)
         return use_fused
 
-    def _check_input(self, input: Tensor, dims: tuple[int, ...]) -> None:
+    def _weights_now(self) -> list[Tensor]:
+        """The flat weights, looked up once per forward (a parametrization such as
+        spectral_norm then runs once per forward, as with torch.nn); [] with a user cell."""
+        return self._flat_weights
+
+    def _check_input(self, input: Tensor, dims: tuple[int, ...], weights: list[Tensor]) -> None:
         """torch.nn's order: dimensions (ValueError), dtype (ValueError), size (RuntimeError)."""
-        weight = None if self.user_cell else self._flat_weights[0]
-        checks.check_input(input, self.input_size, dims, weight)
+        checks.check_input(input, self.input_size, dims, weights[0] if weights else None)
 
     def _flags(self) -> dict[str, object]:
         return {

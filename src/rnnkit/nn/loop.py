@@ -42,8 +42,15 @@ class LoopPath(nn.Module):
     kind: str
     _all_weights: list[list[str]]
 
-    def _loop(self, x: Tensor, hx: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """x: (T, B, D) -> output (T, B, dirs*H_out) and the final state (stacked per layer)."""
+    def _loop(
+        self, x: Tensor, hx: State, lengths: Tensor | None, weights: list[Tensor]
+    ) -> tuple[Tensor, State]:
+        """x: (T, B, D) -> output (T, B, dirs*H_out) and the final state (stacked per layer).
+
+        weights: the flat weights (``_flat_weights``, read once by the caller; [] for user cells).
+        """
+        flat = iter(weights)
+        groups = [{n: next(flat) for n in names} for names in self._all_weights]
         states = hx if isinstance(hx, tuple) else (hx,)
         time = x.shape[0]
         mask = None if lengths is None else step_mask(lengths, time, x.device)
@@ -55,8 +62,9 @@ class LoopPath(nn.Module):
                 index = layer * self.num_directions + direction
                 source = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
                 out, final = self._run_direction(
-                    index, source, tuple(s[index] for s in states), mask
-                )
+                    index, source, tuple(s[index] for s in states), mask,
+                    groups[index] if groups else {},
+                )  # fmt: skip
                 outputs.append(out if direction == 0 else reverse_padded(out, lengths))
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
@@ -98,20 +106,21 @@ class LoopPath(nn.Module):
         return getattr(self, f"{name}_weight{suffix}"), getattr(self, f"{name}_bias{suffix}")
 
     def _run_direction(
-        self, index: int, x: Tensor, state: tuple[Tensor, ...], mask: Tensor | None
-    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        self, index: int, x: Tensor, state: tuple[Tensor, ...], mask: Tensor | None,
+        named: dict[str, Tensor],
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
         """One layer direction (layer * dirs + direction = index) over its input.
 
         x: (T, B, D), already reversed for the reverse direction; state: (h_0[, c_0]);
-        mask: (T, B, 1) or None. Returns the outputs (T, B, H_out) and the final state.
+        mask: (T, B, 1) or None; named: this direction's weights by full name
+        (``weight_ih_l0_reverse``...). Returns the outputs (T, B, H_out) and the final state.
         """
         if self.user_cell:
             step = partial(_user_cell_step, self.cells[index], self.has_cell_state)
             return self._run_steps((x, step), state, mask)
         h_mask = self._recurrent_mask(x.shape[1], x)
-        names = self._all_weights[index]
-        suffix = names[0][len("weight_ih") :]
-        weight = {name[: -len(suffix)]: getattr(self, name) for name in names}
+        suffix = next(iter(named))[len("weight_ih") :]
+        weight = {name[: len(name) - len(suffix)]: w for name, w in named.items()}
         bias_apart = self.recurrent_bias_apart
         folded = weight.get("bias_ih")
         if folded is not None and not bias_apart:  # b_ih + b_hh add to one pre-activation
