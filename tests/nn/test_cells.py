@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import rnnkit.nn as rnn
 from rnnkit.errors import InvalidArgumentError
 from rnnkit.nn import GRUCell, LSTMCell, SimpleRNNCell
 
@@ -117,17 +118,21 @@ def test_bad_cell_inputs_name_the_argument() -> None:
         GRUCell(3, 4)(torch.randn(2, 3), torch.zeros(4))
 
 
-@pytest.mark.parametrize("cell_type", [SimpleRNNCell, LSTMCell, GRUCell])
-def test_reset_parameters_sets_layer_norm_to_identity(cell_type) -> None:
-    """reset_parameters redraws the weights and sets layer-norm gains to 1 and biases to 0."""
+@pytest.mark.parametrize(
+    "module_type", [SimpleRNNCell, LSTMCell, GRUCell, rnn.RNN, rnn.LSTM, rnn.GRU]
+)
+def test_reset_parameters_sets_layer_norm_to_identity(module_type) -> None:
+    """reset_parameters redraws the weights and sets layer-norm gains to 1 and biases to 0
+    (ln_ih_weight, ln_c_bias, ln_hh_weight_l0...), in the cells as in the layers."""
     torch.manual_seed(0)
-    cell = cell_type(3, 4, layer_norm=True)
+    module = module_type(3, 4, layer_norm=True)
     with torch.no_grad():
-        for p in cell.parameters():
+        for p in module.parameters():
             p.fill_(7.0)
-    cell.reset_parameters()
-    for name, p in cell.named_parameters():
+    module.reset_parameters()
+    for name, p in module.named_parameters():
         if name.startswith("ln_"):
-            assert torch.equal(p, torch.full_like(p, 1.0 if name.endswith("weight") else 0.0))
+            gain = name.split("_")[2] == "weight"
+            assert torch.equal(p, torch.full_like(p, 1.0 if gain else 0.0))
         else:
             assert p.abs().max() <= 0.5  # U(-1/sqrt(4), 1/sqrt(4))

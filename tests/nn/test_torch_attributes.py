@@ -102,20 +102,6 @@ def test_flat_weights_follow_to_and_load_state_dict(ref_cls, mine_cls, options) 
     torch.testing.assert_close(mine(x)[0], ref(x)[0])
 
 
-@pytest.mark.parametrize("layer_type", [rnn.RNN, rnn.LSTM, rnn.GRU])
-def test_layer_reset_parameters_sets_layer_norm_to_identity(layer_type) -> None:
-    layer = layer_type(3, 4, layer_norm=True)
-    with torch.no_grad():
-        for p in layer.parameters():
-            p.fill_(7.0)
-    layer.reset_parameters()
-    for name, p in layer.named_parameters():
-        if name.startswith("ln_"):
-            assert torch.equal(p, torch.full_like(p, 1.0 if "_weight_" in name else 0.0))
-        else:
-            assert p.abs().max() <= 0.5
-
-
 @pytest.mark.parametrize("cell_type", [rnn.RNNCell, rnn.LSTMCell, rnn.GRUCell])
 def test_cells_trace_and_compile_but_do_not_script(cell_type) -> None:
     """torch.jit.trace works; torch.jit.script does not (documented in

@@ -77,6 +77,14 @@ _ARGS = """
 """
 
 
+def _refuse(unsupported: dict[str, object], layer: str) -> None:
+    """torch.nn.RNN/GRU refuse proj_size (even 0) with ValueError, other keywords TypeError."""
+    if "proj_size" in unsupported:
+        raise invalid("proj_size", unsupported["proj_size"], "no proj_size (LSTM only)")
+    if unsupported:
+        raise TypeError(f"{layer} got unexpected keyword arguments {sorted(unsupported)}")
+
+
 def _doc(summary: str, **parts: str) -> str:
     defaults = {
         "nonlinearity": "", "proj": "", "ln_c": "", "state": "h", "attr_extra": "", "ln_attr": "",
@@ -100,10 +108,7 @@ class RNN(RecurrentLayer):
         device: torch.device | str | None = None, dtype: torch.dtype | None = None,
         **unsupported: object,
     ) -> None:  # fmt: skip
-        if "proj_size" in unsupported:  # as torch.nn: ValueError, even for proj_size=0
-            raise invalid("proj_size", unsupported["proj_size"], "no proj_size (LSTM only)")
-        if unsupported:
-            raise TypeError(f"RNN got unexpected keyword arguments {sorted(unsupported)}")
+        _refuse(unsupported, "RNN")
         self.kind = f"rnn_{nonlinearity}"
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
@@ -185,10 +190,7 @@ class GRU(RecurrentLayer):
         device: torch.device | str | None = None, dtype: torch.dtype | None = None,
         **unsupported: object,
     ) -> None:  # fmt: skip
-        if "proj_size" in unsupported:  # as torch.nn: ValueError, even for proj_size=0
-            raise invalid("proj_size", unsupported["proj_size"], "no proj_size (LSTM only)")
-        if unsupported:
-            raise TypeError(f"GRU got unexpected keyword arguments {sorted(unsupported)}")
+        _refuse(unsupported, "GRU")
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, layer_norm=layer_norm, cell=cell,
