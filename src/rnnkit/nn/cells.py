@@ -241,8 +241,18 @@ class _CellBase(nn.Module):
 class SimpleRNNCell(_CellBase):
     """Elman RNN cell: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
 
-    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (H, D), weight_hh (H, H), biases (H,).
-    Unbatched x (D,) and h (H,) work as in torch.nn.RNNCell.
+    torch.nn.RNNCell's drop-in replacement (also exported as ``rnnkit.nn.RNNCell``).
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), nonlinearity ('tanh' or 'relu', checked at construction), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
+    Outputs: h' like hx.
+    Attributes: weight_ih (H, D), weight_hh (H, H), bias_ih and bias_hh (H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.RNNCell's, so state_dicts load both ways; with layer_norm also ln_ih_weight/ln_ih_bias, ln_hh_weight/ln_hh_bias (H,).
+    Errors as torch.nn.RNNCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 1
@@ -274,7 +284,18 @@ class SimpleRNNCell(_CellBase):
 class LSTMCell(_CellBase):
     """LSTM cell (gates i, f, g, o; see :func:`lstm_step` for the equations).
 
-    Shapes: x (B, D), (h, c) each (B, H) -> (h', c'); weight_ih (4H, D), weight_hh (4H, H).
+    torch.nn.LSTMCell's drop-in replacement.
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases, and c' inside tanh(LN(c')); gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx a tuple (h, c), each (B, H) or (H,) (zeros if None).
+    Outputs: (h', c'), each like h.
+    Attributes: weight_ih (4H, D), weight_hh (4H, H), bias_ih and bias_hh (4H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.LSTMCell's, so state_dicts load both ways; with layer_norm also ln_ih_*/ln_hh_* (4H,) and ln_c_weight/ln_c_bias (H,).
+    Errors as torch.nn.LSTMCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 4
@@ -310,7 +331,18 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     """GRU cell (gates r, z, n; see :func:`gru_step` for the equations).
 
-    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (3H, D), weight_hh (3H, H).
+    torch.nn.GRUCell's drop-in replacement.
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
+    Outputs: h' like hx.
+    Attributes: weight_ih (3H, D), weight_hh (3H, H), bias_ih and bias_hh (3H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.GRUCell's, so state_dicts load both ways; with layer_norm also ln_ih_weight/ln_ih_bias, ln_hh_weight/ln_hh_bias (3H,).
+    Errors as torch.nn.GRUCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 3
