@@ -9,9 +9,9 @@ that torch ships in ``torch/testing/_internal/common_modules.py``
 ``module_inputs_torch_nn_RNN_GRU_Cell``, ``module_inputs_torch_nn_LSTMCell`` and their
 ``module_error_inputs_*``); BSD-3-Clause, (c) PyTorch contributors. Adapted: pytest instead of
 torch's device-type test instantiation, CPU only; outputs are also compared with torch.nn's own
-module holding the same weights; test_errors checks torch's exception type, not its message
-(rnnkit's messages name the argument, value and expectation in its own words: see
-docs/torch-differences.md). Importing common_modules needs the ``expecttest`` package (dev extra).
+module holding the same weights; test_errors checks torch's exception type and its message
+regex, which rnnkit's messages carry in parentheses after their own (argument, value,
+expectation). Importing common_modules needs the ``expecttest`` package (dev extra).
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def test_factory_kwargs(name) -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", NAMES)
 def test_errors(name, dtype, training) -> None:
-    """test_errors: each error input raises an instance of torch's exception type."""
+    """test_errors: each error input raises an instance of torch's exception type, and the
+    message contains torch's sentence (error_regex) after rnnkit's own."""
     info = _info(name)
     cls = RNNKIT[info.module_cls]
     errors = info.module_error_inputs_func(
@@ -109,7 +110,7 @@ def test_errors(name, dtype, training) -> None:
     for error in errors:
         sample = error.module_error_input
         args, kwargs = sample.constructor_input.args, sample.constructor_input.kwargs
-        with pytest.raises(error.error_type):
+        with pytest.raises(error.error_type, match=error.error_regex):
             if error.error_on == construction:
                 cls(*args, **kwargs)
             else:

@@ -4,7 +4,8 @@ Each check refuses exactly what ``torch.nn.RNNBase`` / ``RNNCellBase`` refuse, a
 exception that is an instance of the type torch raises in the same situation (``TypeError``
 for a wrong type, ``ValueError`` for a bad value or a wrong number of dimensions,
 ``RuntimeError`` for a size that does not fit), with rnnkit's message naming the argument, the
-value and what was expected. Every one is also an :class:`rnnkit.errors.InvalidArgumentError`
+value and what was expected, followed in parentheses by torch.nn's own sentence where PyTorch's
+tests match it (so code and searches written for torch's messages still find them). Every one is also an :class:`rnnkit.errors.InvalidArgumentError`
 (a ``ValueError``). Dimensions as in :mod:`rnnkit.nn.layers`.
 """
 
@@ -24,14 +25,21 @@ NONLINEARITIES = ("tanh", "relu")
 def check_bool(name: str, value: object) -> None:
     """torch.nn refuses anything but a real bool for ``bias`` and ``batch_first`` (TypeError)."""
     if not isinstance(value, bool):
-        raise invalid(name, value, "a bool (True or False)", ArgumentTypeError)
+        got = type(value).__name__
+        raise invalid(
+            name, value, f"a bool ({name} should be of type bool, got: {got})", ArgumentTypeError
+        )
 
 
 def check_size(name: str, value: object, minimum: int = 1) -> None:
     """An int >= minimum: TypeError for a non-int (bool counts as int, as in torch.nn),
     ValueError for a smaller value."""
     if not isinstance(value, int):
-        raise invalid(name, value, f"an int >= {minimum}", ArgumentTypeError)
+        got = type(value).__name__
+        raise invalid(
+            name, value, f"an int >= {minimum} ({name} should be of type int, got: {got})",
+            ArgumentTypeError,
+        )  # fmt: skip
     if value < minimum:
         raise invalid(name, value, f"an int >= {minimum} ({name} must be greater than zero)")
 
@@ -79,8 +87,9 @@ def check_dtype(input: Tensor, weight: Tensor) -> None:
     if input.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
         raise invalid(
             "input", f"dtype {input.dtype}",
-            f"the weights' dtype {weight.dtype}: convert the input (input.to({weight.dtype}))"
-            f" or the model (model.to({input.dtype}))",
+            f"the weights' dtype {weight.dtype} (RNN input dtype ({input.dtype}) does not match"
+            f" weight dtype ({weight.dtype}). Convert input: input.to({weight.dtype}), or"
+            f" convert model: model.to({input.dtype}))",
         )  # fmt: skip
 
 
@@ -111,14 +120,38 @@ def check_state(name: str, state: Tensor, expected: tuple[int, ...], meaning: st
 
 def check_cell_input(input: Tensor, input_size: int) -> None:
     """A cell's input: 1-D or 2-D (ValueError), last dimension input_size (RuntimeError)."""
+    if input.dim() in (1, 2) and input.shape[-1] != input_size:
+        got = input.shape[-1]
+        raise invalid(
+            "input", tuple(input.shape), f"last dimension input_size={input_size} (input has"
+            f" inconsistent input_size: got {got} expected {input_size})", ShapeMismatchError,
+        )  # fmt: skip
     check_input(input, input_size, (1, 2))
 
 
 def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) -> None:
-    """A cell's h or c: 1-D or 2-D (ValueError), shaped like (B, H) / (H,) (RuntimeError)."""
+    """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]"): 1-D or 2-D (ValueError), shaped
+    (B, H) for a (B, D) input or (H,) for a (D,) one (RuntimeError)."""
     if not isinstance(state, Tensor):
         raise invalid(name, type(state).__name__, "a tensor", ArgumentTypeError)
     if state.dim() not in (1, 2):
-        raise invalid(name, tuple(state.shape), "a 1-D or 2-D tensor")
+        said = "hidden" if name == "hx" else name
+        raise invalid(
+            name, tuple(state.shape),
+            f"a 1-D or 2-D tensor (Expected {said} to be 1D or 2D, got {state.dim()}D instead)",
+        )  # fmt: skip
+    torch_name = "hidden1" if name == "hx[1]" else "hidden0"
+    if state.shape[-1] != hidden_size:
+        raise invalid(
+            name, tuple(state.shape), f"last dimension hidden_size={hidden_size} ({torch_name}"
+            f" has inconsistent hidden_size: got {state.shape[-1]}, expected {hidden_size})",
+            ShapeMismatchError,
+        )  # fmt: skip
+    if input.dim() == 2 and state.dim() == 2 and state.shape[0] != input.shape[0]:
+        raise invalid(
+            name, tuple(state.shape), f"the input's batch size {input.shape[0]} (Input batch"
+            f" size {input.shape[0]} doesn't match {torch_name} batch size {state.shape[0]})",
+            ShapeMismatchError,
+        )  # fmt: skip
     expected = (hidden_size,) if input.dim() == 1 else (input.shape[0], hidden_size)
     check_state(name, state, expected, "to match the input (batch, hidden_size)")
