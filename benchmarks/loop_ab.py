@@ -1,10 +1,10 @@
 """A/B speed of the loop path (training: forward + hand-written backward) between two source trees.
 
 Run: ``python benchmarks/loop_ab.py --base REV [--rounds 6]`` from the repository root. The
-revision's ``src/`` is exported to a temporary directory; then the current ``src/`` and the base
-take turns, one subprocess per turn (A, B, A, B, ...), each timing the median of 15 forward +
-backward passes per kind after warm-up, on one thread. Reports the median over rounds of the
-current/base time ratio per kind (below 1 = the current tree is faster) and writes
+revision's ``src/`` is exported to a temporary directory; one child process per tree (one
+thread each) holds the layers, and the two time one forward + backward each in turn
+(A, B, A, B, ...), so load from other processes hits both alike. Reports the median over the
+pairs of the current/base time ratio per kind (below 1 = the current tree is faster) and writes
 ``benchmarks/results/loop_ab.json``.
 """
 
@@ -25,25 +25,23 @@ from common import machine
 SHAPE = (32, 40, 128)  # batch B, time T, hidden H (input size H), one layer
 KINDS = ["RNN", "LSTM", "GRU"]
 CHILD = """
-import statistics, sys, time, json, torch
+import sys, time, torch
 import rnnkit.nn as rnn
 torch.set_num_threads(1)
 B, T, H = {shape}
-result = {{}}
+layers, inputs = {{}}, {{}}
 for kind in {kinds}:
     torch.manual_seed(0)
-    layer = getattr(rnn, kind)(H, H, implementation="loop")
-    x = torch.randn(B, T, H)
-    times = []
-    for i in range(18):
-        layer.zero_grad(set_to_none=True)
-        start = time.perf_counter()
-        out, _ = layer(x.transpose(0, 1))
-        out.sum().backward()
-        if i >= 3:
-            times.append(time.perf_counter() - start)
-    result[kind] = statistics.median(times)
-print(json.dumps(result))
+    layers[kind] = getattr(rnn, kind)(H, H, implementation="loop")
+    inputs[kind] = torch.randn(T, B, H)
+print("ready", flush=True)
+for line in sys.stdin:  # one kind name per line: time one forward + backward, print seconds
+    layer, x = layers[line.strip()], inputs[line.strip()]
+    layer.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    out, _ = layer(x)
+    out.sum().backward()
+    print(time.perf_counter() - start, flush=True)
 """
 
 
@@ -56,30 +54,44 @@ def export(rev: str, into: Path) -> Path:
     return into / "src"
 
 
-def time_tree(src: Path) -> dict[str, float]:
+def start_tree(src: Path) -> subprocess.Popen:
+    """A child process with that tree's rnnkit on its path, waiting for kinds to time."""
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1")
     code = CHILD.format(shape=SHAPE, kinds=KINDS)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    return child
+
+
+def time_once(child: subprocess.Popen, kind: str) -> float:
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(kind + "\n")
+    child.stdin.flush()
+    return float(child.stdout.readline())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="e00551a", help="git revision to compare against")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=40, help="timed A/B pairs per kind")
     args = parser.parse_args()
     current = Path("src").resolve()
     with tempfile.TemporaryDirectory() as tmp:
-        base = export(args.base, Path(tmp))
+        children = [start_tree(current), start_tree(export(args.base, Path(tmp)))]
         ratios: dict[str, list[float]] = {kind: [] for kind in KINDS}
-        for _ in range(args.rounds):
-            mine, theirs = time_tree(current), time_tree(base)
+        for step in range(args.rounds + 3):  # the first 3 are warm-up
             for kind in KINDS:
-                ratios[kind].append(mine[kind] / theirs[kind])
+                mine, theirs = (time_once(child, kind) for child in children)
+                if step >= 3:
+                    ratios[kind].append(mine / theirs)
+        for child in children:
+            child.stdin.close()  # type: ignore[union-attr]
+            child.wait()
     summary = {kind: round(statistics.median(r), 3) for kind, r in ratios.items()}
-    print(f"loop path time, current / {args.base} (median of {args.rounds} rounds):", summary)
+    print(f"loop path time, current / {args.base} (median of {args.rounds} pairs):", summary)
     results = Path(__file__).parent / "results"
     results.mkdir(exist_ok=True)
     payload = {

@@ -65,7 +65,7 @@ class SimpleRNNSteps:
         return (h,), (h,)
 
     def backward(
-        self, saved: tuple[Tensor, ...], d_new: State, w_hr: Tensor | None,
+        self, saved: list[Tensor], d_new: State, w_hr: Tensor | None,
         d_in: Tensor, d_rec: Tensor,
     ) -> tuple[tuple[Tensor | None, ...], Tensor | None]:  # fmt: skip
         """Write da into d_in (= d_rec); return no direct state gradient and no d(projection)."""
@@ -102,7 +102,7 @@ class LSTMSteps:
         return (torch.mm(m, w_hr.t()), c_new), (*saved, m)
 
     def backward(
-        self, saved: tuple[Tensor, ...], d_new: State, w_hr: Tensor | None,
+        self, saved: list[Tensor], d_new: State, w_hr: Tensor | None,
         d_in: Tensor, d_rec: Tensor,
     ) -> tuple[tuple[Tensor | None, ...], Tensor | None]:  # fmt: skip
         """Write da into d_in (= d_rec); return (None, dc_{t-1}) and dm (projection) or None."""
@@ -144,7 +144,7 @@ class GRUSteps:
         return (h_new,), (torch.cat(acts, dim=-1), h)
 
     def backward(
-        self, saved: tuple[Tensor, ...], d_new: State, w_hr: Tensor | None,
+        self, saved: list[Tensor], d_new: State, w_hr: Tensor | None,
         d_in: Tensor, d_rec: Tensor,
     ) -> tuple[tuple[Tensor | None, ...], Tensor | None]:  # fmt: skip
         """Write the input-side da into d_in and the recurrent-side one into d_rec;
@@ -167,7 +167,6 @@ STEPS: dict[str, Steps] = {
     "lstm": LSTMSteps(),
     "gru": GRUSteps(),
 }
-KINDS = tuple(STEPS)
 
 
 def run(
@@ -259,26 +258,26 @@ class _Recurrence(torch.autograd.Function):
         d_in = torch.empty_like(gi)  # (T, B, G*H), input side
         d_rec = d_in if isinstance(steps, (SimpleRNNSteps, LSTMSteps)) else torch.empty_like(gi)
         d_proj = torch.empty_like(h_in) if w_hr is not None else None  # (T, B, P)
-        d_state = list(d_final)  # grads are materialised: zeros where an output was not used
+        d_state = d_final  # grads are materialised: zeros where an output was not used
         for t in range(gi.shape[0] - 1, -1, -1):
-            d_new = [d_state[0] + d_out[t], *d_state[1:]]  # reaching the state step t made
-            d_keep: list[Tensor | None] = [None] * len(d_new)  # passing a padded step by
-            if mask is not None:
-                real = mask[t]  # d_out[t] is zero at a padded step: d_state passes as it is
+            d_new = (d_state[0] + d_out[t], *d_state[1:])  # reaching the state step t made
+            if mask is not None:  # a padded step passes d_state (d_out[t] is zero there) by
+                real = mask[t]
                 d_keep = [d * ~real for d in d_state]
-                d_new = [d * real for d in d_new]
+                d_new = tuple(d * real for d in d_new)
             direct, d_m = steps.backward(
-                tuple(s[t] for s in per_step), tuple(d_new), w_hr, d_in[t], d_rec[t]
+                [s[t] for s in per_step], d_new, w_hr, d_in[t], d_rec[t]
             )
             if d_proj is not None:
                 d_proj[t] = d_m
-            d_x = torch.mm(d_rec[t], w_hh)  # (B, H_out): reaching h_{t-1} through W_hh
+            d_h = torch.mm(d_rec[t], w_hh)  # (B, H_out): reaching h_{t-1} through W_hh
             if h_mask is not None:
-                d_x = d_x * h_mask
-            d_state = [
-                _sum(d_x, direct[0], d_keep[0]),
-                *(_sum(d, k) for d, k in zip(direct[1:], d_keep[1:], strict=True)),
-            ]
+                d_h = d_h * h_mask
+            if direct[0] is not None:
+                d_h = d_h + direct[0]
+            d_state = (d_h, *direct[1:])
+            if mask is not None:
+                d_state = tuple(d + k for d, k in zip(d_state, d_keep, strict=True))
         flat = d_rec.flatten(0, 1)  # (T*B, G*H)
         d_w_hh = torch.mm(flat.t(), h_in.flatten(0, 1))
         d_b_hh = flat.sum(0) if b_hh is not None else None
@@ -287,15 +286,6 @@ class _Recurrence(torch.autograd.Function):
             d_w_hr = torch.mm(d_proj.flatten(0, 1).t(), per_step[-1].flatten(0, 1))
         d_c0 = d_state[1] if c0 is not None else None
         return None, d_in, d_state[0], d_c0, d_w_hh, d_b_hh, d_w_hr, None, None
-
-
-def _sum(*parts: Tensor | None) -> Tensor:
-    """Sum of the given tensors, skipping None (at least one is a tensor)."""
-    present = [p for p in parts if p is not None]
-    total = present[0]
-    for p in present[1:]:
-        total = total + p
-    return total
 
 
 def _second_order_backward(
