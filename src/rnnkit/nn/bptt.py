@@ -18,8 +18,8 @@ Shared by every kind (:class:`_Recurrence`): the recurrent input is x_t = h_{t-1
 gradient the kind returns; a padded step (lengths mask False) keeps the state, so its
 gradient passes straight to the step before.
 
-Memory kept per time step, in floats per sequence (torch.nn's autograd loop would keep every
-intermediate of every gate operation, about 3-4 times as much):
+Memory kept per time step, in floats per sequence (the same equations under autograd would
+keep the inputs or outputs of each of their dozen operations per step instead):
 
     SimpleRNN  H_out (x_t) + H (h_t)                                 + G*H for gi
     LSTM       H_out (x_t) + 5H (i, f, g, o, tanh c_t) + H (c_{t-1}) [+ H (m_t) with proj_size]
