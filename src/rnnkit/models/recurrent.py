@@ -16,7 +16,7 @@ from torch import nn
 
 import rnnkit.nn as rnn
 from rnnkit.errors import invalid
-from rnnkit.nn.layers import IMPLEMENTATIONS
+from rnnkit.nn.dispatch import IMPLEMENTATIONS
 
 CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 
