@@ -63,14 +63,17 @@ def test_lstm_with_projection_and_layer_norm_equals_the_loop_path() -> None:
         _close(rec.c_n, c_n)
 
 
+def _previous(values: torch.Tensor) -> torch.Tensor:
+    """(L, T, B, H) values shifted one step later in time, zeros (the initial state) first."""
+    return torch.cat([torch.zeros_like(values[:, :1]), values[:, :-1]], dim=1)
+
+
 def test_lstm_gates_are_named_after_their_equations() -> None:
     """c_t = f*c_{t-1} + i*g and h_t = o*tanh(c_t): a swapped gate name fails this."""
     torch.manual_seed(2)
-    layer = rnn.LSTM(D, H).eval()
     with torch.no_grad():
-        rec = record(layer, torch.randn(T, B, D))
-    g = rec.gates
-    c_prev = torch.cat([torch.zeros(1, 1, B, H), rec.c[:, :-1]], dim=1)
+        rec = record(rnn.LSTM(D, H).eval(), torch.randn(T, B, D))
+    g, c_prev = rec.gates, _previous(rec.c)
     _close(rec.c, g["forget"] * c_prev + g["input"] * g["cell"])
     _close(rec.activation, torch.tanh(rec.c))
     _close(rec.h, g["output"] * rec.activation)
@@ -79,12 +82,10 @@ def test_lstm_gates_are_named_after_their_equations() -> None:
 def test_gru_gates_are_named_after_their_equations() -> None:
     """h_t = (1 - z) * n + z * h_{t-1}; r only enters through n (checked by value range)."""
     torch.manual_seed(3)
-    layer = rnn.GRU(D, H).eval()
     with torch.no_grad():
-        rec = record(layer, torch.randn(T, B, D))
+        rec = record(rnn.GRU(D, H).eval(), torch.randn(T, B, D))
     g = rec.gates
-    h_prev = torch.cat([torch.zeros(1, 1, B, H), rec.h[:, :-1]], dim=1)
-    _close(rec.h, (1 - g["update"]) * g["candidate"] + g["update"] * h_prev)
+    _close(rec.h, (1 - g["update"]) * g["candidate"] + g["update"] * _previous(rec.h))
     assert (g["reset"] > 0).all() and (g["reset"] < 1).all()
     assert rec.activation is rec.h
 
