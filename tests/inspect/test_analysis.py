@@ -164,3 +164,12 @@ def test_a_run_that_is_not_a_model_is_a_checkpoint_error(tmp_path: Path, lm_run:
     with pytest.raises(CheckpointError, match="task 'seq2seq'; expected a language model"):
         load_run(odd)
     assert load_run(lm_run).model.config.num_layers == 2
+
+
+def test_the_standard_librarys_inspect_is_not_shadowed() -> None:
+    import inspect as stdlib_inspect
+
+    import rnnkit.inspect
+
+    assert hasattr(stdlib_inspect, "signature") and not hasattr(stdlib_inspect, "InspectConfig")
+    assert rnnkit.inspect.inspect.__module__ == "rnnkit.inspect.analysis"

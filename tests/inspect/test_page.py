@@ -77,3 +77,5 @@ def test_classifier_page_has_attribution_and_attention(classifier_run: Path, tmp
     np.testing.assert_allclose(c["attribution"], view.classifier.attribution, atol=1e-5)
     np.testing.assert_allclose(c["attention"], view.classifier.attention, atol=1e-3)
     assert c["sum"] == pytest.approx(c["delta"], abs=1e-3)
+    ranks = data["ranks"]["features"]  # the word tokenizer strips quotes: nothing to rank
+    assert ranks["inside quotes"] == [] and len(ranks["position in line"]) == 8

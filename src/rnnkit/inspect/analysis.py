@@ -140,31 +140,23 @@ def inspect(
     loaded = run if isinstance(run, (LoadedLanguageModel, LoadedClassifier)) else load_run(run, device)
     model = loaded.model
     model_device = next(model.parameters()).device
-    if isinstance(loaded, LoadedLanguageModel):
+    is_lm = isinstance(loaded, LoadedLanguageModel)
+    if is_lm:
         tokens = lm_tokens(text, loaded.vectorizer, bool(loaded.config["data"]["lowercase"]))
-        _check_length(tokens, config.max_tokens)
-        ids = torch.as_tensor(tokens.ids, device=model_device)[None]  # (1, T)
-        with torch.no_grad():
-            rec = record(model.rnn, model.embed(ids))
     else:
         settings = loaded.config["vectorizer"]
         tokens = classifier_tokens(text, loaded.vectorizer, settings["max_len"], settings["truncate"])
-        _check_length(tokens, config.max_tokens)
-        ids = torch.as_tensor(tokens.ids, device=model_device)[None]  # (1, T)
-        with torch.no_grad():
-            rec = record(model.rnn, model.embedding(ids))
+    if len(tokens) > config.max_tokens:
+        shown = f"{len(tokens)} tokens"
+        raise invalid("text", shown, f"at most max_tokens={config.max_tokens} (a shorter text)")
+    ids = torch.as_tensor(tokens.ids, device=model_device)[None]  # (1, T)
+    with torch.no_grad():  # the models' own embedding (eval mode: no dropout)
+        rec = record(model.rnn, model.embed(ids) if is_lm else model.embedding(ids))
     units = _unit_fields(tokens, rec)
-    if isinstance(loaded, LoadedLanguageModel):
+    if is_lm:
         return Inspection("lm", model.config.cell, tokens, **units, lm=_lm_view(loaded, rec, tokens, config.top_k))
     view = _classifier_view(loaded, rec, ids, config.ig_steps)
     return Inspection("classify", model.config.cell, tokens, **units, classifier=view)
-
-
-def _check_length(tokens: Tokens, max_tokens: int) -> None:
-    if len(tokens) > max_tokens:
-        raise invalid(
-            "text", f"{len(tokens)} tokens", f"at most max_tokens={max_tokens} (a shorter text)"
-        )
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -56,7 +56,10 @@ def page_data(view: Inspection, title: str, layer: int | None, unit: int | None)
         "varianceOf": _rounded(view.variance),
         "ranks": {
             "variance": view.ranked("variance", RANKED),
-            "features": {name: view.ranked(name, RANKED) for name in view.features},
+            "features": {  # a feature constant over the text (r = 0 everywhere) lists none
+                name: [row for row in view.ranked(name, RANKED) if row[2] != 0.0]
+                for name in view.features
+            },
         },
         "saturation": {name: _rounded(s.transpose(1, 2, 0)) for name, s in view.saturation.items()},
         "lm": None, "classifier": None,
