@@ -173,3 +173,19 @@ def test_the_standard_librarys_inspect_is_not_shadowed() -> None:
 
     assert hasattr(stdlib_inspect, "signature") and not hasattr(stdlib_inspect, "InspectConfig")
     assert rnnkit.inspect.inspect.__module__ == "rnnkit.inspect.analysis"
+
+
+def test_untrained_simple_rnn_colours_by_h_and_has_no_gates() -> None:
+    from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+    from rnnkit.tasks.lm_inference import LoadedLanguageModel
+
+    torch.manual_seed(0)
+    vec = TextVectorizer("char").adapt(["abc \n"])
+    model = LanguageModel(LanguageModelConfig(vec.vocab_size, cell="rnn", num_layers=1, hidden_size=4, embedding_size=3)).eval()  # fmt: skip
+    lm = LoadedLanguageModel(model, vec, {"data": {"lowercase": False, "level": "char"}})
+    view = inspect(lm, "abc\ncab", InspectConfig(top_k=50))
+    assert view.c is None and view.gates == {} and view.saturation == {}
+    np.testing.assert_array_equal(view.activation, view.h)
+    assert view.activation.shape == (1, 7, 4)
+    assert view.lm.top_ids.shape == (7, vec.vocab_size)  # top_k capped at V
+    np.testing.assert_allclose(view.lm.top_probs.sum(-1), 1.0, atol=1e-5)
