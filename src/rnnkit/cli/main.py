@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, export, generate, predict, similar, train_classify, train_lm
+from rnnkit.cli import (
+    evaluate,
+    export,
+    generate,
+    inspect,
+    predict,
+    similar,
+    train_classify,
+    train_lm,
+)
 from rnnkit.errors import RnnkitError
 from rnnkit.logs import console_handler
 
@@ -28,7 +37,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, generate, predict, evaluate.",
+        description="Recurrent neural networks for text: train, generate, predict, evaluate, inspect.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -38,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.required = True
     train_lm.register(tasks)
     train_classify.register(tasks)
-    for module in (generate, predict, evaluate, similar, export):
+    for module in (generate, predict, evaluate, similar, inspect, export):
         module.register(commands)
     return parser
 

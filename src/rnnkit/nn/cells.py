@@ -8,7 +8,9 @@ step in one matrix product before its time loop:
 
 * the input projection ``gi = W_ih x + b_ih`` (G*H values per step), which needs no state;
 * the step functions below (``simple_rnn_step``, ``lstm_step``, ``gru_step``), which take ``gi``
-  and the previous state and apply the gate equations.
+  and the previous state and apply the gate equations. ``lstm_step_gates`` and
+  ``gru_step_gates`` are the same steps returning their gate activations too (for
+  :mod:`rnnkit.nn.recording`); the plain steps call them, so each equation is written once.
 
 The cell modules (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) have the parameter names, shapes,
 initialisation and gate order of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``, so their
@@ -98,11 +100,33 @@ def lstm_step(
     gi: (B, 4H);  h: (B, P or H);  c: (B, H);  weight_hh: (4H, P or H);  weight_hr: (P, H).
     With layer normalisation, tanh(c_t) becomes tanh(LN(c_t)).  Returns (h_t, c_t).
     """
+    h_next, c_next, _ = lstm_step_gates(
+        gi, h, c, weight_hh, bias_hh, weight_hr, norm_hh, norm_c, h_mask
+    )
+    return h_next, c_next
+
+
+def lstm_step_gates(
+    gi: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    weight_hr: Tensor | None = None,
+    norm_hh: Norm = None,
+    norm_c: Norm = None,
+    h_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """:func:`lstm_step` that also returns the step's activations.
+
+    Same arguments and shapes as :func:`lstm_step`. Returns h_t (B, P or H), c_t (B, H) and
+    (i_t, f_t, g_t, o_t, tanh(c_t)), each (B, H): what :mod:`rnnkit.nn.recording` records.
+    """
     gates = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
-    h_next, c_next, _ = lstm_pointwise(gates, c, norm_c)
+    h_next, c_next, activations = lstm_pointwise(gates, c, norm_c)
     if weight_hr is not None:
         h_next = F.linear(h_next, weight_hr)
-    return h_next, c_next
+    return h_next, c_next, activations
 
 
 def lstm_pointwise(
@@ -138,7 +162,23 @@ def gru_step(
 
     gi: (B, 3H);  h: (B, H);  weight_hh: (3H, H);  returns h_t: (B, H).
     """
-    return gru_pointwise(gi, recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), h)[0]
+    return gru_step_gates(gi, h, weight_hh, bias_hh, norm_hh, h_mask)[0]
+
+
+def gru_step_gates(
+    gi: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    norm_hh: Norm = None,
+    h_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """:func:`gru_step` that also returns the step's activations.
+
+    Same arguments and shapes as :func:`gru_step`. Returns h_t (B, H) and
+    (r_t, z_t, n_t, W_hn h_{t-1} + b_hn), each (B, H): what :mod:`rnnkit.nn.recording` records.
+    """
+    return gru_pointwise(gi, recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), h)
 
 
 def gru_pointwise(gi: Tensor, gh: Tensor, h: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
