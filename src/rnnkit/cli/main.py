@@ -8,13 +8,16 @@ errors print one line on stderr and exit with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
 from rnnkit.cli import (
     evaluate,
+    export,
     generate,
+    inspect,
     predict,
     similar,
     train_classify,
@@ -23,6 +26,7 @@ from rnnkit.cli import (
     translate,
 )
 from rnnkit.errors import RnnkitError
+from rnnkit.logs import console_handler
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -35,7 +39,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, generate, predict, evaluate.",
+        description="Recurrent neural networks for text: train, generate, predict, evaluate, inspect.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_lm.register(tasks)
     train_classify.register(tasks)
     train_seq2seq.register(tasks)
-    for module in (generate, predict, evaluate, similar, translate):
+    for module in (generate, predict, translate, evaluate, similar, inspect, export):
         module.register(commands)
     return parser
 
@@ -54,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    console_handler()  # the library logs; the command line shows its messages on stderr
+    if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:
