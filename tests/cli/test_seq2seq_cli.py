@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit.cli.main import main
 
-TINY = ["--embed", "8", "--encoder-hidden", "8", "--hidden", "8", "--attention-size", "4",
+TINY = ["--embed", "8", "--encoder-hidden-size", "8", "--hidden", "8", "--attention-size", "4",
         "--min-freq", "1", "--batch-size", "16", "--no-progress"]  # fmt: skip
 
 
@@ -55,7 +55,7 @@ def test_train_writes_a_run_with_alignments_and_test_scores(run_dir: Path, capsy
     assert (run_dir / "best" / "model.safetensors").exists()
     assert (run_dir / "alignments" / "alignments.json").exists()
     test = json.loads((run_dir / "test_metrics.json").read_text())
-    assert {"bleu", "chrf", "loss", "ppl"} <= set(test) and test["sentences"] == 10
+    assert {"bleu", "chrf", "loss", "perplexity"} <= set(test) and test["sentences"] == 10
 
 
 @pytest.mark.slow
@@ -76,7 +76,7 @@ def test_evaluate_prints_bleu_chrf_loss_and_perplexity(run_dir: Path, files: dic
     args = ["evaluate", str(run_dir), "--source", str(files["val_src"]), "--target", str(files["val_tgt"])]  # fmt: skip
     assert main([*args, "--json", "--beam", "3"]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert {"bleu", "chrf", "loss", "ppl"} <= set(metrics) and metrics["beam"] == 3
+    assert {"bleu", "chrf", "loss", "perplexity"} <= set(metrics) and metrics["beam"] == 3
     assert main(["evaluate", str(run_dir)]) == 2
     assert "--source=None" in one_error_line(capsys)
 
@@ -126,6 +126,7 @@ def test_translate_bad_inputs_give_one_error_line(run_dir: Path, files: dict[str
     assert "beam=0" in one_error_line(capsys)
     assert main(["translate", str(tmp_path / "nowhere"), "a"]) == 2
     assert "does not exist" in one_error_line(capsys)
-    with pytest.raises(SystemExit) as exit_:
-        main(["train", "seq2seq", "--source", str(files["src"]), "--attention", "luong"])
-    assert exit_.value.code == 2
+    assert main(["train", "seq2seq", "--source", str(files["src"]), "--attention", "luong"]) == 2
+    assert "attention='luong'" in one_error_line(capsys)
+    assert main(["train", "seq2seq", "--out", str(tmp_path / "run")]) == 2
+    assert "source=''" in one_error_line(capsys)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from rnnkit.errors import InvalidArgumentError, RnnkitError
-from rnnkit.seq2seq_api import Seq2Seq
+import rnnkit
+from rnnkit import Seq2Seq
 from rnnkit.tasks.translation import TranslationDataConfig, target_text
 from rnnkit.text import BOS, EOS, TextVectorizer, WordPunctTokenizer
 from rnnkit.text.detokenize import detokenize
@@ -27,13 +28,18 @@ def reversal_pairs(count: int, seed: int) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def reverser(tmp_path_factory) -> Seq2Seq:
+def run_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("seq2seq") / "run"
+
+
+@pytest.fixture(scope="module")
+def reverser(run_dir: Path) -> Seq2Seq:
     torch.set_num_threads(1)
     model = Seq2Seq(tokenizer="whitespace", min_freq=1, batch_size=32, label_smoothing=0.0,
                     embedding_size=32, encoder_hidden_size=32, hidden_size=32, dropout=0.0,
                     attention="general", epochs=8, lr=1e-2, warmup_steps=10)  # fmt: skip
-    return model.fit(*reversal_pairs(600, 0), val=reversal_pairs(40, 1),
-                     out=tmp_path_factory.mktemp("seq2seq") / "run")  # fmt: skip
+    return model.fit(*reversal_pairs(600, 0), validation_data=reversal_pairs(40, 1), verbose=0,
+                     out=run_dir)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -42,28 +48,30 @@ def test_a_tiny_model_learns_to_reverse_symbol_sequences(reverser: Seq2Seq) -> N
     found = reverser.translate(sources, beam=3)
     exact = sum(f == t for f, t in zip(found, targets, strict=True)) / len(targets)
     assert exact >= 0.8, list(zip(sources, found, strict=True))[:5]
-    assert reverser.evaluate(sources, targets)["bleu"] > 80
+    metrics = reverser.evaluate(sources, targets)
+    assert metrics["bleu"] > 80 and metrics["perplexity"] == pytest.approx(math.exp(metrics["loss"]))
 
 
 @pytest.mark.slow
-def test_save_then_load_gives_identical_translations(reverser: Seq2Seq, tmp_path: Path) -> None:
+def test_save_then_load_gives_identical_translations(reverser: Seq2Seq, run_dir: Path, tmp_path: Path) -> None:  # fmt: skip
     sources, _ = reversal_pairs(20, 3)
     reverser.save(tmp_path / "saved")
-    again = Seq2Seq.load(tmp_path / "saved")
+    again = rnnkit.load(tmp_path / "saved")
+    assert isinstance(again, Seq2Seq) and again.get_params() == reverser.get_params()
     for beam in (1, 4):
         assert again.translate(sources, beam=beam) == reverser.translate(sources, beam=beam)
-    assert Seq2Seq.load(reverser.run_dir).translate(sources) == reverser.translate(sources)
+    assert rnnkit.load(run_dir).translate(sources) == reverser.translate(sources)
 
 
 @pytest.mark.slow
-def test_the_run_keeps_validation_alignments(reverser: Seq2Seq) -> None:
-    examples = json.loads((reverser.run_dir / "alignments" / "alignments.json").read_text())
+def test_the_run_keeps_validation_alignments(reverser: Seq2Seq, run_dir: Path) -> None:
+    examples = json.loads((run_dir / "alignments" / "alignments.json").read_text())
     assert len(examples) == 3
     for example in examples:
         weights = torch.tensor(example["weights"])  # (output tokens + <eos>, source tokens)
         assert weights.shape == (len(example["output_tokens"]), len(example["source_tokens"]))
         assert torch.allclose(weights.sum(-1), torch.ones(len(weights)), atol=1e-5)
-    assert (reverser.run_dir / "alignments" / "example_1.png").stat().st_size > 0
+    assert (run_dir / "alignments" / "example_1.png").stat().st_size > 0
     alignment = reverser.alignment("a b c d")
     assert alignment.output_tokens[-1] == EOS
 
@@ -89,12 +97,14 @@ def test_hypotheses_are_detokenised_before_scoring() -> None:
 
 
 def test_untrained_and_badly_configured_models_say_so() -> None:
-    with pytest.raises(RnnkitError, match="not trained yet"):
+    with pytest.raises(RnnkitError, match="call fit first"):
         Seq2Seq().translate(["x"])
     with pytest.raises(InvalidArgumentError, match="hiden"):
         Seq2Seq(hiden=3)
+    with pytest.raises(InvalidArgumentError, match="hiden"):
+        Seq2Seq().set_params(hiden=3)
     with pytest.raises(InvalidArgumentError, match="attention="):
-        Seq2Seq(attention="luong")
+        Seq2Seq(attention="luong").fit(["a b"] * 4, ["b a"] * 4)
     for options, named in (({"tokenizer": "char"}, "tokenizer="), ({"max_len": 0}, "max_len="),
                            ({"label_smoothing": 1.0}, "label_smoothing="),
                            ({"val_target": "x"}, "val_target=")):  # fmt: skip
@@ -105,7 +115,7 @@ def test_untrained_and_badly_configured_models_say_so() -> None:
 @pytest.mark.slow
 def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path) -> None:
     from rnnkit.data.parallel import from_lists
-    from rnnkit.tasks.translation import train_translator
+    from rnnkit.tasks.translation import fit_translator
     from rnnkit.train.checkpoint import load_checkpoint
     from rnnkit.train.trainer import TrainerConfig
 
@@ -116,7 +126,7 @@ def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path) -> None:
     def run(out: Path, steps: int, resume: bool = False) -> None:
         trainer = TrainerConfig(steps=steps, eval_every=3, schedule="constant", warmup_steps=0,
                                 progress=False)  # the same lr whatever the budget
-        train_translator(out, data, model, trainer, resume, train=train, val=val)
+        fit_translator(out, train, val, None, data, model, trainer, resume)
 
     run(tmp_path / "whole", 6)
     run(tmp_path / "parts", 3)

@@ -26,7 +26,8 @@ ALIASES = {  # field -> extra flag names kept from earlier releases (short forms
     "embedding_size": ("--embed",),
     "text_cols": ("--text-col",),
 }
-DERIVED = ("vocab_size", "num_classes")  # model fields set from the data, never from a flag
+# model fields set from the data, never from a flag
+DERIVED = ("vocab_size", "num_classes", "source_vocab_size", "target_vocab_size")
 
 
 def flag(group: Group, name: str, help: str, default: Any = None, **kwargs: Any) -> None:

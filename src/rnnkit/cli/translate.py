@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnkit.cli.options import default, flag
+from rnnkit.cli.options import add_config_flags, flag, given
 from rnnkit.cli.predict import texts_of
+from rnnkit.config import from_dict
 from rnnkit.errors import RnnkitError, invalid
-from rnnkit.tasks.translation import Decoding
+from rnnkit.tasks.translation import DecodingConfig
 from rnnkit.tasks.translation_inference import load_translator, plot_attention
 
 
@@ -28,13 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("dir", metavar="RUN", help="run directory (its best/) or a checkpoint")
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="sentences to translate")
     parser.add_argument("--file", metavar="PATH", help="translate each line of this file (.gz too)")
-    for name, field, help, kind in (
-        ("--beam", "beam", "beam width; 1 = greedy", int),
-        ("--length-penalty", "length_penalty", "beam score = log P / length^alpha", float),
-        ("--max-len-ratio", "max_len_ratio", "output limit = ratio * source length + offset", float),
-        ("--max-len-offset", "max_len_offset", "tokens added to the output limit", int),
-    ):  # fmt: skip
-        flag(parser, name, help, default(Decoding, field), type=kind)
+    add_config_flags(parser, DecodingConfig, "decoding", "decoding")
     parser.add_argument("--plot", metavar="PNG",
                         help="save the attention heatmap of the (one) sentence to PNG")  # fmt: skip
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
@@ -42,37 +37,43 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    decoding = decoding_of(args)
     translator = load_translator(args.dir, device=args.device)
     texts = texts_of(args)
     if args.plot:
         if len(texts) != 1:
             raise invalid("--plot", args.plot, f"one sentence to plot (got {len(texts)})")
-        alignment = translator.alignment(texts[0], beam=args.beam)
+        alignment = translator.alignment(texts[0], beam=decoding.beam)
         if not plot_attention(alignment, args.plot):
             raise RnnkitError("--plot needs matplotlib: pip install 'rnnkit[plot]'")
         print(alignment.text)
         return 0
-    for line in translator.translate(texts, args.beam, args.length_penalty, args.max_len_ratio,
-                                     args.max_len_offset):  # fmt: skip
+    for line in translator.translate(texts, **decoding.to_dict()):
         print(line)
     return 0
 
 
+def decoding_of(args: argparse.Namespace) -> DecodingConfig:
+    """The decoding flags given on the command line over DecodingConfig's defaults."""
+    return from_dict(DecodingConfig, given(args, "decoding"), "decoding")
+
+
 def add_seq2seq_flags(parser: argparse.ArgumentParser) -> None:
-    """``rnnkit evaluate``'s flags for a seq2seq run: --source, --target, --beam."""
+    """``rnnkit evaluate``'s flags for a seq2seq run: --source, --target and the decoding."""
     group = parser.add_argument_group("seq2seq models")
     group.add_argument("--source", metavar="PATH",
                        help="source sentences (or a TSV/CSV of pairs, read as in training)")  # fmt: skip
     group.add_argument("--target", metavar="PATH", help="reference translations aligned with --source")  # fmt: skip
-    flag(group, "--beam", "beam width; 1 = greedy", default(Decoding, "beam"), type=int)
+    add_config_flags(parser, DecodingConfig, "decoding", "seq2seq decoding")
 
 
 def evaluate_seq2seq(args: argparse.Namespace) -> int:
     """Print BLEU, chrF, loss and perplexity of a seq2seq run on --source/--target."""
     if args.source is None:
         raise invalid("--source", None, "source sentences (and --target references) to score")
+    decoding = decoding_of(args)
     translator = load_translator(args.dir, device=args.device)
-    metrics = translator.evaluate_files(args.source, args.target, beam=args.beam)
+    metrics = translator.evaluate_files(args.source, args.target, decoding)
     if args.json:
         print(json.dumps(metrics))
     else:

@@ -35,9 +35,17 @@ def history(out: Path) -> list[dict[str, Any]]:
 def save_fitted(
     path: str | Path, fitted: Any, what: str, extra: dict[str, Any] | None = None
 ) -> Path:
-    """Write a fitted model (weights, config, vocabulary) as a checkpoint directory ``path``."""
+    """Write a fitted model (weights, config, vocabulary) as a checkpoint directory ``path``.
+
+    The vocabulary is ``fitted.vocab()`` where the model has several vectorizers (an
+    encoder-decoder's source and target), else ``fitted.vectorizer``'s.
+    """
     if fitted is None:
         raise invalid("self", f"an unfitted {what}", "a fitted model: call fit first")
-    vectorizer: TextVectorizer = fitted.vectorizer
+    if hasattr(fitted, "vocab"):
+        vocab = fitted.vocab()
+    else:
+        vectorizer: TextVectorizer = fitted.vectorizer
+        vocab = vectorizer.to_dict()
     config = fitted.config | (extra or {})
-    return save_checkpoint(path, fitted.model.state_dict(), config, vectorizer.to_dict())
+    return save_checkpoint(path, fitted.model.state_dict(), config, vocab)

@@ -56,12 +56,17 @@ class RecurrentConfig:
         """Width of one direction's output: proj_size when projecting, else hidden_size."""
         return self.proj_size or self.hidden_size
 
-    def make_rnn(self, input_size: int, bidirectional: bool = False) -> nn.Module:
-        """The batch-first ``rnnkit.nn`` stack: (B, T, input_size) -> (B, T, dirs*output_size)."""
+    def make_rnn(
+        self, input_size: int, bidirectional: bool = False, hidden_size: int | None = None
+    ) -> nn.Module:
+        """The batch-first ``rnnkit.nn`` stack: (B, T, input_size) -> (B, T, dirs*output_size).
+
+        ``hidden_size`` replaces the config's (an encoder-decoder's encoder has its own width).
+        """
         extra: dict[str, Any] = {"proj_size": self.proj_size} if self.cell == "lstm" else {}
         return CELLS[self.cell](
             input_size,
-            self.hidden_size,
+            hidden_size or self.hidden_size,
             num_layers=self.num_layers,
             dropout=self.dropout if self.num_layers > 1 else 0.0,
             bidirectional=bidirectional,

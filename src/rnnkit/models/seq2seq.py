@@ -20,49 +20,50 @@ Parameters: about (V_s + V_t)*E + encoder + decoder recurrent weights + (K+H)*H 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.errors import invalid
+from rnnkit.models.recurrent import RecurrentConfig
 
-CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 ATTENTIONS = ("none", "additive", "dot", "general")
 State = Tensor | tuple[Tensor, Tensor]
 
 
 @dataclass
-class Seq2SeqConfig:
-    """Everything that defines an encoder-decoder's shape; saved under "model" in config.json."""
+class Seq2SeqConfig(RecurrentConfig):
+    """Everything that defines an encoder-decoder's shape; saved under "model" in config.json.
 
-    source_vocab_size: int = 10_000  # V_s: source embedding rows
-    target_vocab_size: int = 10_000  # V_t: target embedding rows and output size
+    The recurrent options (cell, num_layers, dropout, recurrent_dropout, layer_norm,
+    implementation) come from RecurrentConfig and apply to encoder and decoder alike;
+    ``hidden_size`` is the decoder's width. An LSTM projection (``proj_size``) is not supported.
+    """
+
     cell: str = "gru"  # recurrent cell of encoder and decoder: lstm | gru | rnn
-    num_layers: int = 1  # L: layers of the encoder and of the decoder
+    hidden_size: int = 256  # H: decoder units
+    source_vocab_size: int = 10_000  # V_s: source embedding rows; set from the data when trained
+    target_vocab_size: int = 10_000  # V_t: target embedding rows and outputs; set from the data
     embedding_size: int = 256  # E: source and target embeddings
     encoder_hidden_size: int = 256  # H_e: encoder units per direction
-    hidden_size: int = 256  # H: decoder units
     bidirectional: bool = True  # encoder reads both ways (K = 2*H_e)
     attention: str = "general"  # none | additive (Bahdanau) | dot | general (Luong)
     attention_size: int = 256  # A: hidden units of the additive scorer
     input_feeding: bool = False  # feed h̃_{t-1} into decoder step t (Luong); a step loop
-    dropout: float = 0.3  # on embeddings, between layers and before the output layer
     tie_embeddings: bool = False  # output layer reuses the target embedding (needs E == H)
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
+        super().__post_init__()
+        if self.proj_size:
+            raise invalid("proj_size", self.proj_size, "0: the encoder-decoder has no projection")
         if self.attention not in ATTENTIONS:
             raise invalid("attention", self.attention, f"one of {', '.join(ATTENTIONS)}")
-        for name in ("source_vocab_size", "target_vocab_size", "num_layers", "embedding_size",
-                     "encoder_hidden_size", "hidden_size", "attention_size"):  # fmt: skip
+        for name in ("source_vocab_size", "target_vocab_size", "embedding_size",
+                     "encoder_hidden_size", "attention_size"):  # fmt: skip
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise invalid(name, value, "a positive int")
-        if not 0 <= self.dropout < 1:
-            raise invalid("dropout", self.dropout, "a probability in [0, 1)")
         if self.attention == "dot" and self.memory_size != self.hidden_size:
             raise invalid(
                 "attention", "dot", f"hidden_size == encoder output size {self.memory_size} "
@@ -79,8 +80,6 @@ class Seq2SeqConfig:
         """K: width of the encoder outputs the decoder attends to."""
         return self.encoder_hidden_size * (2 if self.bidirectional else 1)
 
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class Attention(nn.Module):
@@ -167,16 +166,9 @@ class Seq2Seq(nn.Module):
         self.config = c = config
         self.source_embedding = nn.Embedding(c.source_vocab_size, c.embedding_size)
         self.target_embedding = nn.Embedding(c.target_vocab_size, c.embedding_size)
-        between = c.dropout if c.num_layers > 1 else 0.0
-        self.encoder = CELLS[c.cell](
-            c.embedding_size, c.encoder_hidden_size, num_layers=c.num_layers, dropout=between,
-            bidirectional=c.bidirectional, batch_first=True,
-        )  # fmt: skip
+        self.encoder = c.make_rnn(c.embedding_size, c.bidirectional, c.encoder_hidden_size)
         feed = c.hidden_size if c.input_feeding and c.attention != "none" else 0
-        self.decoder = CELLS[c.cell](
-            c.embedding_size + feed, c.hidden_size, num_layers=c.num_layers, dropout=between,
-            batch_first=True,
-        )  # fmt: skip
+        self.decoder = c.make_rnn(c.embedding_size + feed)
         self.bridge = Bridge(c)
         self.attention = None
         if c.attention != "none":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit import __version__
+from rnnkit.config import from_dict
 from rnnkit.data.batching import BucketBatcher, collate
 from rnnkit.data.parallel import ParallelTexts, read_parallel
 from rnnkit.errors import DataError, invalid
@@ -45,13 +45,13 @@ from rnnkit.text import (
 )
 from rnnkit.text.detokenize import detokenize
 from rnnkit.train.bleu import corpus_scores, have_sacrebleu
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
 logger = logging.getLogger("rnnkit.tasks.translation")
-TRAINER_DEFAULTS = {"lr": 2e-3, "warmup_steps": 100}  # translation overrides of TrainerConfig
-BUDGET_DEFAULT = {"epochs": 10}  # when none of epochs, steps, minutes is given
 TOKENIZERS = ("word_punct", "whitespace")
+PAIR_FORMATS = ("tsv", "csv")
 EVAL_BATCH_SIZE = 128  # sentences scored or decoded at once
 
 
@@ -62,9 +62,9 @@ class TranslationDataConfig:
     source: str = ""  # source sentences, one a line; or a two-column TSV/CSV when target is None
     target: str | None = None  # target sentences aligned line by line with source
     val_source: str | None = None  # validation pairs (as source/target); None holds out val_fraction
-    val_target: str | None = None
+    val_target: str | None = None  # validation target sentences aligned with val_source
     test_source: str | None = None  # test pairs scored with beam search after training
-    test_target: str | None = None
+    test_target: str | None = None  # test target sentences aligned with test_source
     format: str | None = None  # tsv | csv for one-file pairs; None = from the suffix
     header: bool = False  # the first TSV/CSV row names the columns
     skip_bad: bool = False  # count and skip empty or over-long pairs instead of failing
@@ -80,6 +80,8 @@ class TranslationDataConfig:
     sample_prob: float = 0.0  # scheduled sampling: chance of feeding the model's own token
 
     def __post_init__(self) -> None:
+        if self.format is not None and self.format not in PAIR_FORMATS:
+            raise invalid("format", self.format, "tsv, csv or None (from the file's suffix)")
         if self.tokenizer not in TOKENIZERS:
             raise invalid("tokenizer", self.tokenizer, f"one of {', '.join(TOKENIZERS)}")
         for name in ("min_freq", "max_len", "batch_size"):
@@ -121,6 +123,15 @@ class TranslationDataConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class Seq2SeqTrainerConfig(TrainerConfig):
+    """TrainerConfig with translation's defaults ("trainer" in config.json; CLI and API use it)."""
+
+    lr: float = 2e-3  # peak learning rate
+    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
+    epochs: int | None = 10  # budget: passes over the training pairs (default budget: 10 epochs)
 
 
 def build_vectorizers(
@@ -178,23 +189,26 @@ def corpus_loss(model: Seq2Seq, sources: list[list[int]], targets: list[list[int
 
 
 @dataclass(frozen=True)
-class Decoding:
-    """How translations are searched (validated on creation)."""
+class DecodingConfig:
+    """How translations are searched: ``rnnkit translate``/``evaluate`` flags, API keywords."""
 
     beam: int = 5  # beam width; 1 = greedy
-    length_penalty: float = 1.0  # score = log P / length ** length_penalty
-    max_len_ratio: float = 1.5  # output limit = ratio * source length + offset tokens
-    max_len_offset: int = 10
+    length_penalty: float = 1.0  # beam score = log P / length^alpha
+    max_len_ratio: float = 1.5  # output limit = ratio * source length + max_len_offset tokens
+    max_len_offset: int = 10  # tokens added to the output limit
 
     def __post_init__(self) -> None:
         if not isinstance(self.beam, int) or isinstance(self.beam, bool) or self.beam < 1:
             raise invalid("beam", self.beam, "an int >= 1 (1 = greedy)")
         max_lengths(torch.zeros(1), self.max_len_ratio, self.max_len_offset)
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
 
 @torch.no_grad()
 def decode(
-    model: Seq2Seq, sources: list[list[int]], target_vocab: TextVectorizer, decoding: Decoding
+    model: Seq2Seq, sources: list[list[int]], target_vocab: TextVectorizer, decoding: DecodingConfig
 ) -> list[Translation]:
     """Translations of id lists, in their order, decoded in batches of similar length."""
     device = next(model.parameters()).device
@@ -231,6 +245,7 @@ def reference_text(text: str, data: TranslationDataConfig) -> str:
 class TranslationTask:
     """The trainer's view of parallel text: length-bucketed batches and validation scores."""
 
+    name = "seq2seq"
     metric = "val_loss"
     maximize = False
     unit = "tok"
@@ -270,7 +285,7 @@ class TranslationTask:
         loss = corpus_loss(model, self.val_src, self.val_tgt)
         metrics = {"val_loss": loss, "val_ppl": perplexity(loss)}
         if have_sacrebleu():
-            found = decode(model, self.val_src, self.target_vectorizer, Decoding(beam=1))
+            found = decode(model, self.val_src, self.target_vectorizer, DecodingConfig(beam=1))
             hypotheses = [target_text(self.target_vectorizer, t.ids) for t in found]
             references = [reference_text(t, self.data) for t in self.val.targets]
             metrics["val_bleu"] = corpus_scores(hypotheses, references)["bleu"]
@@ -283,8 +298,15 @@ class TranslationTask:
         pass
 
     def vocab(self) -> dict[str, Any]:
-        return {"source": self.source_vectorizer.to_dict(),
-                "target": self.target_vectorizer.to_dict()}  # fmt: skip
+        return vocab_of(self.source_vectorizer, self.target_vectorizer)
+
+    def run_sections(self) -> dict[str, Any]:
+        return {"vectorizer": {"shared": self.data.shared_vocab}, "data": self.data.to_dict()}
+
+
+def vocab_of(source: TextVectorizer, target: TextVectorizer) -> dict[str, Any]:
+    """A checkpoint's vocab.json of an encoder-decoder: both vectorizers."""
+    return {"source": source.to_dict(), "target": target.to_dict()}
 
 
 def split_pairs(pairs: ParallelTexts, fraction: float, seed: int) -> tuple[ParallelTexts, ParallelTexts]:
@@ -298,46 +320,64 @@ def split_pairs(pairs: ParallelTexts, fraction: float, seed: int) -> tuple[Paral
 
 
 def train_translator(
-    out: str | Path, data: TranslationDataConfig, model_options: dict[str, Any],
-    trainer: TrainerConfig, resume: bool = False, train: ParallelTexts | None = None,
-    val: ParallelTexts | None = None,
-) -> tuple[Progress, dict[str, Any] | None]:  # fmt: skip
-    """Train an encoder-decoder end to end into the run directory ``out``.
+    out: str | Path,
+    data: TranslationDataConfig,
+    model: Seq2SeqConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    **fit_options: Any,
+) -> tuple[Progress, dict[str, Any] | None]:
+    """Train an encoder-decoder on the files of ``data`` into the run directory ``out``.
 
-    ``model_options`` are Seq2SeqConfig fields except the vocabulary sizes. ``train``/``val``
-    given as :class:`ParallelTexts` replace reading ``data.source``/``data.val_source``
-    (the Python API passes lists this way). The same seed on the same machine gives the same
-    weights. Afterwards: alignments of validation sentences, and test scores when test pairs
-    are configured (see the module docstring). Returns the final progress and the test
-    metrics (None without test pairs).
+    Reads ``data.source``/``data.target`` (and the validation and test pairs when named),
+    then runs :func:`fit_translator` (``fit_options``: its ``callbacks`` and ``verbose``).
+    """
+    if not data.source:
+        raise invalid("source", data.source, "a file of source sentences (or of pairs)")
+    trainer = trainer or Seq2SeqTrainerConfig()
+    train = data.read(data.source, data.target, training=True)
+    val = data.read(data.val_source, data.val_target) if data.val_source else None
+    test = data.read(data.test_source, data.test_target) if data.test_source else None
+    return fit_translator(out, train, val, test, data, model, trainer, resume, **fit_options)
+
+
+def fit_translator(
+    out: str | Path,
+    train: ParallelTexts,
+    val: ParallelTexts | None,
+    test: ParallelTexts | None,
+    data: TranslationDataConfig,
+    model: Seq2SeqConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+) -> tuple[Progress, dict[str, Any] | None]:
+    """Train an encoder-decoder on sentence pairs in memory into the run directory ``out``.
+
+    ``val`` None holds out a seeded ``data.val_fraction`` of ``train``. ``model`` gives the
+    Seq2SeqConfig options (a dict is checked for unknown keys); the vocabulary sizes come from
+    the data. The same seed on the same machine gives the same weights. Afterwards: alignments
+    of validation sentences, and test scores with ``test`` (see the module docstring). Returns
+    the final progress and the test metrics (None without test pairs).
     """
     from rnnkit.tasks.translation_inference import finish_run
 
+    trainer = trainer or Seq2SeqTrainerConfig()
+    if not isinstance(model, Seq2SeqConfig):
+        model = from_dict(Seq2SeqConfig, model or {}, "model")
     seed_everything(trainer.seed)
-    if train is None:
-        train = data.read(data.source, data.target, training=True)
-    test = data.read(data.test_source, data.test_target) if data.test_source else None
-    if val is None and data.val_source:
-        val = data.read(data.val_source, data.val_target)
-    elif val is None:
+    if val is None:
         train, val = split_pairs(train, data.val_fraction, trainer.seed)
     vectorizers = build_vectorizers(train, data)
-    config = Seq2SeqConfig(source_vocab_size=vectorizers[0].vocab_size,
-                           target_vocab_size=vectorizers[1].vocab_size, **model_options)  # fmt: skip
+    config = replace(model, source_vocab_size=vectorizers[0].vocab_size,
+                     target_vocab_size=vectorizers[1].vocab_size)  # fmt: skip
     task = TranslationTask(train, val, vectorizers, data, trainer.seed)
-    model = Seq2Seq(config)
+    network = Seq2Seq(config)
     logger.info(
         "data: %d training, %d validation pairs; vocabularies %d source, %d target; %d parameters",
         len(train), len(val), config.source_vocab_size, config.target_vocab_size,
-        model.num_parameters(),
+        network.num_parameters(),
     )  # fmt: skip
-    run_config = {
-        "task": "seq2seq",
-        "model": config.to_dict(),
-        "vectorizer": {"shared": data.shared_vocab},
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    }
-    progress = Trainer(model, task, trainer, out, run_config).fit(resume)
+    progress = Trainer(network, task, trainer, out, None, callbacks, verbose).fit(resume)
     return progress, finish_run(Path(out), val, test, trainer.device)

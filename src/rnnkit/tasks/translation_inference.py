@@ -6,7 +6,7 @@
     tr.translate(["Ein Hund läuft im Schnee."], beam=5)     # ["A dog runs in the snow."]
     a = tr.alignment("Ein Hund läuft.")                     # tokens and attention weights
     plot_attention(a, "attention.png")
-    tr.evaluate(sources, references)                        # {"bleu", "chrf", "loss", "ppl", ...}
+    tr.evaluate(sources, references)                        # {"bleu", "chrf", "loss", "perplexity", ...}
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from typing import Any
 
 import torch
 
+from rnnkit.config import from_dict
 from rnnkit.data.batching import collate
 from rnnkit.data.parallel import ParallelTexts, from_lists
 from rnnkit.errors import CheckpointError, invalid
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.lm_inference import checkpoint_dir
+from rnnkit.tasks.lm_inference import checkpoint_dir, require_sections
 from rnnkit.tasks.translation import (
-    Decoding,
+    DecodingConfig,
     TranslationDataConfig,
     corpus_loss,
     decode,
@@ -34,6 +35,7 @@ from rnnkit.tasks.translation import (
     encode_targets,
     reference_text,
     target_text,
+    vocab_of,
 )
 from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train.bleu import corpus_scores
@@ -66,9 +68,13 @@ class LoadedTranslator:
 
     @property
     def data(self) -> TranslationDataConfig:
-        return TranslationDataConfig(**self.config["data"])
+        return from_dict(TranslationDataConfig, self.config["data"], "data")
 
-    def _translations(self, texts: Sequence[str], decoding: Decoding) -> list[list[int]]:
+    def vocab(self) -> dict[str, Any]:
+        """Both vectorizers, as a checkpoint's vocab.json holds them."""
+        return vocab_of(self.source_vectorizer, self.target_vectorizer)
+
+    def _translations(self, texts: Sequence[str], decoding: DecodingConfig) -> list[list[int]]:
         if isinstance(texts, str):
             raise invalid("texts", texts, "a list of strings; wrap one sentence as [text]")
         texts = list(texts)
@@ -83,7 +89,7 @@ class LoadedTranslator:
         max_len_ratio: float = 1.5, max_len_offset: int = 10,
     ) -> list[str]:  # fmt: skip
         """Detokenised translations of ``texts`` (beam search; ``beam=1`` is greedy)."""
-        decoding = Decoding(beam, length_penalty, max_len_ratio, max_len_offset)
+        decoding = DecodingConfig(beam, length_penalty, max_len_ratio, max_len_offset)
         return [target_text(self.target_vectorizer, ids) for ids in self._translations(texts, decoding)]  # fmt: skip
 
     @torch.no_grad()
@@ -91,7 +97,7 @@ class LoadedTranslator:
         """Translate one sentence and return the decoder's attention over its words."""
         if self.model.attention is None:
             raise invalid("model", "attention=none", "a model trained with attention")
-        ids = self._translations([text], Decoding(beam))[0]
+        ids = self._translations([text], DecodingConfig(beam))[0]
         vocab = self.target_vectorizer.vocab
         device = next(self.model.parameters()).device
         src, lengths = collate(encode_sources(self.source_vectorizer, [text]))
@@ -109,11 +115,14 @@ class LoadedTranslator:
         self, sources: Sequence[str], references: Sequence[str], beam: int = 5,
         length_penalty: float = 1.0,
     ) -> dict[str, float | int]:  # fmt: skip
-        """BLEU and chrF (sacrebleu, detokenised) of the translations, loss and perplexity."""
-        pairs = from_lists(sources, references)
-        return self.evaluate_pairs(pairs, Decoding(beam, length_penalty))
+        """BLEU and chrF (sacrebleu, detokenised) of the translations, loss and perplexity.
 
-    def evaluate_pairs(self, pairs: ParallelTexts, decoding: Decoding) -> dict[str, float | int]:
+        ``sources`` and ``references``: N sentences each, aligned.
+        """
+        pairs = from_lists(sources, references)
+        return self.evaluate_pairs(pairs, DecodingConfig(beam, length_penalty))
+
+    def evaluate_pairs(self, pairs: ParallelTexts, decoding: DecodingConfig) -> dict[str, float | int]:
         """:meth:`evaluate` of pairs read from files."""
         src = encode_sources(self.source_vectorizer, pairs.sources)
         loss = corpus_loss(self.model, src, encode_targets(self.target_vectorizer, pairs.targets))
@@ -122,15 +131,15 @@ class LoadedTranslator:
         references = [reference_text(t, self.data) for t in pairs.targets]
         unk = self.source_vectorizer.vocab.unk_id
         return corpus_scores(hypotheses, references) | {
-            "loss": loss, "ppl": perplexity(loss), "sentences": len(pairs), "beam": decoding.beam,
+            "loss": loss, "perplexity": perplexity(loss), "sentences": len(pairs), "beam": decoding.beam,
             "unknown_source_tokens": sum(row.count(unk) for row in src),
         }  # fmt: skip
 
     def evaluate_files(
-        self, source: str, target: str | None = None, beam: int = 5, length_penalty: float = 1.0
+        self, source: str, target: str | None = None, decoding: DecodingConfig | None = None
     ) -> dict[str, float | int]:
         """Scores on pairs read as in training (two aligned files, or one TSV/CSV)."""
-        return self.evaluate_pairs(self.data.read(source, target), Decoding(beam, length_penalty))
+        return self.evaluate_pairs(self.data.read(source, target), decoding or DecodingConfig())
 
 
 def load_translator(path: str | Path, device: str = "cpu") -> LoadedTranslator:
@@ -141,7 +150,8 @@ def load_translator(path: str | Path, device: str = "cpu") -> LoadedTranslator:
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a translation "
             "model (task 'seq2seq', from rnnkit train seq2seq)"
         )
-    model = Seq2Seq(Seq2SeqConfig(**ckpt.config["model"]))
+    require_sections(ckpt, "model", "vectorizer", "data")
+    model = Seq2Seq(from_dict(Seq2SeqConfig, ckpt.config["model"], "model"))
     model.load_state_dict(ckpt.state_dict)
     model.to(resolve_device(device)).eval()
     return LoadedTranslator(
@@ -195,7 +205,7 @@ def finish_run(
         (folder / "alignments.json").write_text(json.dumps(examples, indent=1) + "\n")
     if test is None:
         return None
-    metrics = {"source": test.source} | translator.evaluate_pairs(test, Decoding())
+    metrics = {"source": test.source} | translator.evaluate_pairs(test, DecodingConfig())
     (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     logger.info("test (%s, best checkpoint, beam 5): %s", test.source, metrics)
     return metrics
