@@ -22,13 +22,8 @@ from pathlib import Path
 import torch
 from common import SHARED_DATA, publish
 
-from rnnkit.tasks.translation import (
-    TRAINER_DEFAULTS,
-    TranslationDataConfig,
-    train_translator,
-)
+from rnnkit.tasks.translation import Seq2SeqTrainerConfig, TranslationDataConfig, train_translator
 from rnnkit.tasks.translation_inference import load_translator
-from rnnkit.train.trainer import TrainerConfig
 
 RUNS = Path(__file__).resolve().parent / "runs"
 MODEL = {  # the recipe: word level, bidirectional GRU encoder, GRU decoder
@@ -47,8 +42,8 @@ def run(attention: str, minutes: float, data: Path, precision: str) -> dict[str,
         val_source=str(data / "val.de"), val_target=str(data / "val.en"),
         min_freq=2, batch_size=64, label_smoothing=0.1,
     )  # fmt: skip
-    trainer = TrainerConfig(**TRAINER_DEFAULTS, minutes=minutes, progress=False,
-                            precision=precision)  # fmt: skip
+    trainer = Seq2SeqTrainerConfig(epochs=None, minutes=minutes, progress=False,
+                                   precision=precision)  # fmt: skip
     start = time.perf_counter()
     progress, _ = train_translator(out, config, MODEL | {"attention": attention}, trainer)
     wall = time.perf_counter() - start

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.errors import InvalidArgumentError, RnnkitError
 import rnnkit
 from rnnkit import Seq2Seq
+from rnnkit.errors import InvalidArgumentError, RnnkitError
 from rnnkit.tasks.translation import TranslationDataConfig, target_text
 from rnnkit.text import BOS, EOS, TextVectorizer, WordPunctTokenizer
 from rnnkit.text.detokenize import detokenize

@@ -23,7 +23,7 @@ import numpy as np
 
 from rnnkit.data.readers import LabelledTexts, LabelMap
 from rnnkit.errors import invalid
-from rnnkit.estimators.fitting import history, run_directory, save_fitted
+from rnnkit.estimators.fitting import history, run_directory
 from rnnkit.estimators.inputs import as_labels, as_texts, split_table
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
@@ -61,7 +61,6 @@ class TextClassifier(Estimator):
               "trainer": ("progress",)}  # fmt: skip
     fitted_: LoadedClassifier | None = None
     classes_: np.ndarray
-    history_: list[dict[str, Any]]
 
     def fit(
         self,
@@ -123,11 +122,6 @@ class TextClassifier(Estimator):
         self.fitted_ = fitted
         self.classes_ = np.asarray(fitted.config.get("label_values", fitted.labels.names))
 
-    def _fitted(self) -> LoadedClassifier:
-        if self.fitted_ is None:
-            raise invalid("self", "an unfitted TextClassifier", "a fitted model: call fit first")
-        return self.fitted_
-
     # ---- prediction ----
     def predict_proba(self, X: Any) -> np.ndarray:
         """(N, C) class probabilities of N texts; column j is ``classes_[j]``."""
@@ -152,19 +146,6 @@ class TextClassifier(Estimator):
         targets = encode_labels(classes, LabelledTexts(texts, labels, source="y"))
         loss, report = score(fitted.model, fitted.encode(texts), targets, fitted.labels.names)
         return {"loss": loss, **report.to_dict()}
-
-    # ---- persistence ----
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model as a checkpoint directory; ``rnnkit.load(path)`` reads it."""
-        return save_fitted(path, self.fitted_, "TextClassifier")
-
-    @classmethod
-    def from_fitted(cls, fitted: LoadedClassifier) -> TextClassifier:
-        """The estimator of a loaded checkpoint, with the arguments it was trained with."""
-        estimator = cls(**cls._params_from_run(fitted.config))
-        estimator._set_fitted(fitted)
-        estimator.history_ = []
-        return estimator
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags: a classifier of 1-D string input (used by cross_val_score)."""

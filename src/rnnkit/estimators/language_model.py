@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.config import from_dict
-from rnnkit.errors import invalid
-from rnnkit.estimators.fitting import history, run_directory, save_fitted
+from rnnkit.estimators.fitting import history, run_directory
 from rnnkit.estimators.inputs import as_corpus, corpus_name
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
@@ -45,7 +44,6 @@ class LanguageModel(Estimator):
     SECTIONS: ClassVar[dict[str, type]] = {"model": LanguageModelConfig, "data": LMDataConfig, "trainer": LMTrainerConfig}
     HIDDEN: ClassVar[dict[str, Sequence[str]]] = {"model": ("vocab_size",), "data": ("corpus", "val_corpus"), "trainer": ("progress",)}
     fitted_: LoadedLanguageModel | None = None
-    history_: list[dict[str, Any]]
 
     def fit(
         self,
@@ -80,11 +78,6 @@ class LanguageModel(Estimator):
             self.history_ = history(run)
         return self
 
-    def _fitted(self) -> LoadedLanguageModel:
-        if self.fitted_ is None:
-            raise invalid("self", "an unfitted LanguageModel", "a fitted model: call fit first")
-        return self.fitted_
-
     def generate(
         self, prompt: str = "", *, stop: Sequence[str] = (), **options: Any
     ) -> str | list[str]:
@@ -105,15 +98,3 @@ class LanguageModel(Estimator):
     def perplexity(self, X: Any) -> float:
         """exp(mean loss per token) of a held-out text (per character at char level)."""
         return math.exp(self.evaluate(X)["loss"])
-
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model as a checkpoint directory; ``rnnkit.load(path)`` reads it."""
-        return save_fitted(path, self.fitted_, "LanguageModel")
-
-    @classmethod
-    def from_fitted(cls, fitted: LoadedLanguageModel) -> LanguageModel:
-        """The estimator of a loaded checkpoint, with the arguments it was trained with."""
-        estimator = cls(**cls._params_from_run(fitted.config))
-        estimator.fitted_ = fitted
-        estimator.history_ = []
-        return estimator

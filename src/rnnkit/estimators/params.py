@@ -8,7 +8,9 @@ them :class:`Estimator` gets
   ``help()``, IDEs and scikit-learn's ``get_params`` see real keyword arguments);
 - a docstring section "Arguments" with each field's inline comment;
 - ``get_params`` / ``set_params`` as scikit-learn defines them (arguments stored unchanged);
-- :meth:`Estimator.configs`: the arguments routed back to their dataclasses.
+- :meth:`Estimator.configs`: the arguments routed back to their dataclasses;
+- what a fitted estimator shares: ``save``, ``from_fitted`` (``rnnkit.load``) and the
+  "call fit first" error.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import dataclasses
 import inspect
 import textwrap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.config import field_docs, from_dict, unknown_key, with_budget
+from rnnkit.errors import invalid
+from rnnkit.estimators.fitting import save_fitted
 
 
 def exposed_fields(
@@ -122,6 +127,31 @@ class Estimator:
             )
             for section, cls in self.SECTIONS.items()
         }
+
+    # ---- the fitted model (a Loaded* object: model, vectorizer(s), run config) ----
+    fitted_: Any = None
+    history_: list[dict[str, Any]]
+
+    def _fitted(self) -> Any:
+        if self.fitted_ is None:
+            name = type(self).__name__
+            raise invalid("self", f"an unfitted {name}", "a fitted model: call fit first")
+        return self.fitted_
+
+    def _set_fitted(self, fitted: Any) -> None:
+        self.fitted_ = fitted
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model as a checkpoint directory; ``rnnkit.load(path)`` reads it."""
+        return save_fitted(path, self.fitted_, type(self).__name__)
+
+    @classmethod
+    def from_fitted(cls, fitted: Any) -> Any:
+        """The estimator of a loaded checkpoint, with the arguments it was trained with."""
+        estimator = cls(**cls._params_from_run(fitted.config))
+        estimator._set_fitted(fitted)
+        estimator.history_ = []
+        return estimator
 
     @classmethod
     def _params_from_run(cls, run_config: Mapping[str, Any]) -> dict[str, Any]:

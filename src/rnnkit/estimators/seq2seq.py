@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from rnnkit.config import from_dict
 from rnnkit.data.parallel import ParallelTexts, from_lists
 from rnnkit.errors import invalid
-from rnnkit.estimators.fitting import history, run_directory, save_fitted
+from rnnkit.estimators.fitting import history, run_directory
 from rnnkit.estimators.inputs import as_texts
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
@@ -55,7 +55,6 @@ class Seq2Seq(Estimator):
         "trainer": ("progress",),
     }  # fmt: skip
     fitted_: LoadedTranslator | None = None
-    history_: list[dict[str, Any]]
 
     def fit(
         self,
@@ -94,11 +93,6 @@ class Seq2Seq(Estimator):
             self.history_ = history(run)
         return self
 
-    def _fitted(self) -> LoadedTranslator:
-        if self.fitted_ is None:
-            raise invalid("self", "an unfitted Seq2Seq", "a fitted model: call fit first")
-        return self.fitted_
-
     def translate(self, texts: Any, beam: int = 5, **decoding: Any) -> list[str]:
         """Translations of N sentences, in order (beam search; ``beam=1`` is greedy).
 
@@ -118,17 +112,6 @@ class Seq2Seq(Estimator):
         pairs = _pairs(sources, references, "sources", "references")
         return self._fitted().evaluate_pairs(pairs, config)
 
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model as a checkpoint directory; ``rnnkit.load(path)`` reads it."""
-        return save_fitted(path, self.fitted_, "Seq2Seq")
-
-    @classmethod
-    def from_fitted(cls, fitted: LoadedTranslator) -> Seq2Seq:
-        """The estimator of a loaded checkpoint, with the arguments it was trained with."""
-        estimator = cls(**cls._params_from_run(fitted.config))
-        estimator.fitted_ = fitted
-        estimator.history_ = []
-        return estimator
 
 
 def _pairs(sources: Any, targets: Any, source_name: str, target_name: str) -> ParallelTexts:

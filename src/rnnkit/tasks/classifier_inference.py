@@ -22,9 +22,8 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.config import from_dict
 from rnnkit.data.readers import LabelledTexts, LabelMap, label_names_from
-from rnnkit.errors import CheckpointError, DataError, invalid
+from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.classification import (
     ClassifyDataConfig,
@@ -33,10 +32,8 @@ from rnnkit.tasks.classification import (
     logits_of,
     score,
 )
-from rnnkit.tasks.lm_inference import checkpoint_dir, require_sections
+from rnnkit.tasks.lm_inference import load_trained
 from rnnkit.text import TextVectorizer
-from rnnkit.train.checkpoint import load_checkpoint
-from rnnkit.train.device import resolve_device
 from rnnkit.train.metrics import ClassificationReport
 
 
@@ -83,16 +80,8 @@ class LoadedClassifier:
 
 def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
     """Load a classifier from a run directory (its best/) or a checkpoint directory."""
-    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
-    if ckpt.config.get("task") != "classify" or ckpt.vocab is None:
-        raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a classifier "
-            "(task 'classify')"
-        )
-    require_sections(ckpt, "model", "vectorizer", "labels")
-    model = TextClassifier(from_dict(ClassifierConfig, ckpt.config["model"], "model"))
-    model.load_state_dict(ckpt.state_dict)
-    model.to(resolve_device(device)).eval()
+    model, ckpt = load_trained(path, device, "classify", "a classifier", TextClassifier,
+                               ClassifierConfig, ("vectorizer", "labels"))  # fmt: skip
     labels = LabelMap.from_dict(ckpt.config["labels"])
     return LoadedClassifier(model, TextVectorizer.from_dict(ckpt.vocab), labels, ckpt.config)
 

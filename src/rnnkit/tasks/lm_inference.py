@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
 
 from rnnkit.config import from_dict
 from rnnkit.errors import CheckpointError, DataError, invalid
@@ -27,6 +28,7 @@ from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.device import resolve_device
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
+M = TypeVar("M", bound=nn.Module)
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -211,15 +213,29 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
-def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguageModel:
-    """Load a language model from a run directory (its best/) or a checkpoint directory."""
+def load_trained(
+    path: str | Path, device: str, task: str, what: str, model_class: type[M],
+    config_class: type, sections: Sequence[str],
+) -> tuple[M, Checkpoint]:  # fmt: skip
+    """The checkpoint of a ``task`` run and its model, weights loaded, on ``device``, in eval mode.
+
+    ``path``: a run directory (its best/) or a checkpoint directory. A checkpoint of another
+    task, without a vocabulary or without the config ``sections`` is a CheckpointError.
+    """
     ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
-    if ckpt.config.get("task") != "lm" or ckpt.vocab is None:
+    if ckpt.config.get("task") != task or not ckpt.vocab:
         raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a language model (task 'lm')"
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {what} (task {task!r})"
         )
-    require_sections(ckpt, "model", "vectorizer", "data")
-    model = LanguageModel(from_dict(LanguageModelConfig, ckpt.config["model"], "model"))
+    require_sections(ckpt, "model", *sections)
+    model = model_class(from_dict(config_class, ckpt.config["model"], "model"))
     model.load_state_dict(ckpt.state_dict)
     model.to(resolve_device(device)).eval()
+    return model, ckpt
+
+
+def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguageModel:
+    """Load a language model from a run directory (its best/) or a checkpoint directory."""
+    model, ckpt = load_trained(path, device, "lm", "a language model", LanguageModel,
+                               LanguageModelConfig, ("vectorizer", "data"))  # fmt: skip
     return LoadedLanguageModel(model, TextVectorizer.from_dict(ckpt.vocab), ckpt.config)

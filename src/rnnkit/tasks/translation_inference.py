@@ -23,9 +23,9 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.data.batching import collate
 from rnnkit.data.parallel import ParallelTexts, from_lists
-from rnnkit.errors import CheckpointError, invalid
+from rnnkit.errors import invalid
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.lm_inference import checkpoint_dir, require_sections
+from rnnkit.tasks.lm_inference import load_trained
 from rnnkit.tasks.translation import (
     DecodingConfig,
     TranslationDataConfig,
@@ -39,8 +39,6 @@ from rnnkit.tasks.translation import (
 )
 from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train.bleu import corpus_scores
-from rnnkit.train.checkpoint import load_checkpoint
-from rnnkit.train.device import resolve_device
 from rnnkit.train.metrics import perplexity
 
 logger = logging.getLogger("rnnkit.tasks.translation")
@@ -144,16 +142,8 @@ class LoadedTranslator:
 
 def load_translator(path: str | Path, device: str = "cpu") -> LoadedTranslator:
     """Load an encoder-decoder from a run directory (its best/) or a checkpoint directory."""
-    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
-    if ckpt.config.get("task") != "seq2seq" or not ckpt.vocab:
-        raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a translation "
-            "model (task 'seq2seq', from rnnkit train seq2seq)"
-        )
-    require_sections(ckpt, "model", "vectorizer", "data")
-    model = Seq2Seq(from_dict(Seq2SeqConfig, ckpt.config["model"], "model"))
-    model.load_state_dict(ckpt.state_dict)
-    model.to(resolve_device(device)).eval()
+    model, ckpt = load_trained(path, device, "seq2seq", "a translation model", Seq2Seq,
+                               Seq2SeqConfig, ("vectorizer", "data"))  # fmt: skip
     return LoadedTranslator(
         model, TextVectorizer.from_dict(ckpt.vocab["source"]),
         TextVectorizer.from_dict(ckpt.vocab["target"]), ckpt.config,
