@@ -89,6 +89,25 @@ def add_run_flags(parser: argparse.ArgumentParser, out: str) -> None:
     )
 
 
+def add_task_flags(
+    parser: argparse.ArgumentParser, owners: Mapping[str, type], out: str, skip_model: Iterable[str] = ()
+) -> None:
+    """A ``train`` command's flags: one per field of its data, model (but the sizes set from
+    the data, and ``skip_model``) and trainer configs, then the run flags."""
+    add_config_flags(parser, owners["data"], "data", "data")
+    add_config_flags(parser, owners["model"], "model", "model", skip=(*DERIVED, *skip_model))
+    add_config_flags(parser, owners["trainer"], "trainer", "training")
+    add_run_flags(parser, out)
+
+
+def done_line(args: argparse.Namespace, progress: Any, metric: str, then: str) -> str:
+    """The last line of a training command: steps, minutes, best metric, what to run next."""
+    return (
+        f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best {metric} "
+        f"{progress.best:.4f}; model in {args.out}/best; try: {then}"
+    )
+
+
 def given(args: argparse.Namespace, section: str) -> dict[str, Any]:
     """The flags of ``section`` given on the command line: ``{field: value}``."""
     prefix = section + "."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rnnkit.cli.options import DERIVED, add_config_flags, add_run_flags, build_configs, callbacks
+from rnnkit.cli.options import add_task_flags, build_configs, callbacks, done_line
 from rnnkit.config import defaults
 from rnnkit.data.readers import FORMATS
 from rnnkit.models.classifier import ClassifierConfig
@@ -77,10 +77,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
         description="Train an RNN text classifier; with --test, score the best checkpoint at the "
         f"end. With no budget flag it trains for {epochs} epochs.",
     )
-    add_config_flags(parser, ClassifyDataConfig, "data", "data")
-    add_config_flags(parser, ClassifierConfig, "model", "model", skip=DERIVED)
-    add_config_flags(parser, ClassifierTrainerConfig, "trainer", "training")
-    add_run_flags(parser, out="runs/classify")
+    add_task_flags(parser, OWNERS, out="runs/classify")
     parser.set_defaults(handler=run)
 
 
@@ -91,8 +88,5 @@ def run(args: argparse.Namespace) -> int:
     )
     if report is not None:
         print(f"test (best checkpoint):\n{report.format_table()}")
-    print(
-        f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best val_accuracy "
-        f"{progress.best:.4f}; model in {args.out}/best; try: rnnkit predict {args.out} 'some text'"
-    )
+    print(done_line(args, progress, "val_accuracy", f"rnnkit predict {args.out} 'some text'"))
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.options import add_config_flags, add_run_flags, build_configs, callbacks
+from rnnkit.cli.options import add_task_flags, build_configs, callbacks, done_line
 from rnnkit.config import defaults
 from rnnkit.data.corpora import BUNDLED
 from rnnkit.models.language_model import LanguageModelConfig
@@ -29,10 +29,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
         f"With no budget flag it trains for {minutes:g} minutes. Bundled corpora: "
         f"{', '.join(BUNDLED)}.",
     )
-    add_config_flags(parser, LMDataConfig, "data", "data")
-    add_config_flags(parser, LanguageModelConfig, "model", "model", skip=("vocab_size",))
-    add_config_flags(parser, LMTrainerConfig, "trainer", "training")
-    add_run_flags(parser, out="runs/lm")
+    add_task_flags(parser, OWNERS, out="runs/lm")
     parser.set_defaults(handler=run)
 
 
@@ -41,8 +38,5 @@ def run(args: argparse.Namespace) -> int:
     progress = train_language_model(
         args.out, **configs, resume=args.resume, callbacks=callbacks(args)
     )
-    print(
-        f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best val_loss "
-        f"{progress.best:.4f}; model in {args.out}/best; try: rnnkit generate {args.out}"
-    )
+    print(done_line(args, progress, "val_loss", f"rnnkit generate {args.out}"))
     return 0

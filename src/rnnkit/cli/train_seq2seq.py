@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.options import DERIVED, add_config_flags, add_run_flags, build_configs, callbacks
+from rnnkit.cli.options import add_task_flags, build_configs, callbacks, done_line
 from rnnkit.config import defaults
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.tasks.translation import Seq2SeqTrainerConfig, TranslationDataConfig, train_translator
@@ -32,10 +32,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
         f"test pairs, score the best checkpoint at the end. With no budget flag it trains for "
         f"{epochs} epochs.",
     )
-    add_config_flags(parser, TranslationDataConfig, "data", "data")
-    add_config_flags(parser, Seq2SeqConfig, "model", "model", skip=(*DERIVED, "proj_size"))
-    add_config_flags(parser, Seq2SeqTrainerConfig, "trainer", "training")
-    add_run_flags(parser, out="runs/seq2seq")
+    add_task_flags(parser, OWNERS, out="runs/seq2seq", skip_model=("proj_size",))
     parser.set_defaults(handler=run)
 
 
@@ -46,8 +43,5 @@ def run(args: argparse.Namespace) -> int:
     )
     if test is not None:
         print(f"test ({test['source']}, beam 5): BLEU {test['bleu']:.2f}  chrF {test['chrf']:.2f}")
-    print(
-        f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best val_loss "
-        f"{progress.best:.4f}; model in {args.out}/best; try: rnnkit translate {args.out} 'text'"
-    )
+    print(done_line(args, progress, "val_loss", f"rnnkit translate {args.out} 'text'"))
     return 0
