@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.nn import precision
 from rnnkit.nn.fused_lengths import run_lengths
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
@@ -27,19 +28,27 @@ State = Tensor | tuple[Tensor, Tensor]
 
 
 def _cpu_autocast(x: Tensor) -> bool:
-    """True under CPU autocast: the kernels then run in fp32 with autocast off.
+    """True under CPU autocast, where rnnkit picks the kernel's precision itself.
 
-    torch 2.13's oneDNN LSTM cannot build a primitive for autocast's bf16 inputs (torch.nn.LSTM
-    fails the same way), and its bf16 backward on CPU measured about 60x slower than fp32 here,
-    so the recurrent kernel stays fp32 while the layers around it still use bf16.
+    torch's autocast leaves the CPU recurrent kernels alone or fails (torch 2.13's oneDNN
+    LSTM cannot build a bf16 primitive on some CPUs), and where bf16 works it is faster on
+    some CPUs and 5-60x slower on others: :mod:`rnnkit.nn.precision` measures which.
     """
     return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
 
-def _float32(value: State) -> State:
+def _kernel_dtype(mode: str, weights: list[Tensor]) -> torch.dtype:
+    """bf16 when autocast asks for it and the measurement says it pays here, else fp32."""
+    if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+        return torch.float32
+    hidden = weights[1].shape[1] if mode != "lstm" else weights[0].shape[0] // 4
+    return torch.bfloat16 if precision.bf16_kernel(mode, hidden, KERNELS[mode]) else torch.float32
+
+
+def _cast(value: State, dtype: torch.dtype) -> State:
     if isinstance(value, tuple):
-        return (value[0].float(), value[1].float())
-    return value.float()
+        return (value[0].to(dtype), value[1].to(dtype))
+    return value.to(dtype)
 
 
 def _kernel_state(hx: State) -> list[Tensor] | Tensor:
@@ -92,10 +101,12 @@ def run_padded(
     """
     flags = (has_biases, num_layers, dropout, training, bidirectional)
     if _cpu_autocast(x):
+        dtype = _kernel_dtype(mode, weights)
         with torch.autocast("cpu", enabled=False):
             return run_padded(
-                mode, x.float(), _float32(hx), weights, lengths, has_biases=has_biases,
-                num_layers=num_layers, dropout=dropout, training=training, bidirectional=bidirectional,
+                mode, x.to(dtype), _cast(hx, dtype), [w.to(dtype) for w in weights], lengths,
+                has_biases=has_biases, num_layers=num_layers, dropout=dropout, training=training,
+                bidirectional=bidirectional,
             )  # fmt: skip
     if lengths is None or bool((lengths == x.shape[0]).all()):
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
