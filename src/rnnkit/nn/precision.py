@@ -38,16 +38,19 @@ def cache_path() -> Path:
     return Path(base) / "rnnkit" / "precision.json"
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{cpu}|threads={torch.get_num_threads()}|torch={torch.__version__}"
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _machine() -> str:
+    return f"{cpu_name()}|threads={torch.get_num_threads()}|torch={torch.__version__}"
 
 
 def _cached(key: str, measure: Callable[[], bool]) -> bool:
