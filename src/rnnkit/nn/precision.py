@@ -1,9 +1,10 @@
 """Whether bf16 pays on this machine: short measurements, cached per machine and shape class.
 
 oneDNN's bf16 recurrent kernels differ a lot between CPU generations and makers (on one
-2-core AMD EPYC with AVX-512 bf16, torch 2.13's LSTM could not build a bf16 primitive at
-all and bf16 GRU/RNN forward+backward ran 5-9x slower than fp32; an Intel Xeon measured
-about 60x slower in bf16 backward), so rnnkit measures instead of assuming:
+2-core AMD EPYC VM whose torch reports AVX2 only, no bf16 instructions, torch.nn.LSTM could
+not build a bf16 primitive under autocast, bf16 kernels ran 1.4-10x slower than fp32 and a
+bf16 torch.mm reached 0.6 GFLOP/s; an Intel Xeon measured about 60x slower bf16 backward),
+so rnnkit measures instead of assuming:
 
 * :func:`bf16_kernel` - under CPU bf16 autocast, does the fused kernel for this kind and
   hidden size run correctly and faster in bf16 than in fp32?
