@@ -233,8 +233,9 @@ def test_bad_constructor_arguments(build, match: str) -> None:
 
 
 @pytest.mark.parametrize("layer_type", LAYERS)
-def test_cpu_bf16_autocast_runs_the_fused_kernel_in_fp32(layer_type) -> None:
+def test_cpu_bf16_autocast_runs_the_fused_kernel_in_fp32(layer_type, monkeypatch) -> None:
     """torch.nn.LSTM fails under CPU bf16 autocast in torch 2.13; rnnkit's layers do not."""
+    monkeypatch.setenv("RNNKIT_BF16", "0")  # fp32 kernels (else measured: rnnkit.nn.precision)
     torch.manual_seed(0)
     layer = layer_type(3, 4, num_layers=2, bidirectional=True)
     x = torch.randn(5, 2, 3)

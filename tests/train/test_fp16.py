@@ -19,7 +19,10 @@ TEXT = "the cat sat on the mat and the dog sat on the log.\n" * 20
 def test_fp16_is_chosen_explicitly_and_by_auto_on_a_gpu_without_bf16(monkeypatch) -> None:
     cpu, gpu = torch.device("cpu"), torch.device("cuda")
     assert resolve_precision("fp16", cpu) == torch.float16
-    assert resolve_precision("auto", cpu) == torch.float32
+    monkeypatch.setattr(device_module.precision, "bf16_training_faster", lambda: False)
+    assert resolve_precision("auto", cpu) == torch.float32  # where bf16 measures no faster
+    monkeypatch.setattr(device_module.precision, "bf16_training_faster", lambda: True)
+    assert resolve_precision("auto", cpu) == torch.bfloat16
     monkeypatch.setattr(device_module.torch.cuda, "is_bf16_supported", lambda: False)
     assert resolve_precision("auto", gpu) == torch.float16  # V100, T4
     monkeypatch.setattr(device_module.torch.cuda, "is_bf16_supported", lambda: True)

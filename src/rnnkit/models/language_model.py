@@ -127,9 +127,3 @@ def repeat_state(state: State, count: int) -> State:
         )
     return state.expand(-1, count, -1).contiguous()
 
-
-def select_state(state: State, index: Tensor) -> State:
-    """Keep the batch entries ``index`` (K,) of a state (L, B, H) -> (L, K, H)."""
-    if isinstance(state, tuple):
-        return (state[0].index_select(1, index), state[1].index_select(1, index))
-    return state.index_select(1, index)
