@@ -22,8 +22,7 @@ from torch import Tensor
 
 from rnnkit.errors import invalid
 from rnnkit.generate import ban, beam_step
-from rnnkit.models.language_model import select_state
-from rnnkit.models.seq2seq import Seq2Seq
+from rnnkit.models.seq2seq import Seq2Seq, select_state
 
 
 @dataclass

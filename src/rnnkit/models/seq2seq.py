@@ -82,6 +82,13 @@ class Seq2SeqConfig(RecurrentConfig):
 
 
 
+def select_state(state: State, index: Tensor) -> State:
+    """Keep the batch entries ``index`` (K,) of a decoder state (L, B, H) -> (L, K, H)."""
+    if isinstance(state, tuple):
+        return (state[0].index_select(1, index), state[1].index_select(1, index))
+    return state.index_select(1, index)
+
+
 class Attention(nn.Module):
     """Scores of a decoder state s_t against every encoder output h_j, masked softmax, context.
 
