@@ -16,6 +16,8 @@ class RnnkitError(Exception):
 class InvalidArgumentError(RnnkitError, ValueError):
     """An argument has a value, type or shape that the function does not accept."""
 
+    argument: str | None = None  # the argument's name, when built by invalid()
+
 
 class DataError(RnnkitError, ValueError):
     """An input file or text is empty, malformed or unusable; the message names file and line."""
@@ -33,4 +35,6 @@ def invalid(name: str, value: Any, expected: str) -> InvalidArgumentError:
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return InvalidArgumentError(f"{name}={shown}: expected {expected}")
+    error = InvalidArgumentError(f"{name}={shown}: expected {expected}")
+    error.argument = name  # the CLI shows it as its flag (hidden_size -> --hidden)
+    return error

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from rnnkit.errors import invalid
 from rnnkit.models.language_model import LanguageModel, State, repeat_state, select_state
+from rnnkit.validation import check_float, check_int
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,9 @@ class Sampling:
     greedy: bool = False  # always the most likely token (ignores the three above)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
-            raise invalid("temperature", self.temperature, "a number > 0")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
-            raise invalid("top_k", self.top_k, "an int >= 1")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise invalid("top_p", self.top_p, "a number in (0, 1]")
+        check_float("temperature", self.temperature, 0, None, lo_open=True)
+        check_int("top_k", self.top_k, 1, None, optional=True)
+        check_float("top_p", self.top_p, 0, 1, lo_open=True, optional=True)
 
 
 def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:

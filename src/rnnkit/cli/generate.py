@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli.options import flag
-from rnnkit.tasks.lm_inference import load_language_model
+from rnnkit.cli.options import add_expect_sha256, flag
+from rnnkit.generate import Sampling
+from rnnkit.tasks.lm_inference import check_generation, load_language_model
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -40,11 +41,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, help="seed for reproducible samples (default: random)")
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    add_expect_sha256(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    lm = load_language_model(args.dir, device=args.device)
+    Sampling(args.temperature, args.top_k, args.top_p, args.greedy)  # numbers before loading
+    check_generation(args.length, args.beam, args.num_samples, args.length_penalty, args.seed)
+    lm = load_language_model(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     streaming = args.beam == 1 and args.num_samples == 1
     out = sys.stdout
 

@@ -8,16 +8,28 @@ errors print one line on stderr and exit with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rnnkit import __version__
 from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
 from rnnkit.errors import RnnkitError
 
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+|inf(inity)?|nan)$", re.IGNORECASE)
+
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse with a one-line error (no usage block) and exit status 2."""
+    """argparse with a one-line error (no usage block) and exit status 2.
+
+    ``-inf`` and ``-nan`` count as values, like ``-1``, so ``--lr -inf`` reaches the range
+    check and its message instead of "expected one argument".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -41,13 +53,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# config field -> the flag that sets it, where the two names differ
+FIELD_FLAGS = {"hidden_size": "--hidden", "num_layers": "--layers", "embedding_size": "--embed",
+               "text_cols": "--text-col"}  # fmt: skip
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; words left over after options join a command's TEXT arguments.
+
+    ``rnnkit predict RUN --json "a text"``: argparse stops filling ``TEXT...`` at the first
+    option; a command that sets ``more_positionals`` takes the later words too.
+    """
+    args, extra = parser.parse_known_args(argv)
+    field = getattr(args, "more_positionals", None)
+    if extra and field and not any(word.startswith("-") for word in extra):
+        setattr(args, field, [*getattr(args, field), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def flag_message(exc: RnnkitError, argv: Sequence[str]) -> str:
+    """The error's message, naming the command-line flag instead of the config field."""
+    message = str(exc)
+    name = getattr(exc, "argument", None)
+    if not name or not message.startswith(f"{name}="):
+        return message
+    flag = FIELD_FLAGS.get(name, "--" + name.replace("_", "-"))
+    if any(a == flag or a.startswith(flag + "=") for a in argv):
+        return flag + message[len(name) :]
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse(build_parser(), argv)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        print(f"rnnkit: error: {flag_message(exc, argv)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

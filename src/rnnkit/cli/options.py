@@ -97,3 +97,13 @@ def trainer_config(args: argparse.Namespace) -> TrainerConfig:
         patience=args.patience, seed=args.seed, device=args.device, precision=args.precision,
         progress=not args.no_progress,
     )  # fmt: skip
+
+
+def add_expect_sha256(parser: argparse.ArgumentParser) -> None:
+    """--expect-sha256 HEX: the pinned manifest hash a loaded checkpoint must have."""
+    parser.add_argument(
+        "--expect-sha256",
+        metavar="HEX",
+        help="refuse the checkpoint unless its manifest.json has this SHA-256, as printed at "
+        "save and written to manifest.sha256 (default: no pin)",
+    )

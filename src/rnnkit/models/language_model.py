@@ -19,6 +19,15 @@ from torch import Tensor, nn
 
 import rnnkit.nn as rnn
 from rnnkit.errors import invalid
+from rnnkit.validation import (
+    MAX_LAYERS,
+    MAX_UNITS,
+    check_choice,
+    check_fits_in_memory,
+    check_float,
+    check_int,
+    recurrent_parameters,
+)
 
 CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 State = Tensor | tuple[Tensor, Tensor]
@@ -37,16 +46,16 @@ class LanguageModelConfig:
     tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
-        for name in ("vocab_size", "num_layers", "hidden_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise invalid(name, value, "a positive int")
-        if not isinstance(self.embedding_size, int) or self.embedding_size < 0:
-            raise invalid("embedding_size", self.embedding_size, "an int >= 0 (0 = one-hot)")
-        if not 0 <= self.dropout < 1:
-            raise invalid("dropout", self.dropout, "a probability in [0, 1)")
+        check_choice("cell", self.cell, tuple(CELLS))
+        check_int("vocab_size", self.vocab_size, 1)
+        check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
+        check_int("hidden_size", self.hidden_size, 1, MAX_UNITS)
+        check_int("embedding_size", self.embedding_size, 0, MAX_UNITS)
+        check_float("dropout", self.dropout, 0, 1, hi_open=True)
+        inputs = self.embedding_size or self.vocab_size
+        rnn_params = recurrent_parameters(self.cell, self.num_layers, self.hidden_size, inputs)
+        io_params = self.vocab_size * (self.embedding_size + self.hidden_size + 1)
+        check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + io_params)
         if self.tie_weights and self.embedding_size != self.hidden_size:
             raise invalid(
                 "tie_weights", True, f"embedding_size == hidden_size (got {self.embedding_size} "

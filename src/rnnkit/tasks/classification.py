@@ -29,8 +29,10 @@ from tqdm.auto import tqdm
 from rnnkit import __version__
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
+    FORMATS,
     LabelledTexts,
     LabelMap,
+    check_labelled_path,
     label_names_from,
     read_labelled,
     train_val_split,
@@ -39,12 +41,15 @@ from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
-from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.checkpoint import check_run_dir, load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 
 TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100}  # classifier overrides of TrainerConfig
 EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
+MAX_VOCAB = 10**8  # vocabulary cap
+MAX_LEN = 10**6  # tokens kept per text
 CLASS_WEIGHTS = ("none", "balanced")
 
 
@@ -71,19 +76,19 @@ class ClassifyDataConfig:
     embeddings: str | None = None  # pretrained word vectors (GloVe / word2vec) for the embedding
 
     def __post_init__(self) -> None:
-        if self.standardize not in STANDARDIZERS and self.standardize != "none":
-            raise invalid("standardize", self.standardize, f"one of {[*STANDARDIZERS, 'none']}")
-        for name in ("vocab_size", "max_len", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a positive int")
-        if self.vocab_size < 3:
-            raise invalid("vocab_size", self.vocab_size, "at least 3 (<pad>, <unk> and a word)")
-        if self.truncate not in ("post", "pre"):
-            raise invalid("truncate", self.truncate, "post (keep the start) or pre (keep the end)")
-        if not 0 < self.val_fraction < 1:
-            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 1)")
-        if self.class_weights not in CLASS_WEIGHTS:
-            raise invalid("class_weights", self.class_weights, "none or balanced")
+        check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
+        check_int("vocab_size", self.vocab_size, 3, MAX_VOCAB)  # <pad>, <unk> and a word
+        check_int("max_len", self.max_len, 1, MAX_LEN)
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_choice("truncate", self.truncate, ("post", "pre"))
+        check_float("val_fraction", self.val_fraction, 0, 1, lo_open=True, hi_open=True)
+        check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
+        if self.format is not None:
+            check_choice("format", self.format, FORMATS)
+        label = self.label_col if self.label_col is not None else ("label" if self.header else "0")
+        texts = self.text_cols if self.text_cols is not None else (["text"] if self.header else [])
+        if str(label) in [str(c) for c in texts]:
+            raise invalid("text_cols", texts, f"columns other than the label column {label!r}")
 
     def read(self, path: str) -> LabelledTexts:
         """Read one labelled file with these column options; report skipped rows."""
@@ -253,6 +258,14 @@ def train_classifier(
     final progress and the best checkpoint's report on ``data.test`` (None without a test
     file). The same seed on the same machine gives the same weights.
     """
+    ClassifierConfig(vocab_size=3, **model_options)  # the model options, checked pre-data
+    check_run_dir(out, "classify", resume)
+    for name in ("classes", "embeddings"):
+        if getattr(data, name) is not None:
+            check_input_file(name, getattr(data, name), f"a {name} file")
+    for name in ("train", "val", "test"):
+        if name == "train" or getattr(data, name) is not None:
+            check_labelled_path(name, getattr(data, name), data.format)
     seed_everything(trainer.seed)
     train = data.read(data.train)
     test = data.read(data.test) if data.test else None

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.data.readers import LabelledTexts, LabelMap, label_names_from
+from rnnkit.data.readers import LabelledTexts, LabelMap, check_labelled_path, label_names_from
 from rnnkit.errors import CheckpointError, DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.classification import (
@@ -34,9 +34,10 @@ from rnnkit.tasks.classification import (
 )
 from rnnkit.tasks.lm_inference import checkpoint_dir
 from rnnkit.text import TextVectorizer
-from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.checkpoint import build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
 from rnnkit.train.metrics import ClassificationReport
+from rnnkit.validation import check_choice, check_int
 
 
 @dataclass
@@ -80,19 +81,32 @@ class LoadedClassifier:
         return report
 
 
-def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
-    """Load a classifier from a run directory (its best/) or a checkpoint directory."""
-    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
+def load_classifier(
+    path: str | Path, device: str = "cpu", expect_sha256: str | None = None
+) -> LoadedClassifier:
+    """Load a classifier from a run directory (its best/) or a checkpoint directory.
+
+    ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
+    """
+    ckpt = load_checkpoint(
+        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
+    )
     if ckpt.config.get("task") != "classify" or ckpt.vocab is None:
         raise CheckpointError(
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a classifier "
             "(task 'classify')"
         )
-    model = TextClassifier(ClassifierConfig(**ckpt.config["model"]))
-    model.load_state_dict(ckpt.state_dict)
+    model = build_model(ckpt, ClassifierConfig, TextClassifier)
+    with checkpoint_content(ckpt.path):
+        labels = LabelMap.from_dict(ckpt.config["labels"])
+        vectorizer = TextVectorizer.from_dict(ckpt.vocab)
+        settings = ckpt.config["vectorizer"]
+        check_int("vectorizer.max_len", settings["max_len"], 1)
+        check_choice("vectorizer.truncate", settings["truncate"], ("post", "pre"))
+        if len(labels) != model.config.num_classes or vectorizer.vocab_size != model.config.vocab_size:
+            raise ValueError("labels or vocab do not match the model's num_classes / vocab_size")
     model.to(resolve_device(device)).eval()
-    labels = LabelMap.from_dict(ckpt.config["labels"])
-    return LoadedClassifier(model, TextVectorizer.from_dict(ckpt.vocab), labels, ckpt.config)
+    return LoadedClassifier(model, vectorizer, labels, ckpt.config)
 
 
 def evaluate_file(
@@ -104,6 +118,7 @@ def evaluate_file(
     header: bool | None = None,
     device: str = "cpu",
     classes: str | Path | None = None,
+    expect_sha256: str | None = None,
 ) -> ClassificationReport:
     """Score the classifier of ``run_dir`` on the labelled file ``path``.
 
@@ -111,7 +126,7 @@ def evaluate_file(
     it from the file name when training did too). ``classes``, a class-names file, must list
     the model's class names when given.
     """
-    clf = load_classifier(run_dir, device)
+    clf = load_classifier(run_dir, device, expect_sha256)
     if classes is not None:
         names = label_names_from([], classes).names
         if names != clf.labels.names:
@@ -119,4 +134,5 @@ def evaluate_file(
     given = {"format": format, "text_cols": text_cols, "label_col": label_col, "header": header}
     trained = ClassifyDataConfig(**clf.config["data"])
     columns = replace(trained, **{k: v for k, v in given.items() if v is not None})
+    check_labelled_path("data", path, columns.format)
     return clf.evaluate(columns.read(str(path)))

@@ -23,7 +23,7 @@ from torch import Tensor
 from rnnkit import __version__
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
-from rnnkit.errors import DataError, invalid
+from rnnkit.errors import DataError
 from rnnkit.models.language_model import (
     LanguageModel,
     LanguageModelConfig,
@@ -32,12 +32,15 @@ from rnnkit.models.language_model import (
     move_state,
 )
 from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train.checkpoint import check_run_dir
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_int
 
 LEVELS = ("char", "word")
 TRAINER_DEFAULTS = {"lr": 4e-3, "eval_every": 200}  # language-model overrides of TrainerConfig
 EVAL_BATCH_SIZE = 32  # streams used to score held-out text
+MAX_SEQ_LEN = 100_000  # BPTT steps per window; longer windows only exhaust memory
 
 
 @dataclass
@@ -54,13 +57,11 @@ class LMDataConfig:
     val_fraction: float = 0.05  # held-out tail of the corpus (when no val_corpus)
 
     def __post_init__(self) -> None:
-        if self.level not in LEVELS:
-            raise invalid("level", self.level, "char or word")
-        for name in ("seq_len", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a positive int")
-        if not 0 < self.val_fraction < 0.5:
-            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 0.5)")
+        check_choice("level", self.level, LEVELS)
+        check_int("seq_len", self.seq_len, 1, MAX_SEQ_LEN)
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_int("max_tokens", self.max_tokens, 3, None, optional=True)
+        check_float("val_fraction", self.val_fraction, 0, 0.5, lo_open=True, hi_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,7 +199,11 @@ def train_language_model(
     ``model_options`` are LanguageModelConfig fields except ``vocab_size`` (from the corpus).
     The same seed on the same machine gives the same weights.
     """
+    LanguageModelConfig(vocab_size=data.max_tokens or 2, **model_options)  # checks, pre-data
+    check_run_dir(out, "lm", resume)
     seed_everything(trainer.seed)
+    if data.val_corpus is not None:
+        load_corpus(data.val_corpus, "val_corpus")  # a bad path fails before the long read
     text = load_corpus(data.corpus)
     if data.lowercase:
         text = text.lower()
@@ -206,7 +211,7 @@ def train_language_model(
     ids = encode_corpus(text, vectorizer)
     val_ids = None
     if data.val_corpus is not None:
-        val_text = load_corpus(data.val_corpus)
+        val_text = load_corpus(data.val_corpus, "val_corpus")
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
     model_config = LanguageModelConfig(vocab_size=vectorizer.vocab_size, **model_options)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)

@@ -22,17 +22,38 @@ from rnnkit.generate import Sampling, beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
 from rnnkit.text import EOS, TextVectorizer
-from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.checkpoint import build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
+from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
+MAX_LENGTH = 1_000_000  # tokens per continuation
+MAX_SAMPLES = 10_000  # samples generated together (one batch)
+MAX_BEAM = 1_000  # beam width
+
+
+def check_generation(
+    length: int, beam: int = 1, num_samples: int = 1, length_penalty: float = 1.0,
+    seed: int | None = None,
+) -> None:  # fmt: skip
+    """Range-check generate()'s counts before anything is loaded (InvalidArgumentError)."""
+    check_int("length", length, 1, MAX_LENGTH)
+    check_int("beam", beam, 1, MAX_BEAM)
+    check_int("num_samples", num_samples, 1, MAX_SAMPLES)
+    check_float("length_penalty", length_penalty)
+    check_seed("seed", seed, optional=True)
 
 
 def checkpoint_dir(path: str | Path) -> Path:
     """A run directory's ``best/`` checkpoint, or ``path`` itself when it is a checkpoint."""
+    expected = "a run directory from rnnkit train or a checkpoint directory"
+    if not str(path).strip():
+        raise CheckpointError(f"DIR {str(path)!r}: empty path; expected {expected}")
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"{path}: does not exist; expected a run directory from rnnkit train")
+        raise CheckpointError(f"{path}: does not exist; expected {expected}")
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: is a file, not a checkpoint; expected {expected}")
     return path / "best" if (path / "best").is_dir() else path
 
 
@@ -111,10 +132,9 @@ class LoadedLanguageModel:
         ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
         """
         sampling = Sampling(temperature, top_k, top_p, greedy)
+        check_generation(length, beam, num_samples, length_penalty, seed)
         ids = self.prompt_ids(prompt)
         previous = prompt[-1:] if prompt else ""
-        if not isinstance(beam, int) or beam < 1:
-            raise invalid("beam", beam, "an int >= 1 (1 = no beam search)")
         if beam > 1:
             if num_samples > beam:
                 raise invalid("num_samples", num_samples, f"at most beam={beam} with beam search")
@@ -200,14 +220,29 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
-def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguageModel:
-    """Load a language model from a run directory (its best/) or a checkpoint directory."""
-    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
+def load_language_model(
+    path: str | Path, device: str = "cpu", expect_sha256: str | None = None
+) -> LoadedLanguageModel:
+    """Load a language model from a run directory (its best/) or a checkpoint directory.
+
+    ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
+    """
+    ckpt = load_checkpoint(
+        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
+    )
     if ckpt.config.get("task") != "lm" or ckpt.vocab is None:
         raise CheckpointError(
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a language model (task 'lm')"
         )
-    model = LanguageModel(LanguageModelConfig(**ckpt.config["model"]))
-    model.load_state_dict(ckpt.state_dict)
+    model = build_model(ckpt, LanguageModelConfig, LanguageModel)
+    with checkpoint_content(ckpt.path):
+        vectorizer = TextVectorizer.from_dict(ckpt.vocab)
+        data, settings = ckpt.config["data"], ckpt.config["vectorizer"]
+        check_choice("data.level", data["level"], ("char", "word"))
+        check_int("data.seq_len", data["seq_len"], 1)
+        if not isinstance(data["lowercase"], bool) or settings["start_token"] not in vectorizer.vocab:
+            raise ValueError("data.lowercase or vectorizer.start_token does not fit the vocab")
+        if vectorizer.vocab_size != model.config.vocab_size:
+            raise ValueError(f"vocab of {vectorizer.vocab_size} tokens, model of {model.config.vocab_size}")
     model.to(resolve_device(device)).eval()
-    return LoadedLanguageModel(model, TextVectorizer.from_dict(ckpt.vocab), ckpt.config)
+    return LoadedLanguageModel(model, vectorizer, ckpt.config)

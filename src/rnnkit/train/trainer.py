@@ -23,6 +23,7 @@ exactly where its last checkpoint stood. Ctrl-C leaves the last complete checkpo
 from __future__ import annotations
 
 import json
+import logging
 import math
 import random
 import time
@@ -41,15 +42,29 @@ from rnnkit.train.checkpoint import (
     MODEL_KEYS,
     capture_rng_state,
     check_output_dir,
+    check_savable,
+    check_state_shapes,
+    checkpoint_content,
+    is_checkpoint,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
-from rnnkit.train.device import autocast, resolve_device, resolve_precision
+from rnnkit.train.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from rnnkit.train.metrics import MetricLog, RunningMean, plot_curves
+from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
+logger = logging.getLogger("rnnkit.train")
 OPTIMIZERS = ("adamw", "adam")
-RESUME_KEYS = (*MODEL_KEYS, "data")  # config sections a resumed run must keep unchanged
+MAX_LR = 10.0  # Adam/AdamW diverge long before this; larger is a typo
+MAX_STEPS = 10**9  # steps, epochs, warm-up, eval_every, patience
+MAX_MINUTES = 10**6  # about two years
+# what a resumed run must keep: the model, its vocabulary and labels, the data, and every
+# setting that shapes the optimisation; the budget, eval_every, log_every, patience, device,
+# precision and progress may change (logged, and recorded under "resumed" in config.json)
+FIXED_TRAINER_KEYS = ("optimizer", "lr", "weight_decay", "clip_norm", "schedule", "warmup_steps",
+                      "min_lr_ratio", "seed")  # fmt: skip
+RESUME_KEYS = (*MODEL_KEYS, "labels", "data", *(f"trainer.{k}" for k in FIXED_TRAINER_KEYS))
 
 
 def seed_everything(seed: int) -> None:
@@ -85,20 +100,19 @@ class TrainerConfig:
     progress: bool = True  # show a progress bar
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise invalid("optimizer", self.optimizer, "adamw or adam")
-        if self.schedule not in SCHEDULES:
-            raise invalid("schedule", self.schedule, "cosine or constant")
-        if not self.lr > 0:
-            raise invalid("lr", self.lr, "a learning rate > 0")
-        if self.clip_norm < 0:
-            raise invalid("clip_norm", self.clip_norm, "a norm >= 0 (0 = no clipping)")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_float("lr", self.lr, 0, MAX_LR, lo_open=True)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("clip_norm", self.clip_norm, 0)
+        check_float("min_lr_ratio", self.min_lr_ratio, 0, 1)
         for name in ("epochs", "steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise invalid(name, value, "a positive int")
-        if self.minutes is not None and not self.minutes > 0:
-            raise invalid("minutes", self.minutes, "a number of minutes > 0")
+            check_int(name, getattr(self, name), 1, MAX_STEPS, optional=True)
+        check_float("minutes", self.minutes, 0, MAX_MINUTES, lo_open=True, optional=True)
+        for name, lo in (("warmup_steps", 0), ("eval_every", 0), ("log_every", 1), ("patience", 0)):
+            check_int(name, getattr(self, name), lo, MAX_STEPS)
+        check_seed("seed", self.seed)
         if self.epochs is None and self.steps is None and self.minutes is None:
             raise invalid("budget", None, "one of epochs, steps or minutes")
 
@@ -149,15 +163,24 @@ class Trainer:
 
     # ---- public ----
     def fit(self, resume: bool = False) -> Progress:
-        """Train until the budget ends or early stopping; returns the final progress."""
+        """Train until the budget ends or early stopping; returns the final progress.
+
+        With ``resume`` an existing run in ``out`` continues from ``last/`` (or starts afresh
+        when it never saved one); settings in RESUME_KEYS must be unchanged, the others (the
+        budget, eval_every, patience, device, ...) may change: logged and recorded in
+        config.json under "resumed".
+        """
+        check_savable(self.run_config, self.task.vocab())  # fail now, not at the first save
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
         self.model.to(self.device)
         self.optimizer = self._make_optimizer()
         if resuming:
             self._restore()
         self.log = MetricLog(self.out / "metrics.jsonl")
+        if resume:
+            self._record_resume()
+        (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
         try:
             self._loop()
         finally:
@@ -231,9 +254,13 @@ class Trainer:
                         stop = self._validate(bar) or self._budget_spent()
         except KeyboardInterrupt:
             bar.close()
-            print(
-                f"interrupted at step {p.step}; {self.out / 'last'} holds the last complete checkpoint: continue with --resume"
-            )
+            if is_checkpoint(self.out / "last"):
+                step = load_checkpoint(self.out / "last", verify=False).trainer_state or {}
+                saved = step.get("progress", {}).get("step", "?")
+                where = f"{self.out / 'last'} holds the checkpoint of step {saved}"
+            else:
+                where = "no checkpoint saved yet (--resume starts the run afresh)"
+            print(f"interrupted at step {p.step}; {where}: continue with --resume")
             raise
         bar.close()
 
@@ -304,10 +331,28 @@ class Trainer:
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.out / "last", map_location=self.device)
-        self.model.load_state_dict(ckpt.state_dict)
-        state = ckpt.trainer_state or {}
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.progress = Progress(**state["progress"])
-        self.task.load_state_dict(state["task"])
-        restore_rng_state(state["rng"])
+        with checkpoint_content(ckpt.path):
+            check_state_shapes(ckpt, self.model.state_dict())
+            self.model.load_state_dict(ckpt.state_dict)
+            state = ckpt.trainer_state or {}
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.progress = Progress(**state["progress"])
+            self.task.load_state_dict(state["task"])
+            restore_rng_state(state["rng"])
         print(f"resuming {self.out} at step {self.progress.step} (epoch {self.progress.epoch})")
+
+    def _record_resume(self) -> None:
+        """Drop log records after the checkpoint; log and record the changed free settings."""
+        self.log.truncate(self.progress.step)
+        stored_file = self.out / "config.json"
+        if not stored_file.is_file():
+            return
+        stored = json.loads(stored_file.read_text())
+        before, now = stored.get("trainer", {}), self.run_config["trainer"]
+        changed = {k: [before.get(k), v] for k, v in now.items() if k in before and before[k] != v}
+        history = stored.get("resumed", [])
+        history.append({"step": self.progress.step, "changed": changed})
+        self.run_config["resumed"] = history
+        for key, (old, new) in changed.items():
+            if key != "progress":
+                logger.warning("resume: trainer.%s changed from %r to %r", key, old, new)
