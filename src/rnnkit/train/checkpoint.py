@@ -163,11 +163,26 @@ def save_checkpoint(
         raise
     for stale in target.parent.glob(f".{target.name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    for stale in target.parent.glob(f".{target.name}.tmp-*"):  # debris of killed saves
-        if not _pid_alive(stale.name.split("-")[1]):
+    for stale in target.parent.glob(".*.tmp-*"):  # debris of killed saves, any checkpoint's
+        if not _pid_alive(stale.name.rsplit(".tmp-", 1)[1].split("-")[0]):
             shutil.rmtree(stale, ignore_errors=True)
     logger.info("saved %s: manifest sha256 %s", target, digest)
     return target
+
+
+def recover_interrupted_saves(directory: str | Path) -> list[Path]:
+    """Put back each checkpoint of ``directory`` whose save was killed between its renames.
+
+    Such a save leaves ``.<name>.old-*`` (the complete old checkpoint) and no ``<name>``;
+    the old one is renamed back. Returns the checkpoints recovered.
+    """
+    recovered = []
+    for old in sorted(Path(directory).glob(".*.old-*")):
+        target = old.parent / old.name[1:].rsplit(".old-", 1)[0]
+        if not target.exists() and is_checkpoint(old):
+            old.rename(target)
+            recovered.append(target)
+    return recovered
 
 
 def manifest_sha256(directory: str | Path) -> str:

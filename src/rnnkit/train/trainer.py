@@ -47,6 +47,7 @@ from rnnkit.train.checkpoint import (
     checkpoint_content,
     is_checkpoint,
     load_checkpoint,
+    recover_interrupted_saves,
     restore_rng_state,
     save_checkpoint,
 )
@@ -171,6 +172,8 @@ class Trainer:
         config.json under "resumed".
         """
         check_savable(self.run_config, self.task.vocab())  # fail now, not at the first save
+        if resume and self.out.is_dir():
+            recover_interrupted_saves(self.out)
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
         self.out.mkdir(parents=True, exist_ok=True)
         self.model.to(self.device)
@@ -180,7 +183,9 @@ class Trainer:
         self.log = MetricLog(self.out / "metrics.jsonl")
         if resume:
             self._record_resume()
-        (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
+        config = self.out / "config.json"  # replaced whole: a kill never leaves half of it
+        config.with_name(".config.json.tmp").write_text(json.dumps(self.run_config, indent=2) + "\n")
+        config.with_name(".config.json.tmp").replace(config)
         try:
             self._loop()
         finally:
