@@ -417,6 +417,12 @@ def test_texts_after_options_are_texts(argv: list[str], world, capsys) -> None:
     assert [r["text"] for r in records] == [a for a in argv[2:] if a != "--json"]
 
 
+def test_expect_sha256_accepts_the_pinned_checkpoint(world, capsys) -> None:
+    pin = (Path(world["lm"]) / "best" / "manifest.sha256").read_text().split()[0]
+    code, out, err = run_cli(["generate", world["lm"], "--length", "3", "--expect-sha256", pin], capsys)
+    assert code == 0 and len(out) > 3, err
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from rnnkit.nn import LAYERS
+from rnnkit.train.checkpoint import manifest_sha256
 from rnnkit.train.device import DEVICES, PRECISIONS
 from rnnkit.train.trainer import OPTIMIZERS, SCHEDULES, TrainerConfig
 
@@ -107,3 +109,9 @@ def add_expect_sha256(parser: argparse.ArgumentParser) -> None:
         help="refuse the checkpoint unless its manifest.json has this SHA-256, as printed at "
         "save and written to manifest.sha256 (default: no pin)",
     )
+
+
+def pin_line(out: str) -> str:
+    """The line that tells how to pin ``out/best`` (its manifest's SHA-256)."""
+    digest = manifest_sha256(Path(out) / "best")
+    return f"best/ manifest sha256 {digest} (also in best/manifest.sha256; pin with --expect-sha256)"

@@ -16,6 +16,7 @@ from rnnkit.cli.options import (
     add_trainer_flags,
     default,
     field_flag,
+    pin_line,
     trainer_config,
 )
 from rnnkit.data.readers import FORMATS
@@ -170,4 +171,5 @@ def run(args: argparse.Namespace) -> int:
         f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best val_accuracy "
         f"{progress.best:.4f}; model in {args.out}/best; try: rnnkit predict {args.out} 'some text'"
     )
+    print(pin_line(args.out))
     return 0

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.options import add_recurrent_flags, add_trainer_flags, field_flag, trainer_config
+from rnnkit.cli.options import (
+    add_recurrent_flags,
+    add_trainer_flags,
+    field_flag,
+    pin_line,
+    trainer_config,
+)
 from rnnkit.data.corpora import BUNDLED
 from rnnkit.models.language_model import LanguageModelConfig
 from rnnkit.tasks.language_modeling import (
@@ -70,4 +76,5 @@ def run(args: argparse.Namespace) -> int:
         f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best val_loss "
         f"{progress.best:.4f}; model in {args.out}/best; try: rnnkit generate {args.out}"
     )
+    print(pin_line(args.out))
     return 0
