@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,13 @@ def check_float(
 def check_seed(name: str, value: Any, optional: bool = False) -> int | None:
     """A seed: an int in [0, 2**63 - 1] (what torch's generators accept)."""
     return check_int(name, value, 0, MAX_SEED, optional=optional)
+
+
+def check_recurrent(cell: str, num_layers: int, hidden_size: int, cells: Sequence[str]) -> None:
+    """The settings every recurrent stack shares: a known cell, layers and units in range."""
+    check_choice("cell", cell, tuple(cells))
+    check_int("num_layers", num_layers, 1, MAX_LAYERS)
+    check_int("hidden_size", hidden_size, 1, MAX_UNITS)
 
 
 def recurrent_parameters(cell: str, layers: int, hidden: int, inputs: int, dirs: int = 1) -> int:

@@ -33,12 +33,12 @@ from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
 from rnnkit.nn.sequence import check_lengths
 from rnnkit.validation import (
-    MAX_LAYERS,
     MAX_UNITS,
     check_choice,
     check_fits_in_memory,
     check_float,
     check_int,
+    check_recurrent,
     recurrent_parameters,
 )
 
@@ -64,11 +64,10 @@ class ClassifierConfig:
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(CELLS))
+        check_recurrent(self.cell, self.num_layers, self.hidden_size, CELLS)
         check_choice("pooling", self.pooling, POOLINGS)
         check_int("vocab_size", self.vocab_size, 1)
-        check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
-        for name in ("hidden_size", "embedding_size", "attention_size"):
+        for name in ("embedding_size", "attention_size"):
             check_int(name, getattr(self, name), 1, MAX_UNITS)
         check_int("num_classes", self.num_classes, 2)
         for name in ("dropout", "embedding_dropout"):

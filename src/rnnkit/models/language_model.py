@@ -20,12 +20,11 @@ from torch import Tensor, nn
 import rnnkit.nn as rnn
 from rnnkit.errors import invalid
 from rnnkit.validation import (
-    MAX_LAYERS,
     MAX_UNITS,
-    check_choice,
     check_fits_in_memory,
     check_float,
     check_int,
+    check_recurrent,
     recurrent_parameters,
 )
 
@@ -46,10 +45,8 @@ class LanguageModelConfig:
     tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
 
     def __post_init__(self) -> None:
-        check_choice("cell", self.cell, tuple(CELLS))
+        check_recurrent(self.cell, self.num_layers, self.hidden_size, CELLS)
         check_int("vocab_size", self.vocab_size, 1)
-        check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
-        check_int("hidden_size", self.hidden_size, 1, MAX_UNITS)
         check_int("embedding_size", self.embedding_size, 0, MAX_UNITS)
         check_float("dropout", self.dropout, 0, 1, hi_open=True)
         inputs = self.embedding_size or self.vocab_size

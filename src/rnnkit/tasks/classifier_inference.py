@@ -23,7 +23,7 @@ from typing import Any
 from torch import Tensor
 
 from rnnkit.data.readers import LabelledTexts, LabelMap, check_labelled_path, label_names_from
-from rnnkit.errors import CheckpointError, DataError, invalid
+from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.classification import (
     ClassifyDataConfig,
@@ -32,10 +32,9 @@ from rnnkit.tasks.classification import (
     logits_of,
     score,
 )
-from rnnkit.tasks.lm_inference import checkpoint_dir
+from rnnkit.tasks.lm_inference import load_task_model
 from rnnkit.text import TextVectorizer
-from rnnkit.train.checkpoint import build_model, checkpoint_content, load_checkpoint
-from rnnkit.train.device import resolve_device
+from rnnkit.train.checkpoint import checkpoint_content
 from rnnkit.train.metrics import ClassificationReport
 from rnnkit.validation import check_choice, check_int
 
@@ -88,24 +87,17 @@ def load_classifier(
 
     ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
     """
-    ckpt = load_checkpoint(
-        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
-    )
-    if ckpt.config.get("task") != "classify" or ckpt.vocab is None:
-        raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a classifier "
-            "(task 'classify')"
-        )
-    model = build_model(ckpt, ClassifierConfig, TextClassifier)
+    ckpt, model, vectorizer = load_task_model(
+        path, ("classify", "a classifier"), (ClassifierConfig, TextClassifier), device,
+        expect_sha256,
+    )  # fmt: skip
     with checkpoint_content(ckpt.path):
         labels = LabelMap.from_dict(ckpt.config["labels"])
-        vectorizer = TextVectorizer.from_dict(ckpt.vocab)
         settings = ckpt.config["vectorizer"]
         check_int("vectorizer.max_len", settings["max_len"], 1)
         check_choice("vectorizer.truncate", settings["truncate"], ("post", "pre"))
-        if len(labels) != model.config.num_classes or vectorizer.vocab_size != model.config.vocab_size:
-            raise ValueError("labels or vocab do not match the model's num_classes / vocab_size")
-    model.to(resolve_device(device)).eval()
+        if len(labels) != model.config.num_classes:
+            raise ValueError(f"{len(labels)} labels, a model of {model.config.num_classes} classes")
     return LoadedClassifier(model, vectorizer, labels, ckpt.config)
 
 

@@ -22,7 +22,7 @@ from rnnkit.generate import Sampling, beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
 from rnnkit.text import EOS, TextVectorizer
-from rnnkit.train.checkpoint import build_model, checkpoint_content, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
 from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
@@ -55,6 +55,32 @@ def checkpoint_dir(path: str | Path) -> Path:
     if not path.is_dir():
         raise CheckpointError(f"{path}: is a file, not a checkpoint; expected {expected}")
     return path / "best" if (path / "best").is_dir() else path
+
+
+def load_task_model(
+    path: str | Path, task: tuple[str, str], classes: tuple[type, type], device: str,
+    expect_sha256: str | None,
+) -> tuple[Checkpoint, Any, TextVectorizer]:  # fmt: skip
+    """(checkpoint, model in eval mode on ``device``, vectorizer) of the run or checkpoint
+    ``path`` (see :func:`checkpoint_dir`), verified and consistent.
+
+    ``task`` is (config "task" value, its name for messages); ``classes`` the model's
+    (config dataclass, module class). Anything else is a CheckpointError.
+    """
+    ckpt = load_checkpoint(
+        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
+    )
+    if ckpt.config.get("task") != task[0] or ckpt.vocab is None:
+        raise CheckpointError(
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {task[1]} "
+            f"(task {task[0]!r})"
+        )
+    model = build_model(ckpt, *classes)
+    with checkpoint_content(ckpt.path):
+        vectorizer = TextVectorizer.from_dict(ckpt.vocab)
+        if vectorizer.vocab_size != model.config.vocab_size:
+            raise ValueError(f"a vocab of {vectorizer.vocab_size}, a model of {model.config.vocab_size}")
+    return ckpt, model.to(resolve_device(device)).eval(), vectorizer
 
 
 @dataclass
@@ -227,22 +253,14 @@ def load_language_model(
 
     ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
     """
-    ckpt = load_checkpoint(
-        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
-    )
-    if ckpt.config.get("task") != "lm" or ckpt.vocab is None:
-        raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a language model (task 'lm')"
-        )
-    model = build_model(ckpt, LanguageModelConfig, LanguageModel)
+    ckpt, model, vectorizer = load_task_model(
+        path, ("lm", "a language model"), (LanguageModelConfig, LanguageModel), device,
+        expect_sha256,
+    )  # fmt: skip
     with checkpoint_content(ckpt.path):
-        vectorizer = TextVectorizer.from_dict(ckpt.vocab)
         data, settings = ckpt.config["data"], ckpt.config["vectorizer"]
         check_choice("data.level", data["level"], ("char", "word"))
         check_int("data.seq_len", data["seq_len"], 1)
         if not isinstance(data["lowercase"], bool) or settings["start_token"] not in vectorizer.vocab:
             raise ValueError("data.lowercase or vectorizer.start_token does not fit the vocab")
-        if vectorizer.vocab_size != model.config.vocab_size:
-            raise ValueError(f"vocab of {vectorizer.vocab_size} tokens, model of {model.config.vocab_size}")
-    model.to(resolve_device(device)).eval()
     return LoadedLanguageModel(model, vectorizer, ckpt.config)
