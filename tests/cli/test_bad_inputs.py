@@ -259,6 +259,8 @@ FILES: list[tuple[list[str], set[str], set[str], str]] = [
     (["similar", "{vectors_inf.txt}", "fine"], {"vectors_inf.txt:2"}, {"inf", "finite"}, "similar inf vectors"),
     (["similar", "{vectors.txt}", "nope"], {"word"}, {"nope"}, "similar unknown word"),
     (["similar", "{vectors.txt}", "a", "b", "c"], {"word"}, {"'a'"}, "similar three words"),
+    (LM + BUDGET + ["--device", "tpu"], {"--device"}, {"tpu"}, "lm device unknown"),
+    (LM + BUDGET + ["--device", "cuda:x"], {"--device"}, {"cuda:x"}, "lm device malformed"),
     (["train", "lm", "--bogus"], {"--bogus"}, {"unrecognized"}, "unknown flag"),
     (["train", "lm", "--cell", "transformer"], {"--cell"}, {"transformer"}, "unknown cell"),
     (["train", "lm", "--level", "byte"], {"--level"}, {"byte"}, "unknown level"),

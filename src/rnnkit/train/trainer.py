@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -114,6 +115,8 @@ class TrainerConfig:
         for name, lo in (("warmup_steps", 0), ("eval_every", 0), ("log_every", 1), ("patience", 0)):
             check_int(name, getattr(self, name), lo, MAX_STEPS)
         check_seed("seed", self.seed)
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise invalid("device", self.device, "auto, cpu, cuda or cuda:N")
         if self.epochs is None and self.steps is None and self.minutes is None:
             raise invalid("budget", None, "one of epochs, steps or minutes")
 
