@@ -47,7 +47,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     Sampling(args.temperature, args.top_k, args.top_p, args.greedy)  # numbers before loading
-    check_generation(args.length, args.beam, args.num_samples, args.length_penalty, args.seed)
+    check_generation(
+        args.length, args.beam, args.num_samples, args.length_penalty, args.seed, args.stop
+    )
     lm = load_language_model(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     streaming = args.beam == 1 and args.num_samples == 1
     out = sys.stdout

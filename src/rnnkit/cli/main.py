@@ -64,6 +64,9 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     ``rnnkit predict RUN --json "a text"``: argparse stops filling ``TEXT...`` at the first
     option; a command that sets ``more_positionals`` takes the later words too.
     """
+    bad = next((a for a in argv if re.search("[\ud800-\udfff]", a)), None)
+    if bad is not None:  # undecodable bytes in a command-line argument (surrogateescape)
+        parser.error(f"argument {bad.encode('utf-8', 'backslashreplace').decode()!r} is not valid UTF-8")
     args, extra = parser.parse_known_args(argv)
     field = getattr(args, "more_positionals", None)
     if extra and field and not any(word.startswith("-") for word in extra):

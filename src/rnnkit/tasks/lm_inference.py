@@ -30,18 +30,24 @@ OnText = Callable[[int, str], None]  # (sample index, new text) while generating
 MAX_LENGTH = 1_000_000  # tokens per continuation
 MAX_SAMPLES = 10_000  # samples generated together (one batch)
 MAX_BEAM = 1_000  # beam width
+MAX_TOKENS_OUT = 10**8  # length * max(num_samples, beam): the texts held in memory at once
 
 
 def check_generation(
     length: int, beam: int = 1, num_samples: int = 1, length_penalty: float = 1.0,
-    seed: int | None = None,
+    seed: int | None = None, stop: Sequence[str] = (),
 ) -> None:  # fmt: skip
     """Range-check generate()'s counts before anything is loaded (InvalidArgumentError)."""
     check_int("length", length, 1, MAX_LENGTH)
     check_int("beam", beam, 1, MAX_BEAM)
     check_int("num_samples", num_samples, 1, MAX_SAMPLES)
+    if length * max(num_samples, beam) > MAX_TOKENS_OUT:
+        expected = f"length * max(num_samples, beam) <= {MAX_TOKENS_OUT:.0e} (length={length})"
+        raise invalid("num_samples", num_samples, expected)
     check_float("length_penalty", length_penalty)
     check_seed("seed", seed, optional=True)
+    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
+        raise invalid("stop", stop, "a list of non-empty strings")
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -158,7 +164,7 @@ class LoadedLanguageModel:
         ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
         """
         sampling = Sampling(temperature, top_k, top_p, greedy)
-        check_generation(length, beam, num_samples, length_penalty, seed)
+        check_generation(length, beam, num_samples, length_penalty, seed, stop)
         ids = self.prompt_ids(prompt)
         previous = prompt[-1:] if prompt else ""
         if beam > 1:
