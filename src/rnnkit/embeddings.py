@@ -218,7 +218,8 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
 def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.ndarray:
     """values (n * D strings) -> (n, D) float32; a bad number is a DataError naming its line."""
     try:
-        block = np.array(values, dtype=np.float32).reshape(-1, dim)
+        with np.errstate(over="ignore"):  # 1e39 becomes inf, refused below
+            block = np.array(values, dtype=np.float32).reshape(-1, dim)
     except ValueError:
         for k, line in enumerate(lines):
             try:

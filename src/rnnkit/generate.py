@@ -19,6 +19,9 @@ from rnnkit.errors import invalid
 from rnnkit.models.language_model import LanguageModel, State, repeat_state, select_state
 from rnnkit.validation import check_float, check_int
 
+MIN_TEMPERATURE = 1e-4  # lower still overflows the scaled logits; use greedy decoding instead
+MIN_TOP_P = 1e-6
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -30,9 +33,10 @@ class Sampling:
     greedy: bool = False  # always the most likely token (ignores the three above)
 
     def __post_init__(self) -> None:
-        check_float("temperature", self.temperature, 0, None, lo_open=True)
+        # bounds away from 0: logits / 1e-320 overflow, and a float32 top_p of 1e-320 is 0
+        check_float("temperature", self.temperature, MIN_TEMPERATURE, None)
         check_int("top_k", self.top_k, 1, None, optional=True)
-        check_float("top_p", self.top_p, 0, 1, lo_open=True, optional=True)
+        check_float("top_p", self.top_p, MIN_TOP_P, 1, optional=True)
 
 
 def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:

@@ -57,6 +57,7 @@ def world(tmp_path_factory) -> dict[str, str]:
     write("vectors.txt", "fine 1 0 0\nfilm 0 1 0\ndull 0 0 1\nlong 1 1 0\n")
     write("vectors_nan.txt", "fine 1 0 0\nfilm nan 1 0\n")
     write("vectors_inf.txt", "fine 1 0 0\nfilm 0 inf 0\n")
+    write("vectors_huge.txt", "fine 1e39 0 0\n")
     write("texts.txt", "a fine film\ndull\n")
     write("empty.txt", "")
     write("binary.txt", b"\x00\x01\x02" * 50)
@@ -138,11 +139,11 @@ NUMERIC: list[tuple[list[str], str, list[str]]] = [
     (CLF + BUDGET, "--seed", [str(2**64)]),
     (CLF, "--minutes", ["inf", "nan"]),
     (GEN, "--length", ["-1", "0", "abc", "1000000000"]),
-    (GEN, "--temperature", [*FLOAT_BAD, "0"]),
+    (GEN, "--temperature", [*FLOAT_BAD, "0", "1e-320"]),
     (GEN, "--top-k", ["0", "-1", "abc"]),
-    (GEN, "--top-p", ["0", "1.5", "nan", "inf", "-0.5"]),
+    (GEN, "--top-p", ["0", "1.5", "nan", "inf", "-0.5", "1e-320"]),
     (GEN, "--beam", ["0", "-2", "1000000000"]),
-    (GEN, "--length-penalty", ["nan", "inf", "-inf"]),
+    ([*GEN, "--beam", "2"], "--length-penalty", ["nan", "inf", "-inf", "1e308", "-1e308"]),
     (GEN, "--num-samples", ["0", "-1", "1e9", "1000000000"]),
     (GEN, "--seed", ["-1", str(2**64)]),
     ([*PREDICT, "a text"], "--batch-size", ["0", "-1", "abc"]),
@@ -265,6 +266,8 @@ FILES: list[tuple[list[str], set[str], set[str], str]] = [
     ([*GEN[:-1], "1000000", "--num-samples", "1000"], {"num-samples"}, {"1000"}, "generate too many tokens"),
     (["predict", "{clf}", "caf\udce9"], {"argument"}, {"utf-8"}, "predict undecodable argument"),
     (["train", "lm", "--corpus", "x\udcff.txt"], {"argument"}, {"utf-8"}, "train undecodable path"),
+    (["similar", "{vectors_huge.txt}", "fine"], {"vectors_huge.txt:1"}, {"overflow"}, "similar float32 overflow"),
+    ([*LM, *BUDGET, "--level", "word", "--max-tokens", "3"], {"--max-tokens"}, {"3"}, "lm word max-tokens 3"),
     (["train", "lm", "--bogus"], {"--bogus"}, {"unrecognized"}, "unknown flag"),
     (["train", "lm", "--cell", "transformer"], {"--cell"}, {"transformer"}, "unknown cell"),
     (["train", "lm", "--level", "byte"], {"--level"}, {"byte"}, "unknown level"),

@@ -60,7 +60,8 @@ class LMDataConfig:
         check_choice("level", self.level, LEVELS)
         check_int("seq_len", self.seq_len, 1, MAX_SEQ_LEN)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
-        check_int("max_tokens", self.max_tokens, 3, None, optional=True)
+        smallest = 4 if self.level == "word" else 3  # <pad>, <unk>, (<eos>,) and one token
+        check_int("max_tokens", self.max_tokens, smallest, None, optional=True)
         check_float("val_fraction", self.val_fraction, 0, 0.5, lo_open=True, hi_open=True)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ OnText = Callable[[int, str], None]  # (sample index, new text) while generating
 MAX_LENGTH = 1_000_000  # tokens per continuation
 MAX_SAMPLES = 10_000  # samples generated together (one batch)
 MAX_BEAM = 1_000  # beam width
+MAX_LENGTH_PENALTY = 10.0  # |alpha| in log P / length^alpha; usual values are 0.6 to 1
 MAX_TOKENS_OUT = 10**8  # length * max(num_samples, beam): the texts held in memory at once
 
 
@@ -44,7 +45,7 @@ def check_generation(
     if length * max(num_samples, beam) > MAX_TOKENS_OUT:
         expected = f"length * max(num_samples, beam) <= {MAX_TOKENS_OUT:.0e} (length={length})"
         raise invalid("num_samples", num_samples, expected)
-    check_float("length_penalty", length_penalty)
+    check_float("length_penalty", length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
     check_seed("seed", seed, optional=True)
     if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
         raise invalid("stop", stop, "a list of non-empty strings")
