@@ -87,3 +87,31 @@ def test_a_run_without_a_checkpoint_restarts_under_resume_only(run, copy, capsys
     code, printed = train(corpus, copy, "--steps", "6", "--resume")
     assert code == 0 and "resuming" not in printed
     assert (copy / "last" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        lambda s: s["progress"].update(step="six"),
+        lambda s: s["progress"].update(colour=1),
+        lambda s: s.pop("rng"),
+        lambda s: s["rng"].update(torch=s["rng"]["torch"][:10]),
+        lambda s: [m.update(exp_avg=m["exp_avg"][:1]) for m in s["optimizer"]["state"].values()],
+    ],
+)
+def test_an_inconsistent_trainer_state_is_one_checkpoint_error(run, copy, capsys, alter) -> None:
+    import hashlib
+
+    import torch
+
+    state_file = copy / "last" / "trainer_state.pt"
+    state = torch.load(state_file, weights_only=True)
+    alter(state)
+    torch.save(state, state_file)
+    manifest = json.loads((copy / "last" / "manifest.json").read_text())
+    data = state_file.read_bytes()
+    manifest["files"]["trainer_state.pt"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (copy / "last" / "manifest.json").write_text(json.dumps(manifest))
+    code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"{copy / 'last'}: inconsistent" in err[0], err

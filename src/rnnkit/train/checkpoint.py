@@ -321,14 +321,14 @@ def check_state_shapes(ckpt: Checkpoint, expected: dict[str, Tensor]) -> None:
 
 @contextmanager
 def checkpoint_content(path: Path) -> Iterator[None]:
-    """Report a KeyError, TypeError or ValueError raised while reading a loaded checkpoint's
+    """Report a KeyError, TypeError, ValueError, ... raised while reading a loaded checkpoint's
     config or vocabulary (files that agree with the manifest, but not with each other) as a
     CheckpointError naming the checkpoint."""
     try:
         yield
     except CheckpointError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
         shown = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
         raise CheckpointError(f"{path}: inconsistent config or vocab ({shown}); {_EXPECTED}") from None
 

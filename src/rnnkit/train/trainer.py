@@ -344,7 +344,15 @@ class Trainer:
             self.model.load_state_dict(ckpt.state_dict)
             state = ckpt.trainer_state or {}
             self.optimizer.load_state_dict(state["optimizer"])
+            for param, moments in self.optimizer.state.items():
+                for name, value in moments.items():
+                    if name != "step" and value.shape != param.shape:
+                        raise ValueError(f"optimizer {name} of shape {tuple(value.shape)}")
             self.progress = Progress(**state["progress"])
+            for name in ("step", "epoch", "batch", "bad_evals", "last_eval_step"):
+                check_int(f"progress.{name}", getattr(self.progress, name), -1)
+            check_float("progress.elapsed", self.progress.elapsed, 0)
+            check_float("progress.best", self.progress.best, optional=True)
             self.task.load_state_dict(state["task"])
             restore_rng_state(state["rng"])
         print(f"resuming {self.out} at step {self.progress.step} (epoch {self.progress.epoch})")
