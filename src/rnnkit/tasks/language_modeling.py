@@ -179,6 +179,9 @@ class LanguageModelingTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         parts = state.get("hidden")
+        for part in parts or []:  # (layers * directions, B, H) each
+            if not isinstance(part, Tensor) or part.dim() != 3 or part.shape[1] != self.data.batch_size:
+                raise ValueError(f"carried state {getattr(part, 'shape', part)!r}: expected (L, B, H)")
         if not parts:
             self.state = None
         else:
