@@ -18,9 +18,9 @@ from rnnkit.train.checkpoint import (
     build_model,
     load_checkpoint,
     manifest_sha256,
-    recover_interrupted_saves,
     save_checkpoint,
 )
+from rnnkit.train.run_dir import recover_interrupted_saves
 
 MODEL = {"vocab_size": 5, "cell": "gru", "num_layers": 1, "hidden_size": 6, "embedding_size": 3,
          "dropout": 0.0, "tie_weights": False}  # fmt: skip

@@ -41,8 +41,9 @@ from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
-from rnnkit.train.checkpoint import check_run_dir, load_checkpoint
+from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
+from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 

@@ -32,8 +32,8 @@ from rnnkit.models.language_model import (
     move_state,
 )
 from rnnkit.text import EOS, TextVectorizer
-from rnnkit.train.checkpoint import check_run_dir
 from rnnkit.train.metrics import bits_per_char, perplexity
+from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_int
 

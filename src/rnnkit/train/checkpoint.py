@@ -32,7 +32,6 @@ Usage::
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -43,7 +42,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -57,7 +56,6 @@ from torch import Tensor, nn
 
 from rnnkit import __version__
 from rnnkit.errors import CheckpointError, RnnkitError, invalid
-from rnnkit.validation import check_output_path
 
 FORMAT_VERSION = 1
 MODEL_KEYS = ("task", "model", "vectorizer")  # config sections a resumed run must not change
@@ -105,9 +103,9 @@ def save_checkpoint(
     occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
     if occupied and not is_checkpoint(target):
         raise CheckpointError(f"{target}: exists and is not an rnnkit checkpoint; not overwriting")
-    files: dict[str, bytes] = {CONFIG: _json_bytes(config, "config")}
+    files: dict[str, bytes] = {CONFIG: json_bytes(config, "config")}
     if vocab is not None:
-        files[VOCAB] = _json_bytes(vocab, "vocab")
+        files[VOCAB] = json_bytes(vocab, "vocab")
     for name, data in (extra_files or {}).items():
         reserved = name in (WEIGHTS, CONFIG, VOCAB, TRAINER, MANIFEST, PIN)
         if reserved or Path(name).name != name or name.startswith("."):
@@ -144,7 +142,7 @@ def save_checkpoint(
                 for p in sorted(tmp.iterdir())
             },
         }
-        (tmp / MANIFEST).write_bytes(_json_bytes(manifest, "manifest"))
+        (tmp / MANIFEST).write_bytes(json_bytes(manifest, "manifest"))
         _fsync(tmp / MANIFEST)
         digest = _sha256(tmp / MANIFEST)
         (tmp / PIN).write_text(f"{digest}  {MANIFEST}\n")  # `sha256sum -c manifest.sha256`
@@ -170,28 +168,13 @@ def save_checkpoint(
     return target
 
 
-def recover_interrupted_saves(directory: str | Path) -> list[Path]:
-    """Put back each checkpoint of ``directory`` whose save was killed between its renames.
-
-    Such a save leaves ``.<name>.old-*`` (the complete old checkpoint) and no ``<name>``;
-    the old one is renamed back. Returns the checkpoints recovered.
-    """
-    recovered = []
-    for old in sorted(Path(directory).glob(".*.old-*")):
-        target = old.parent / old.name[1:].rsplit(".old-", 1)[0]
-        if not target.exists() and is_checkpoint(old):
-            old.rename(target)
-            recovered.append(target)
-    return recovered
-
-
 def manifest_sha256(directory: str | Path) -> str:
     """The SHA-256 (hex) of a checkpoint's ``manifest.json``: pin it to detect tampering.
 
     The manifest's hashes detect corruption of the other files; this one hash, kept apart
     from the checkpoint (printed at save, ``manifest.sha256``), covers the manifest too.
     """
-    path = _resolve(Path(directory)) / MANIFEST
+    path = resolve_checkpoint(Path(directory)) / MANIFEST
     if not path.is_file():
         raise CheckpointError(f"{path}: missing; {_EXPECTED}")
     return _sha256(path)
@@ -224,7 +207,7 @@ def load_checkpoint(
             holds anything but plain data.
     """
     expected = check_sha256("expect_sha256", expect_sha256)
-    path = _resolve(Path(directory))
+    path = resolve_checkpoint(Path(directory))
     if expected is not None and (found := manifest_sha256(path)) != expected:
         raise CheckpointError(
             f"{path / MANIFEST}: SHA-256 {found}; expected the pinned expect_sha256={expected} "
@@ -263,8 +246,8 @@ def load_checkpoint(
             ) from exc
     return Checkpoint(
         state_dict=state_dict,
-        config=_read_json(path / CONFIG),
-        vocab=_read_json(path / VOCAB) if VOCAB in listed else None,
+        config=read_json(path / CONFIG),
+        vocab=read_json(path / VOCAB) if VOCAB in listed else None,
         trainer_state=trainer_state,
         path=path,
         extra_files=sorted(set(listed) - {WEIGHTS, CONFIG, VOCAB, TRAINER}),
@@ -335,7 +318,7 @@ def checkpoint_content(path: Path) -> Iterator[None]:
 
 def read_config(directory: str | Path) -> dict[str, Any]:
     """The config.json of a checkpoint, without loading (or verifying) its weights."""
-    return _read_json(_resolve(Path(directory)) / CONFIG)
+    return read_json(resolve_checkpoint(Path(directory)) / CONFIG)
 
 
 def is_checkpoint(directory: str | Path) -> bool:
@@ -343,132 +326,11 @@ def is_checkpoint(directory: str | Path) -> bool:
     return (Path(directory) / MANIFEST).is_file()
 
 
-def check_run_dir(directory: str | Path, task: str, resume: bool) -> Path:
-    """The checks on a run directory that need no data: run them before reading any.
-
-    ``directory`` must be a writable directory or creatable; when it holds files they must be
-    an rnnkit run of the same ``task`` and ``resume`` must be given.
-
-    Raises:
-        DataError: empty path, a file, under a file, not writable.
-        CheckpointError: holds other files, another task's run, or a run without ``resume``.
-    """
-    out = check_output_path("--out", directory)
-    if not out.is_dir() or not any(out.iterdir()):
-        return out
-    stored = _stored_config(out)
-    if stored is None:
-        raise CheckpointError(
-            f"--out {out}: not empty and holds no rnnkit run; choose another --out"
-        )
-    if not resume:
-        raise CheckpointError(
-            f"--out {out}: already holds a run; pass --resume to continue it "
-            "or choose another --out"
-        )
-    if stored.get("task") != task:
-        raise CheckpointError(
-            f"--resume {out}: holds a {stored.get('task')!r} run; expected a {task!r} run "
-            "(the task differs: choose another --out)"
-        )
-    return out
-
-
-def check_output_dir(
-    directory: str | Path,
-    config: dict[str, Any],
-    resume: bool,
-    model_keys: Sequence[str] = MODEL_KEYS,
-) -> bool:
-    """Apply the output-directory rule; return True when there is a checkpoint to resume.
-
-    A run directory holds checkpoints (itself, or ``last/``, ``best/`` in it) and the run's
-    ``config.json``. The rule: a missing or empty directory is fine (a fresh run, even with
-    ``resume``, so a restartable job can always pass ``--resume``). A directory holding a run
-    needs ``resume``, and then the stored config's ``model_keys`` (sections, or dotted keys
-    such as ``trainer.lr``) must mean the same as ``config``'s: equal values, or paths to the
-    same file. A run stopped before its first checkpoint (only ``config.json``) is started
-    afresh. A non-empty directory without a run is refused. Nothing is overwritten here.
-
-    Raises:
-        CheckpointError: naming the directory, or the differing config keys.
-    """
-    out = Path(directory)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return False
-    if not out.is_dir():
-        raise CheckpointError(f"--out {out}: is a file; expected a directory for the run")
-    found = [out] if is_checkpoint(out) else sorted(p for p in out.iterdir() if is_checkpoint(p))
-    stored_run = _stored_config(out)
-    if stored_run is None:
-        raise CheckpointError(
-            f"--out {out}: not empty and holds no rnnkit checkpoint; choose another --out"
-        )
-    if not resume:
-        raise CheckpointError(
-            f"--out {out}: already holds a run; pass --resume to continue it "
-            "or choose another --out"
-        )
-    given = _flatten(json.loads(_json_bytes(_select(config, model_keys), "config")))
-    stored_configs = [_read_json(ckpt / CONFIG) for ckpt in found] or [stored_run]
-    for where, stored_config in zip(found or [out / CONFIG], stored_configs, strict=True):
-        stored = _flatten(_select(stored_config, model_keys))
-        differ = sorted(k for k in given.keys() | stored.keys() if not _same(given.get(k), stored.get(k)))
-        if differ:
-            shown = ", ".join(
-                f"{k} (stored {stored.get(k)!r}, given {given.get(k)!r})" for k in differ[:5]
-            )
-            raise CheckpointError(
-                f"--resume {where}: settings that must stay fixed differ: {shown}; expected "
-                "the stored run's settings, or another --out"
-            )
-    if is_checkpoint(out):
-        return True
-    try:  # a run killed before its first save, or between best/ and last/, starts afresh
-        return is_checkpoint(_resolve(out / "last"))
-    except CheckpointError:
-        return False
-
-
 def check_savable(config: dict[str, Any], vocab: dict[str, Any] | None) -> None:
     """Raise now what :func:`save_checkpoint` would raise about ``config`` or ``vocab``."""
-    _json_bytes(config, "config")
+    json_bytes(config, "config")
     if vocab is not None:
-        _json_bytes(vocab, "vocab")
-
-
-def _stored_config(out: Path) -> dict[str, Any] | None:
-    """The run config in ``out`` (its config.json, or a checkpoint's), or None if none."""
-    for candidate in (out / CONFIG, out / "last" / CONFIG, out / "best" / CONFIG):
-        if candidate.is_file():
-            with contextlib.suppress(CheckpointError):
-                stored = _read_json(candidate)
-                if "task" in stored:
-                    return stored
-    return None
-
-
-def _select(config: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    """``{key: value}`` of sections (``"model"``) or dotted keys (``"trainer.lr"``)."""
-    picked: dict[str, Any] = {}
-    for key in keys:
-        value: Any = config
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        picked[key] = value
-    return picked
-
-
-def _same(given: Any, stored: Any) -> bool:
-    """Equal values, or two spellings (relative, absolute, via a link) of one existing path."""
-    if given == stored:
-        return True
-    if not (isinstance(given, str) and isinstance(stored, str)) or not given or not stored:
-        return False
-    try:
-        return os.path.samefile(given, stored)
-    except OSError:
-        return False
+        json_bytes(vocab, "vocab")
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -535,7 +397,7 @@ def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], 
     return tensors, aliases
 
 
-def _resolve(path: Path) -> Path:
+def resolve_checkpoint(path: Path) -> Path:
     """``path``, or its ``.<name>.old-*`` sibling left by a save interrupted mid-swap."""
     if path.is_dir():
         return path
@@ -547,7 +409,7 @@ def _resolve(path: Path) -> Path:
 
 def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
     """The ``files`` table of a manifest, after checking its format and version."""
-    manifest = _read_json(file)
+    manifest = read_json(file)
     listed, version = manifest.get("files"), manifest.get("format_version")
     if manifest.get("format") != "rnnkit-checkpoint" or not isinstance(listed, dict):
         raise CheckpointError(f"{file}: not an rnnkit manifest; {_EXPECTED}")
@@ -563,7 +425,7 @@ def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
     return listed
 
 
-def _read_json(file: Path) -> dict[str, Any]:
+def read_json(file: Path) -> dict[str, Any]:
     try:
         value = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -575,22 +437,12 @@ def _read_json(file: Path) -> dict[str, Any]:
     return value
 
 
-def _json_bytes(value: Any, name: str) -> bytes:
+def json_bytes(value: Any, name: str) -> bytes:
     try:
         text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise invalid(name, value, f"a JSON-serialisable dict without NaN/inf ({exc})") from exc
     return (text + "\n").encode("utf-8")
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, so differing settings can be named."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value}
 
 
 def _sha256(file: Path) -> str:

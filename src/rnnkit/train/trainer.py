@@ -42,18 +42,17 @@ from rnnkit.errors import invalid
 from rnnkit.train.checkpoint import (
     MODEL_KEYS,
     capture_rng_state,
-    check_output_dir,
     check_savable,
     check_state_shapes,
     checkpoint_content,
     is_checkpoint,
     load_checkpoint,
-    recover_interrupted_saves,
     restore_rng_state,
     save_checkpoint,
 )
 from rnnkit.train.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from rnnkit.train.metrics import MetricLog, RunningMean, plot_curves
+from rnnkit.train.run_dir import check_output_dir, recover_interrupted_saves
 from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
 logger = logging.getLogger("rnnkit.train")
