@@ -17,7 +17,10 @@ Run directory::
 
 Resuming restores weights, optimizer, schedule position, RNG states, data position and the
 task's own state (a language model's carried hidden state), so an interrupted run continues
-exactly where its last checkpoint stood. Ctrl-C leaves the last complete checkpoint intact.
+exactly where its last checkpoint stood. Killed at any moment (Ctrl-C, SIGKILL), even before
+its first checkpoint or inside a save, a run continues with ``resume=True`` to bit-identical
+weights (step/epoch budget); ``metrics.jsonl`` is cut back to the checkpoint's step. The rules
+for what may change on resume are RESUME_KEYS below and docs/reliability.md.
 """
 
 from __future__ import annotations
