@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +77,6 @@ def check_seed(name: str, value: Any, optional: bool = False) -> int | None:
     return check_int(name, value, 0, MAX_SEED, optional=optional)
 
 
-def check_recurrent(cell: str, num_layers: int, hidden_size: int, cells: Sequence[str]) -> None:
-    """The settings every recurrent stack shares: a known cell, layers and units in range."""
-    check_choice("cell", cell, tuple(cells))
-    check_int("num_layers", num_layers, 1, MAX_LAYERS)
-    check_int("hidden_size", hidden_size, 1, MAX_UNITS)
-
-
 def recurrent_parameters(cell: str, layers: int, hidden: int, inputs: int, dirs: int = 1) -> int:
     """Parameters of a stack: dirs * G*H*(E' + H + 2) per layer, E' = inputs, then dirs*H."""
     gates = GATES.get(cell, 4) * hidden
@@ -143,14 +135,15 @@ def check_input_file(name: str, value: str | os.PathLike | None, what: str = "a 
     return path
 
 
-def check_output_path(name: str, value: str | os.PathLike | None) -> Path:
+def check_output_path(
+    name: str, value: str | os.PathLike | None, what: str = "a directory for the run"
+) -> Path:
     """A directory that exists and is writable, or that can be created (nothing is created).
 
     Raises DataError for an empty path, an existing file, a path under a file, or a directory
     (or nearest existing ancestor) that this process may not write to.
     """
-    path = _nonempty_path(name, value, "a directory")
-    what = "a directory for the run"
+    path = _nonempty_path(name, value, what)
     if path.exists() and not path.is_dir():
         raise DataError(f"{name} {str(path)!r}: is a file; expected {what}")
     problem = _path_problem(path)
@@ -162,6 +155,18 @@ def check_output_path(name: str, value: str | os.PathLike | None) -> Path:
     except OSError as exc:
         problem = f"{existing} is not writable ({exc.strerror})"
         raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}") from None
+    return path
+
+
+def check_output_file(name: str, value: str | os.PathLike | None, what: str) -> Path:
+    """A file to write: not empty, not a directory, not under a file, not a broken link.
+
+    Its directory may be missing (the writer creates it). Raises DataError naming the problem.
+    """
+    path = _nonempty_path(name, value, what)
+    problem = "is a directory" if path.is_dir() else _path_problem(path)
+    if problem and problem != "does not exist":
+        raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}")
     return path
 
 

@@ -58,6 +58,13 @@ def world(tmp_path_factory) -> dict[str, str]:
     write("vectors_nan.txt", "fine 1 0 0\nfilm nan 1 0\n")
     write("vectors_inf.txt", "fine 1 0 0\nfilm 0 inf 0\n")
     write("vectors_huge.txt", "fine 1e39 0 0\n")
+    write("config_malformed.json", '{"model": {"hidden_size": 8,')
+    write("config_malformed.toml", "[model\nhidden_size = 8\n")
+    write("config_unknown.json", json.dumps({"model": {"hiden_size": 8}}))
+    write("config_task.json", json.dumps({"task": "classify"}))
+    write("config_list.json", "[1, 2]")
+    write("config_lr.json", json.dumps({"trainer": {"lr": "fast"}}))
+    write("config_nan.toml", "[model]\ndropout = nan\n")
     write("texts.txt", "a fine film\ndull\n")
     write("empty.txt", "")
     write("binary.txt", b"\x00\x01\x02" * 50)
@@ -272,6 +279,36 @@ FILES: list[tuple[list[str], set[str], set[str], str]] = [
     (["train", "lm", "--cell", "transformer"], {"--cell"}, {"transformer"}, "unknown cell"),
     (["train", "lm", "--level", "byte"], {"--level"}, {"byte"}, "unknown level"),
     (["train", "lm", "--steps", "1", "--epochs", "1"], {"--epochs"}, {"not allowed"}, "two budgets"),
+    (LM + BUDGET + ["--config", "{missing}"], {"missing.txt"}, {"does not exist", "no such file"}, "config missing"),
+    (LM + BUDGET + ["--config", "{empty_dir}"], {"empty_dir"}, {"is a directory"}, "config is a directory"),
+    (LM + BUDGET + ["--config", "{config_malformed.json}"], {"config_malformed.json"}, {"not valid json"}, "config malformed json"),
+    (LM + BUDGET + ["--config", "{config_malformed.toml}"], {"config_malformed.toml"}, {"not valid toml"}, "config malformed toml"),
+    (LM + BUDGET + ["--config", "{binary.txt}"], {"binary.txt"}, {"not valid"}, "config binary"),
+    (LM + BUDGET + ["--config", "{config_list.json}"], {"config_list.json"}, {"sections"}, "config not sections"),
+    (LM + BUDGET + ["--config", "{config_unknown.json}"], {"hiden_size"}, {"unknown"}, "config unknown key"),
+    (LM + BUDGET + ["--config", "{config_task.json}"], {"config"}, {"'classify'"}, "config of another task"),
+    (LM + BUDGET + ["--config", "{config_lr.json}"], {"lr"}, {"fast"}, "config lr not a number"),
+    (LM + BUDGET + ["--config", "{config_nan.toml}"], {"dropout"}, {"nan"}, "config dropout nan"),
+    (LM + BUDGET + ["--tensorboard", "{out_under_file}"], {"tensorboard"}, {"which is a file"}, "tensorboard under a file"),
+    (LM + BUDGET + ["--tensorboard", "{corpus.txt}"], {"tensorboard"}, {"is a file"}, "tensorboard is a file"),
+    (LM + BUDGET + ["--implementation", "cudnn"], {"implementation"}, {"cudnn"}, "lm implementation unknown"),
+    (LM + BUDGET + ["--proj-size", "8"], {"proj-size", "proj_size"}, {"8"}, "lm proj-size not below hidden"),
+    (LM + BUDGET + ["--recurrent-dropout", "nan"], {"recurrent-dropout", "recurrent_dropout"}, {"nan"}, "lm recurrent-dropout nan"),
+    (LM + BUDGET + ["--log-every", "0"], {"log-every", "log_every"}, {"0"}, "lm log-every 0"),
+    (["export", "{missing}"], {"missing.txt"}, {"does not exist"}, "export missing run"),
+    (["export", "{lm}", "--out", "{corpus.txt}/m.onnx"], {"out"}, {"which is a file"}, "export out under a file"),
+    (["export", "{lm}", "--out", "{empty_dir}"], {"out"}, {"is a directory"}, "export out is a directory"),
+    (["export", "{lm}", "--out", ""], {"out"}, {"empty path"}, "export out empty"),
+    (["inspect", "{missing}", "--text", "to be"], {"missing.txt"}, {"does not exist"}, "inspect missing run"),
+    (["inspect", "{lm}", "--text", ""], {"text"}, {"empty"}, "inspect empty text"),
+    (["inspect", "{lm}", "--file", "{missing}"], {"missing.txt"}, {"does not exist"}, "inspect file missing"),
+    (["inspect", "{lm}", "--text", "to be", "--top-k", "0"], {"top-k", "top_k"}, {"0"}, "inspect top-k 0"),
+    (["inspect", "{clf}", "--text", "a fine film", "--ig-steps", "-1"], {"ig-steps", "ig_steps"}, {"-1"}, "inspect ig-steps -1"),
+    (["inspect", "{lm}", "--text", "to be", "--max-tokens", "0"], {"max-tokens", "max_tokens"}, {"0"}, "inspect max-tokens 0"),
+    (["inspect", "{lm}", "--text", "to be", "--layer", "7"], {"layer"}, {"7"}, "inspect layer out of range"),
+    (["inspect", "{lm}", "--text", "to be", "--unit", "-1"], {"unit"}, {"-1"}, "inspect unit -1"),
+    (["inspect", "{lm}", "--text", "to be", "--out", "{out_under_file}"], {"out"}, {"file"}, "inspect out under a file"),
+    (["inspect", "{lm}", "--text", "to be", "--out", "{empty_dir}"], {"out"}, {"is a directory"}, "inspect out is a directory"),
     (["train", "lm", "--tie-weights", "--embed", "4", "--hidden", "8", "--steps", "1", "--out", "{out}"], {"tie_weights", "tie-weights"}, {"embedding_size"}, "tie weights sizes"),
 ]  # fmt: skip
 

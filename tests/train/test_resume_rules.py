@@ -40,10 +40,11 @@ def copy(run, tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
-def test_the_same_file_by_a_relative_path_is_the_same(run, copy, monkeypatch) -> None:
+def test_the_same_file_by_a_relative_path_is_the_same(run, copy, monkeypatch, caplog) -> None:
     monkeypatch.chdir(run[0])
-    code, printed = train("corpus.txt", copy, "--steps", "9", "--resume")
-    assert code == 0 and "resuming" in printed and "at step 6" in printed
+    with caplog.at_level(logging.INFO, logger="rnnkit"):
+        code, _ = train("corpus.txt", copy, "--steps", "9", "--resume")
+    assert code == 0 and "resuming" in caplog.text and "at step 6" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -84,8 +85,8 @@ def test_a_run_without_a_checkpoint_restarts_under_resume_only(run, copy, capsys
     corpus = str(run[0] / "corpus.txt")
     assert train(corpus, copy, "--steps", "6")[0] == 2
     assert "pass --resume" in capsys.readouterr().err
-    code, printed = train(corpus, copy, "--steps", "6", "--resume")
-    assert code == 0 and "resuming" not in printed
+    code, _ = train(corpus, copy, "--steps", "6", "--resume")
+    assert code == 0 and "resuming" not in capsys.readouterr().err
     assert (copy / "last" / "manifest.json").is_file()
 
 
@@ -97,9 +98,35 @@ def test_a_run_without_a_checkpoint_restarts_under_resume_only(run, copy, capsys
         lambda s: s.pop("rng"),
         lambda s: s["rng"].update(torch=s["rng"]["torch"][:10]),
         lambda s: [m.update(exp_avg=m["exp_avg"][:1]) for m in s["optimizer"]["state"].values()],
+        lambda s: s.update(scaler={"scale": float("nan"), "growth_factor": 2.0}),  # fp16's
+        lambda s: s.update(scaler={"growth_factor": 2.0}),
     ],
 )
 def test_an_inconsistent_trainer_state_is_one_checkpoint_error(run, copy, capsys, alter) -> None:
+    rewrite_state(copy, alter)
+    code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"{copy / 'last'}: inconsistent" in err[0], err
+
+
+def test_a_state_saved_by_another_number_of_processes_is_refused(run, copy, capsys) -> None:
+    rewrite_state(copy, lambda s: s.update(ranks=[{"rng": s["rng"], "task": s["task"]}] * 2))
+    code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "saved by 2 processes, this is 1" in err[0], err
+
+
+def test_another_rnnkit_version_resumes_and_is_recorded(run, copy, capsys) -> None:
+    stored = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps(stored | {"rnnkit_version": "0.0.1"}))
+    assert train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")[0] == 0
+    resumed = json.loads((copy / "config.json").read_text())["resumed"]
+    assert resumed[-1]["changed"]["rnnkit_version"][0] == "0.0.1"
+    assert "rnnkit_version changed from '0.0.1'" in capsys.readouterr().err
+
+
+def rewrite_state(copy: Path, alter) -> None:
+    """Alter last/trainer_state.pt and its manifest entry (so that only the content is off)."""
     import hashlib
 
     import torch
@@ -112,6 +139,3 @@ def test_an_inconsistent_trainer_state_is_one_checkpoint_error(run, copy, capsys
     data = state_file.read_bytes()
     manifest["files"]["trainer_state.pt"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     (copy / "last" / "manifest.json").write_text(json.dumps(manifest))
-    code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and f"{copy / 'last'}: inconsistent" in err[0], err

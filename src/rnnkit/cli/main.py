@@ -8,14 +8,26 @@ errors print one line on stderr and exit with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
+from rnnkit.cli import (
+    evaluate,
+    export,
+    generate,
+    inspect,
+    predict,
+    similar,
+    train_classify,
+    train_lm,
+)
+from rnnkit.cli.options import ALIASES
 from rnnkit.errors import RnnkitError
+from rnnkit.logs import console_handler
 
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+|inf(inity)?|nan)$", re.IGNORECASE)
 
@@ -38,7 +50,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, generate, predict, evaluate.",
+        description="Recurrent neural networks for text: train, generate, predict, evaluate, inspect.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -48,14 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.required = True
     train_lm.register(tasks)
     train_classify.register(tasks)
-    for module in (generate, predict, evaluate, similar):
+    for module in (generate, predict, evaluate, similar, inspect, export):
         module.register(commands)
     return parser
-
-
-# config field -> the flag that sets it, where the two names differ
-FIELD_FLAGS = {"hidden_size": "--hidden", "num_layers": "--layers", "embedding_size": "--embed",
-               "text_cols": "--text-col"}  # fmt: skip
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
@@ -82,9 +89,9 @@ def flag_message(exc: RnnkitError, argv: Sequence[str]) -> str:
     name = getattr(exc, "argument", None)
     if not name or not message.startswith(f"{name}="):
         return message
-    flag = FIELD_FLAGS.get(name, "--" + name.replace("_", "-"))
-    if any(a == flag or a.startswith(flag + "=") for a in argv):
-        return flag + message[len(name) :]
+    for flag in ("--" + name.replace("_", "-"), *ALIASES.get(name, ())):
+        if any(a == flag or a.startswith(flag + "=") for a in argv):
+            return flag + message[len(name) :]
     return message
 
 
@@ -92,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(build_parser(), argv)
+    console_handler()  # the library logs; the command line shows its messages on stderr
+    if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:

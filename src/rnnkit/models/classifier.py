@@ -21,16 +21,16 @@ V*E + L*dirs*G*H*(E' + H) + dirs*H*K (G = 4 LSTM, 3 GRU, 1 RNN; E' = E, then dir
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
+from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.sequence import check_lengths
 from rnnkit.validation import (
     MAX_UNITS,
@@ -38,40 +38,37 @@ from rnnkit.validation import (
     check_fits_in_memory,
     check_float,
     check_int,
-    check_recurrent,
     recurrent_parameters,
 )
 
-CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass
-class ClassifierConfig:
-    """Everything that defines a classifier's shape; saved under "model" in config.json."""
+class ClassifierConfig(RecurrentConfig):
+    """Everything that defines a classifier's shape; saved under "model" in config.json.
 
-    vocab_size: int = 20_000  # V: embedding rows (the vectorizer's ids, <pad>=0 and <unk>=1 incl.)
-    num_classes: int = 2  # C: 2 -> one sigmoid logit, more -> C softmax logits
-    cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh, Keras' SimpleRNN)
-    num_layers: int = 1  # L: stacked recurrent layers
-    hidden_size: int = 128  # H: units per layer and direction
-    embedding_size: int = 100  # E: fixed by the vectors' dimension when they are pretrained
+    The recurrent stack's options (cell, num_layers, hidden_size, dropout, recurrent_dropout,
+    layer_norm, proj_size, implementation) come from RecurrentConfig with its defaults.
+    """
+
+    vocab_size: int = 20_000  # V: embedding rows; set from the vectorizer when trained
+    num_classes: int = 2  # C: set from the labels when trained (2 -> one sigmoid logit)
+    embedding_size: int = 100  # E; with pretrained vectors left at 100 or set to their dimension
     bidirectional: bool = False  # a reverse direction too (outputs 2*H wide)
-    dropout: float = 0.3  # between recurrent layers and on the pooled vector
     embedding_dropout: float = 0.2  # on the embedded inputs (B, T, E)
     pooling: str = "max"  # last | mean | max | attention, over each text's real steps
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
 
     def __post_init__(self) -> None:
-        check_recurrent(self.cell, self.num_layers, self.hidden_size, CELLS)
+        super().__post_init__()
         check_choice("pooling", self.pooling, POOLINGS)
         check_int("vocab_size", self.vocab_size, 1)
         for name in ("embedding_size", "attention_size"):
             check_int(name, getattr(self, name), 1, MAX_UNITS)
         check_int("num_classes", self.num_classes, 2)
-        for name in ("dropout", "embedding_dropout"):
-            check_float(name, getattr(self, name), 0, 1, hi_open=True)
+        check_float("embedding_dropout", self.embedding_dropout, 0, 1, hi_open=True)
         dirs = 2 if self.bidirectional else 1
         rnn_params = recurrent_parameters(
             self.cell, self.num_layers, self.hidden_size, self.embedding_size, dirs
@@ -85,9 +82,6 @@ class ClassifierConfig:
     def num_outputs(self) -> int:
         """K: 1 sigmoid logit for two classes, else one softmax logit per class."""
         return 1 if self.num_classes == 2 else self.num_classes
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class TextClassifier(nn.Module):
@@ -112,15 +106,8 @@ class TextClassifier(nn.Module):
             self.embedding = embedding_layer(matrix, freeze=False, padding_idx=0)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.rnn = CELLS[config.cell](
-            config.embedding_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            bidirectional=config.bidirectional,
-            batch_first=True,
-        )
-        width = config.hidden_size * (2 if config.bidirectional else 1)  # dirs*H
+        self.rnn = config.make_rnn(config.embedding_size, config.bidirectional)
+        width = config.output_size * (2 if config.bidirectional else 1)  # dirs*H
         if config.pooling == "attention":
             self.attention = nn.Sequential(
                 nn.Linear(width, config.attention_size), nn.Tanh(),

@@ -11,56 +11,47 @@ Inan et al. 2017); it needs E == H. Parameters: about V*E + L*G*H*(E+H) + H*V (+
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.errors import invalid
-from rnnkit.validation import (
-    MAX_UNITS,
-    check_fits_in_memory,
-    check_float,
-    check_int,
-    check_recurrent,
-    recurrent_parameters,
-)
+from rnnkit.models.recurrent import RecurrentConfig
+from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
 
-CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 State = Tensor | tuple[Tensor, Tensor]
 
 
 @dataclass
-class LanguageModelConfig:
-    """Everything that defines a language model's shape; saved in config.json."""
+class LanguageModelConfig(RecurrentConfig):
+    """Everything that defines a language model's shape; saved under "model" in config.json.
 
-    vocab_size: int  # V: rows of the embedding and outputs of the last layer
-    cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh)
-    num_layers: int = 2  # stacked recurrent layers
+    The recurrent stack's options come from RecurrentConfig; the language model's own
+    defaults for depth, width and dropout are set here.
+    """
+
+    num_layers: int = 2  # L: stacked recurrent layers
     hidden_size: int = 256  # H: units per layer
-    embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
     dropout: float = 0.1  # on the embedding, between layers and before the output layer
+    vocab_size: int = 256  # V: embedding rows and outputs; set from the corpus when trained
+    embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
     tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
 
     def __post_init__(self) -> None:
-        check_recurrent(self.cell, self.num_layers, self.hidden_size, CELLS)
+        super().__post_init__()
         check_int("vocab_size", self.vocab_size, 1)
         check_int("embedding_size", self.embedding_size, 0, MAX_UNITS)
-        check_float("dropout", self.dropout, 0, 1, hi_open=True)
         inputs = self.embedding_size or self.vocab_size
         rnn_params = recurrent_parameters(self.cell, self.num_layers, self.hidden_size, inputs)
-        io_params = self.vocab_size * (self.embedding_size + self.hidden_size + 1)
+        io_params = self.vocab_size * (self.embedding_size + self.output_size + 1)
         check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + io_params)
-        if self.tie_weights and self.embedding_size != self.hidden_size:
+        if self.tie_weights and self.embedding_size != self.output_size:
             raise invalid(
-                "tie_weights", True, f"embedding_size == hidden_size (got {self.embedding_size} "
-                f"and {self.hidden_size})",
+                "tie_weights", True, f"embedding_size == output size (got {self.embedding_size} "
+                f"and {self.output_size})",
             )  # fmt: skip
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class LanguageModel(nn.Module):
@@ -72,15 +63,9 @@ class LanguageModel(nn.Module):
         size = config.embedding_size
         self.embedding = nn.Embedding(config.vocab_size, size) if size else None
         input_size = size or config.vocab_size
-        self.rnn = CELLS[config.cell](
-            input_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = config.make_rnn(input_size)
         self.dropout = nn.Dropout(config.dropout)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder = nn.Linear(config.output_size, config.vocab_size)
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight  # type: ignore[union-attr]
         self.reset_io_parameters()

@@ -16,17 +16,17 @@ file: the table is printed and ``test_metrics.json`` written in the run director
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from rnnkit import __version__
+from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
     FORMATS,
@@ -40,14 +40,16 @@ from rnnkit.data.readers import (
 from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
-from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
+from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
+from rnnkit.train import distributed
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
 from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 
-TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100}  # classifier overrides of TrainerConfig
+logger = logging.getLogger("rnnkit.tasks")
 EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
 MAX_VOCAB = 10**8  # vocabulary cap
 MAX_LEN = 10**6  # tokens kept per text
@@ -97,11 +99,22 @@ class ClassifyDataConfig:
             path, self.format, self.text_cols, self.label_col, self.header, self.skip_bad_rows
         )
         if data.skipped:
-            print(f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}")
+            logger.warning(
+                f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}"
+            )
         return data
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ClassifierTrainerConfig(TrainerConfig):
+    """TrainerConfig with a classifier's defaults ("trainer" in config.json; CLI and API use it)."""
+
+    lr: float = 3e-3  # peak learning rate
+    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
+    epochs: int | None = 5  # budget: passes over the training data (default budget: 5 epochs)
 
 
 def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:
@@ -110,16 +123,11 @@ def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVect
     return TextVectorizer(WordTokenizer(standardize), max_tokens=data.vocab_size).adapt(texts)
 
 
-def truncated(rows: list[list[int]], max_len: int, truncate: str = "post") -> list[list[int]]:
-    """Each id list cut to ``max_len`` ids: its start ("post") or its end ("pre")."""
-    return [r[:max_len] if truncate == "post" else r[-max_len:] for r in rows]
-
-
 def encode_texts(
     vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, truncate: str = "post"
 ) -> list[list[int]]:
     """Ids of each text, cut to ``max_len`` (keeping the start, or the end with "pre")."""
-    return truncated([vectorizer.encode(text) for text in texts], max_len, truncate)
+    return padding.truncate([vectorizer.encode(text) for text in texts], max_len, truncate)
 
 
 def encode_labels(labels: LabelMap, data: LabelledTexts) -> Tensor:
@@ -162,7 +170,14 @@ def score(
     class_weights: Tensor | None = None,
 ) -> tuple[float, ClassificationReport]:  # fmt: skip
     """Mean loss and the classification report of the model on (ids, targets (N,))."""
-    logits = logits_of(model, ids)  # (N, K)
+    return score_logits(model, logits_of(model, ids), targets, label_names, class_weights)
+
+
+def score_logits(
+    model: TextClassifier, logits: Tensor, targets: Tensor, label_names: list[str],
+    class_weights: Tensor | None = None,
+) -> tuple[float, ClassificationReport]:  # fmt: skip
+    """Mean loss and the classification report of logits (N, K) against targets (N,)."""
     loss = model.loss(logits, targets, class_weights).item()
     predicted = model.probabilities(logits).argmax(-1)  # (N,)
     return loss, classification_report(targets, predicted, label_names)
@@ -171,6 +186,7 @@ def score(
 class ClassificationTask:
     """The trainer's view of a labelled set: length-bucketed batches and validation scores."""
 
+    name = "classify"
     metric = "val_accuracy"
     maximize = True
     unit = "ex"
@@ -201,12 +217,15 @@ class ClassificationTask:
         """(tokens (B, T), lengths (B,), targets (B,)) of epoch ``epoch`` from batch ``start``."""
         self.batcher.set_epoch(epoch)
         batches = list(self.batcher)
-        tqdm.write(
+        logger.info(
             f"epoch {epoch}: {len(batches):,} batches of {self.data.batch_size}, padding "
             f"{padding_fraction(self.lengths, batches):.1%} of the (B, T) slots "
             f"({self.unbucketed_padding:.1%} without length buckets)"
         )
-        for index in batches[start:]:
+        for batch in batches[start:]:
+            index = distributed.shard(batch)  # this process's share of the global batch
+            if index is None:  # fewer texts than torchrun processes: every rank skips it
+                continue
             tokens, lengths = collate([self.train_ids[i] for i in index])
             yield tokens, lengths, self.train_y[index]
 
@@ -221,7 +240,16 @@ class ClassificationTask:
         return model.loss(logits, targets.to(device), weights), targets.numel()
 
     def evaluate(self, model: TextClassifier) -> dict[str, float]:
-        loss, report = score(model, self.val_ids, self.val_y, self.labels.names, self.class_weights)
+        """Validation loss, accuracy, macro-F1; under torchrun each rank scores a share."""
+        share = distributed.shard(self.val_ids)
+        logits = (
+            logits_of(model, self.val_ids)
+            if share is None
+            else distributed.gather_rows(logits_of(model, share))  # (N, K) in order, all ranks
+        )
+        loss, report = score_logits(
+            model, logits, self.val_y, self.labels.names, self.class_weights
+        )
         return {"val_loss": loss, "val_accuracy": report.accuracy, "val_macro_f1": report.macro_f1}
 
     def state_dict(self) -> dict[str, Any]:
@@ -233,33 +261,41 @@ class ClassificationTask:
     def vocab(self) -> dict[str, Any]:
         return self.vectorizer.to_dict()
 
+    def run_sections(self) -> dict[str, Any]:
+        return {
+            "vectorizer": {"max_len": self.data.max_len, "truncate": self.data.truncate},
+            "labels": self.labels.to_dict(),
+            "data": self.data.to_dict(),
+        }
+
 
 def pretrained_matrix(path: str, vectorizer: TextVectorizer, seed: int) -> np.ndarray:
     """The (V, D) embedding matrix of the vectorizer's tokens from a vectors file.
 
-    Prints the coverage: tokens found, missing (initialised at random), examples.
+    Logs the coverage: tokens found, missing (initialised at random), examples.
     """
     tokens = list(vectorizer.vocab)
     matrix, coverage = build_embedding_matrix(load_vectors(path, vocab=tokens), tokens, seed=seed)
-    print(coverage.summary())
+    logger.info(coverage.summary())
     return matrix
 
 
 def train_classifier(
     out: str | Path,
     data: ClassifyDataConfig,
-    model_options: dict[str, Any],
-    trainer: TrainerConfig,
+    model: ClassifierConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
     resume: bool = False,
+    **fit_options: Any,
 ) -> tuple[Progress, ClassificationReport | None]:
-    """Train a text classifier end to end into the run directory ``out``.
+    """Train a text classifier on the files of ``data`` into the run directory ``out``.
 
-    ``model_options`` are ClassifierConfig fields except ``vocab_size`` and ``num_classes``
-    (from the data; ``embedding_size`` too when ``data.embeddings`` is given). Returns the
-    final progress and the best checkpoint's report on ``data.test`` (None without a test
-    file). The same seed on the same machine gives the same weights.
+    Reads ``data.train`` (and ``data.val``, or holds out a stratified ``data.val_fraction``;
+    and ``data.test``, read before training starts), then runs :func:`fit_classifier`
+    (``fit_options``: its ``callbacks`` and ``verbose``).
     """
-    ClassifierConfig(vocab_size=3, **model_options)  # the model options, checked pre-data
+    if not isinstance(model, ClassifierConfig):
+        model = from_dict(ClassifierConfig, model or {}, "model")  # checked before the data
     check_run_dir(out, "classify", resume)
     for name in ("classes", "embeddings"):
         if getattr(data, name) is not None:
@@ -267,58 +303,85 @@ def train_classifier(
     for name in ("train", "val", "test"):
         if name == "train" or getattr(data, name) is not None:
             check_labelled_path(name, getattr(data, name), data.format)
+    trainer = trainer or ClassifierTrainerConfig()
     seed_everything(trainer.seed)
     train = data.read(data.train)
     test = data.read(data.test) if data.test else None
-    if data.val:
-        val = data.read(data.val)
-    else:
+    val = data.read(data.val) if data.val else None
+    return fit_classifier(out, train, val, test, data, model, trainer, resume, **fit_options)
+
+
+def fit_classifier(
+    out: str | Path,
+    train: LabelledTexts,
+    val: LabelledTexts | None,
+    test: LabelledTexts | None,
+    data: ClassifyDataConfig,
+    model: ClassifierConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+    labels: LabelMap | None = None,
+    run_extra: dict[str, Any] | None = None,
+) -> tuple[Progress, ClassificationReport | None]:
+    """Train a text classifier on labelled texts in memory into the run directory ``out``.
+
+    ``val`` None holds out a stratified ``data.val_fraction`` of ``train``. ``model`` gives
+    the ClassifierConfig options (a dict is checked for unknown keys); ``vocab_size`` and
+    ``num_classes`` come from the data, ``embedding_size`` from ``data.embeddings`` when given.
+    ``labels`` fixes the classes (default: the sorted distinct training labels); ``run_extra``
+    adds sections to config.json. Returns the final progress and the best checkpoint's report
+    on ``test`` (None without one). The same seed on the same machine gives the same weights.
+    """
+    trainer = trainer or ClassifierTrainerConfig()
+    if not isinstance(model, ClassifierConfig):
+        model = from_dict(ClassifierConfig, model or {}, "model")
+    seed_everything(trainer.seed)
+    if val is None:
         train, val = train_val_split(train, data.val_fraction, seed=trainer.seed)
-    labels = label_names_from(train.labels, data.classes)
+    labels = labels or label_names_from(train.labels, data.classes)
     if len(labels) < 2:
-        raise DataError(f"{data.train}: one label ({labels.values[0]!r}); expected at least two")
+        raise DataError(f"{train.source}: one label ({labels.values[0]!r}); expected at least two")
     val_y = encode_labels(labels, val)
     test_y = None if test is None else encode_labels(labels, test)  # fails before training
     vectorizer = build_vectorizer(train.texts, data)
+    matrix = None  # read before anything is reported: a bad vectors file is the one message
+    if data.embeddings:
+        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
     full = [vectorizer.encode(text) for text in train.texts]
     cut = sum(len(row) > data.max_len for row in full) / len(full)
-    print(
+    logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"
         + (f", {len(test):,} test" if test is not None else "")
         + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
         f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
     )
-    matrix = None
-    options = dict(model_options)
-    if data.embeddings:
-        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
-        given = options.setdefault("embedding_size", matrix.shape[1])
-        if given != matrix.shape[1]:
-            raise invalid("embedding_size", given, f"{matrix.shape[1]}, the vectors' dimension")
-    config = ClassifierConfig(vocab_size=vectorizer.vocab_size, num_classes=len(labels), **options)
-    model = TextClassifier(config, matrix)
+    size = model.embedding_size
+    if matrix is not None:
+        if size not in (matrix.shape[1], defaults(ClassifierConfig)["embedding_size"]):
+            raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
+        size = matrix.shape[1]
+    config = replace(
+        model, vocab_size=vectorizer.vocab_size, num_classes=len(labels), embedding_size=size
+    )
+    network = TextClassifier(config, matrix)
     val_ids = encode_texts(vectorizer, val.texts, data.max_len, data.truncate)
-    train_ids = truncated(full, data.max_len, data.truncate)
+    train_ids = padding.truncate(full, data.max_len, data.truncate)
     task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
                               vectorizer, labels, data, trainer.seed)  # fmt: skip
-    run_config = {
-        "task": "classify",
-        "model": config.to_dict(),
-        "vectorizer": {"max_len": data.max_len, "truncate": data.truncate},
-        "labels": labels.to_dict(),
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    }
-    progress = Trainer(model, task, trainer, out, run_config).fit(resume)
+    progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
     if test is None or test_y is None:
         return progress, None
-    model.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
-    model.eval()
+    network.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
+    network.eval()
     test_ids = encode_texts(vectorizer, test.texts, data.max_len, data.truncate)
-    loss, report = score(model, test_ids, test_y, labels.names)
+    loss, report = score(network, test_ids, test_y, labels.names)
     (Path(out) / "test_metrics.json").write_text(
         json.dumps({"source": test.source, "loss": loss, **report.to_dict()}, indent=2) + "\n"
     )
-    print(f"test ({test.source}, best checkpoint):\n{report.format_table()}")
+    logger.info(
+        f"test ({test.source}, best checkpoint): accuracy {report.accuracy:.4f}, macro-F1 "
+        f"{report.macro_f1:.4f}; details in {Path(out) / 'test_metrics.json'}"
+    )
     return progress, report

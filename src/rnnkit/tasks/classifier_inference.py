@@ -88,8 +88,8 @@ def load_classifier(
     ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
     """
     ckpt, model, vectorizer = load_task_model(
-        path, ("classify", "a classifier"), (ClassifierConfig, TextClassifier), device,
-        expect_sha256,
+        path, ("classify", "a classifier"), (ClassifierConfig, TextClassifier),
+        ("vectorizer", "labels"), device, expect_sha256,
     )  # fmt: skip
     with checkpoint_content(ckpt.path):
         labels = LabelMap.from_dict(ckpt.config["labels"])

@@ -18,37 +18,16 @@ from typing import Any
 import torch
 
 from rnnkit.errors import CheckpointError, DataError, invalid
-from rnnkit.generate import Sampling, beam_search, sample
+from rnnkit.generate import beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.generate_config import GenerateConfig, check_stop
 from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
 from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train.checkpoint import Checkpoint, build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
-from rnnkit.validation import check_choice, check_float, check_int, check_seed
+from rnnkit.validation import check_choice, check_int
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
-MAX_LENGTH = 1_000_000  # tokens per continuation
-MAX_SAMPLES = 10_000  # samples generated together (one batch)
-MAX_BEAM = 1_000  # beam width
-MAX_LENGTH_PENALTY = 10.0  # |alpha| in log P / length^alpha; usual values are 0.6 to 1
-MAX_TOKENS_OUT = 10**8  # length * max(num_samples, beam): the texts held in memory at once
-
-
-def check_generation(
-    length: int, beam: int = 1, num_samples: int = 1, length_penalty: float = 1.0,
-    seed: int | None = None, stop: Sequence[str] = (),
-) -> None:  # fmt: skip
-    """Range-check generate()'s counts before anything is loaded (InvalidArgumentError)."""
-    check_int("length", length, 1, MAX_LENGTH)
-    check_int("beam", beam, 1, MAX_BEAM)
-    check_int("num_samples", num_samples, 1, MAX_SAMPLES)
-    if length * max(num_samples, beam) > MAX_TOKENS_OUT:
-        expected = f"length * max(num_samples, beam) <= {MAX_TOKENS_OUT:.0e} (length={length})"
-        raise invalid("num_samples", num_samples, expected)
-    check_float("length_penalty", length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
-    check_seed("seed", seed, optional=True)
-    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
-        raise invalid("stop", stop, "a list of non-empty strings")
 
 
 def checkpoint_dir(path: str | Path) -> Path:
@@ -64,15 +43,26 @@ def checkpoint_dir(path: str | Path) -> Path:
     return path / "best" if (path / "best").is_dir() else path
 
 
+def require_sections(ckpt: Checkpoint, *names: str) -> None:
+    """CheckpointError unless the checkpoint's config.json has every section ``names``."""
+    missing = [name for name in names if not isinstance(ckpt.config.get(name), dict)]
+    if missing:
+        raise CheckpointError(
+            f"{ckpt.path}: config.json lacks the section(s) {', '.join(missing)}; expected a "
+            "run config as rnnkit's Trainer writes it (task, model, vectorizer, data, ...)"
+        )
+
+
 def load_task_model(
-    path: str | Path, task: tuple[str, str], classes: tuple[type, type], device: str,
-    expect_sha256: str | None,
+    path: str | Path, task: tuple[str, str], classes: tuple[type, type], sections: tuple[str, ...],
+    device: str, expect_sha256: str | None,
 ) -> tuple[Checkpoint, Any, TextVectorizer]:  # fmt: skip
     """(checkpoint, model in eval mode on ``device``, vectorizer) of the run or checkpoint
     ``path`` (see :func:`checkpoint_dir`), verified and consistent.
 
     ``task`` is (config "task" value, its name for messages); ``classes`` the model's
-    (config dataclass, module class). Anything else is a CheckpointError.
+    (config dataclass, module class); ``sections`` the config.json sections the task reads
+    besides "model". Anything else is a CheckpointError.
     """
     ckpt = load_checkpoint(
         checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
@@ -82,6 +72,7 @@ def load_task_model(
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {task[1]} "
             f"(task {task[0]!r})"
         )
+    require_sections(ckpt, "model", *sections)
     model = build_model(ckpt, *classes)
     with checkpoint_content(ckpt.path):
         vectorizer = TextVectorizer.from_dict(ckpt.vocab)
@@ -164,8 +155,10 @@ class LoadedLanguageModel:
         and streams each new piece of text to ``on_text``; ``beam > 1`` returns the
         ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
         """
-        sampling = Sampling(temperature, top_k, top_p, greedy)
-        check_generation(length, beam, num_samples, length_penalty, seed, stop)
+        sampling = GenerateConfig(
+            length, temperature, top_k, top_p, greedy, beam, length_penalty, num_samples, seed
+        ).sampling()  # every number range-checked
+        check_stop(stop)
         ids = self.prompt_ids(prompt)
         previous = prompt[-1:] if prompt else ""
         if beam > 1:
@@ -261,8 +254,8 @@ def load_language_model(
     ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
     """
     ckpt, model, vectorizer = load_task_model(
-        path, ("lm", "a language model"), (LanguageModelConfig, LanguageModel), device,
-        expect_sha256,
+        path, ("lm", "a language model"), (LanguageModelConfig, LanguageModel),
+        ("vectorizer", "data"), device, expect_sha256,
     )  # fmt: skip
     with checkpoint_content(ckpt.path):
         data, settings = ckpt.config["data"], ckpt.config["vectorizer"]

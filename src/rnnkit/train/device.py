@@ -10,7 +10,7 @@ import torch
 from rnnkit.errors import invalid
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -29,13 +29,17 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
 
     On the CPU the recurrent kernels gain little from bf16 at the sizes rnnkit trains, so
     bf16 there is opt-in (``--precision bf16``); master weights stay fp32 either way.
+    fp16 ('auto' on a CUDA GPU without bf16, e.g. V100, T4) trains with the Trainer's
+    ``torch.amp.GradScaler``, whose state a resume restores.
     """
     if name not in PRECISIONS:
-        raise invalid("precision", name, "auto, fp32 or bf16")
+        raise invalid("precision", name, "auto, fp32, bf16 or fp16")
     if name == "fp32":
         return torch.float32
     if name == "bf16":
         return torch.bfloat16
+    if name == "fp16" or (device.type == "cuda" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
     gpu_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     return torch.bfloat16 if gpu_bf16 else torch.float32
 

@@ -3,8 +3,9 @@
 A :class:`Task` supplies batches, the loss of one batch and the validation metrics; the
 :class:`Trainer` does the rest: AdamW/Adam, warm-up + cosine schedule, gradient-norm clipping,
 a budget in epochs, steps or minutes, validation every ``eval_every`` steps (or each epoch),
-the best checkpoint by the task's metric, early stopping, a progress bar, a JSONL metrics log,
-a PNG loss curve, and exact resume.
+the best checkpoint by the task's metric, early stopping, callbacks (rnnkit.train.callbacks:
+progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics log, a PNG loss curve, and
+exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
 
 Run directory::
 
@@ -31,7 +32,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,9 +40,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
+from rnnkit import __version__
 from rnnkit.errors import invalid
+from rnnkit.train import distributed
+from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
     MODEL_KEYS,
     capture_rng_state,
@@ -100,8 +103,8 @@ class TrainerConfig:
     patience: int = 0  # stop after this many validations without improvement; 0 = never
     seed: int = 0  # seeds weights, data order, dropout and sampling
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast; weights stay fp32)
-    progress: bool = True  # show a progress bar
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; weights stay fp32)
+    progress: bool = True  # a progress bar on a terminal; off: a plain line every log_every steps
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -129,6 +132,7 @@ class TrainerConfig:
 class Task(Protocol):
     """What the trainer needs from a task (see rnnkit.tasks for the two implementations)."""
 
+    name: str  # the task's name in config.json: "lm" or "classify"
     metric: str  # the validation metric that picks the best checkpoint, e.g. "val_loss"
     maximize: bool  # True when a larger metric is better (accuracy), False for losses
     unit: str  # what train_step counts: "tok" or "ex", for the throughput display
@@ -140,6 +144,7 @@ class Task(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
     def vocab(self) -> dict[str, Any]: ...
+    def run_sections(self) -> dict[str, Any]: ...  # config.json sections: data, vectorizer, ...
 
 
 @dataclass
@@ -156,16 +161,43 @@ class Progress:
 
 
 class Trainer:
-    """Train ``model`` on ``task`` into ``out``; ``run_config`` is written as config.json."""
+    """Train ``model`` on ``task`` into ``out``; the run config is written as config.json.
+
+    The run config is ``run_config`` (e.g. the "trainer" section) over the sections the parts
+    supply: "task", "model" (``model.config``), the task's own (``task.run_sections()``),
+    "trainer" (``config``) and "rnnkit_version"; so a checkpoint of any run assembled from
+    rnnkit's parts holds what ``rnnkit.load`` needs.
+
+    ``callbacks`` (rnnkit.train.callbacks) are called in order at each hook; ``verbose``
+    0 shows nothing, 1 a progress bar on a terminal (plain lines elsewhere), 2 plain lines;
+    None takes 1 or 2 from ``config.progress``. Validation lines are logged at every verbosity
+    (the logger's handlers decide whether they are shown).
+    """
 
     def __init__(
-        self, model: nn.Module, task: Task, config: TrainerConfig, out: str | Path, run_config: dict
-    ) -> None:
+        self, model: nn.Module, task: Task, config: TrainerConfig, out: str | Path,
+        run_config: dict | None = None, callbacks: Sequence[Callback] = (),
+        verbose: int | None = None,
+    ) -> None:  # fmt: skip
         self.model, self.task, self.config = model, task, config
-        self.out, self.run_config = Path(out), run_config
-        self.device = resolve_device(config.device)
+        model_config = getattr(model, "config", None)
+        self.out, self.run_config = Path(out), {
+            "task": task.name,
+            **({"model": model_config.to_dict()} if hasattr(model_config, "to_dict") else {}),
+            **task.run_sections(),
+            "trainer": config.to_dict(),
+            "rnnkit_version": __version__,
+            **(run_config or {}),
+        }
+        self.dist, self.device = distributed.init_from_env(resolve_device(config.device))
         self.dtype = resolve_precision(config.precision, self.device)
         self.progress = Progress()
+        # fp16 needs loss scaling against gradient underflow; a disabled scaler is a no-op.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
+        self.stop_training = False  # a callback sets it to end training after this step
+        verbose = (1 if config.progress else 2) if verbose is None else verbose
+        shown = [ProgressLogger(verbose, config.log_every)] if verbose and self.dist.is_main else []
+        self.callbacks: list[Callback] = [*shown, *callbacks]
 
     # ---- public ----
     def fit(self, resume: bool = False) -> Progress:
@@ -177,26 +209,46 @@ class Trainer:
         config.json under "resumed".
         """
         check_savable(self.run_config, self.task.vocab())  # fail now, not at the first save
-        if resume and self.out.is_dir():
+        distributed.check_same_out(self.out)
+        if resume and self.dist.is_main and self.out.is_dir():
             recover_interrupted_saves(self.out)
+        distributed.barrier()  # rank 0 has put back interrupted saves before any rank looks
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
-        self.out.mkdir(parents=True, exist_ok=True)
+        distributed.barrier()  # every rank has looked at --out before rank 0 writes into it
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
         self.model.to(self.device)
+        self.train_model = distributed.wrap(self.model, self.device)  # DDP under torchrun
         self.optimizer = self._make_optimizer()
         if resuming:
-            self._restore()
+            self._restore()  # every rank's own generators, saved by rank 0
+        else:
+            distributed.seed_rank(self.config.seed)
         self.log = MetricLog(self.out / "metrics.jsonl")
-        if resume:
-            self._record_resume()
-        config = self.out / "config.json"  # replaced whole: a kill never leaves half of it
-        config.with_name(".config.json.tmp").write_text(json.dumps(self.run_config, indent=2) + "\n")
-        config.with_name(".config.json.tmp").replace(config)
+        if self.dist.is_main:
+            if resume:
+                self._record_resume()
+            config = self.out / "config.json"  # replaced whole: a kill never leaves half of it
+            temp = config.with_name(".config.json.tmp")
+            temp.write_text(json.dumps(self.run_config, indent=2) + "\n")
+            temp.replace(config)
+        self.stop_training = False
         try:
+            self._call("on_train_begin")
             self._loop()
         finally:
-            if not plot_curves(self.out / "metrics.jsonl", self.out / "loss.png"):
-                print("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
+            self._call("on_train_end")
+            drawn = not self.dist.is_main or plot_curves(
+                self.out / "metrics.jsonl", self.out / "loss.png"
+            )
+            if not drawn:
+                logger.info("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
+        distributed.barrier()  # rank 0's last checkpoint is complete before any rank reads it
         return self.progress
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(self, *args)
 
     def planned_steps(self) -> int | None:
         """Total optimizer steps the step/epoch budget allows (None for a minutes-only budget)."""
@@ -223,82 +275,63 @@ class Trainer:
     # ---- loop ----
     def _loop(self) -> None:
         p, cfg = self.progress, self.config
-        total = self.planned_steps()
-        bar = tqdm(
-            total=total, initial=p.step, disable=not cfg.progress, unit="step", dynamic_ncols=True
-        )
-        running, counted, started = RunningMean(), 0, time.monotonic() - p.elapsed
-        session_start = time.monotonic()
+        running, started = RunningMean(), time.monotonic() - p.elapsed
         stop = self._budget_spent()
         try:
             while not stop:
                 for batch in self.task.train_batches(p.epoch, p.batch):
+                    lr = self.learning_rate(p.step, p.elapsed)
                     for group in self.optimizer.param_groups:
-                        group["lr"] = self.learning_rate(p.step, p.elapsed)
+                        group["lr"] = lr
                     loss, count = self._train_step(batch)
                     p.step, p.batch, p.elapsed = p.step + 1, p.batch + 1, time.monotonic() - started
                     running.update(loss, count)
-                    counted += count
-                    bar.update()
-                    bar.set_postfix(
-                        self._postfix(running.mean, counted / (time.monotonic() - session_start))
-                    )
-                    if p.step % cfg.log_every == 0:
-                        self.log.append(
-                            {
-                                "step": p.step,
-                                "epoch": p.epoch,
-                                "train_loss": running.mean,
-                                "lr": self.optimizer.param_groups[0]["lr"],
-                            }
-                        )
+                    logs = {"epoch": p.epoch, "loss": loss, "lr": lr, "count": count}
+                    self._call("on_step_end", p.step, logs)
+                    if p.step % cfg.log_every == 0 and self.dist.is_main:
+                        record = {"step": p.step, "epoch": p.epoch, "train_loss": running.mean}
+                        self.log.append(record | {"lr": lr})
                         running.reset()
-                    stop = self._budget_spent()
+                    stop = self._budget_spent() or self.stop_training
                     if (cfg.eval_every and p.step % cfg.eval_every == 0) or stop:
-                        stop = self._validate(bar) or stop
+                        stop = self._validate() or stop
                     if stop:
                         break
                 else:
                     p.epoch, p.batch = p.epoch + 1, 0
                     if not cfg.eval_every or self._budget_spent():
-                        stop = self._validate(bar) or self._budget_spent()
+                        stop = self._validate() or self._budget_spent()
         except KeyboardInterrupt:
-            bar.close()
             if is_checkpoint(self.out / "last"):
                 step = load_checkpoint(self.out / "last", verify=False).trainer_state or {}
                 saved = step.get("progress", {}).get("step", "?")
                 where = f"{self.out / 'last'} holds the checkpoint of step {saved}"
             else:
                 where = "no checkpoint saved yet (--resume starts the run afresh)"
-            print(f"interrupted at step {p.step}; {where}: continue with --resume")
+            logger.warning("interrupted at step %d; %s: continue with --resume", p.step, where)
             raise
-        bar.close()
-
-    def _postfix(self, loss: float, rate: float) -> dict[str, str]:
-        """Progress-bar fields: running loss, throughput, and the ETA of a minutes budget."""
-        fields = {"loss": f"{loss:.3f}", f"{self.task.unit}/s": f"{rate:.0f}"}
-        if self.planned_steps() is None and self.config.minutes:
-            left = max(0.0, self.config.minutes * 60 - self.progress.elapsed)
-            fields["eta"] = f"{int(left // 60)}:{int(left % 60):02d}"
-        return fields
 
     def _train_step(self, batch: Any) -> tuple[float, int]:
         self.model.train()
         with autocast(self.device, self.dtype):
-            loss, count = self.task.train_step(self.model, batch)
+            loss, count = self.task.train_step(self.train_model, batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss * distributed.loss_share(count)).backward()
         if self.config.clip_norm:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
+        self.scaler.update()
         return loss.item(), count
 
     def _budget_spent(self) -> bool:
         p, total = self.progress, self.planned_steps()
         out_of_time = self.config.minutes is not None and p.elapsed >= self.config.minutes * 60
+        if self.config.minutes is not None:
+            out_of_time = distributed.any_rank(out_of_time)  # every rank stops at the same step
         return out_of_time or (total is not None and p.step >= total)
 
-    def _validate(self, bar: tqdm) -> bool:
+    def _validate(self) -> bool:
         """Evaluate, log, save best/ and last/; return True when early stopping triggers."""
         p = self.progress
         if p.last_eval_step == p.step:
@@ -307,23 +340,29 @@ class Trainer:
         with torch.no_grad(), autocast(self.device, self.dtype):
             metrics = self.task.evaluate(self.model)
         p.last_eval_step = p.step
-        self.log.append(
-            {"step": p.step, "epoch": p.epoch, "elapsed": round(p.elapsed, 2), **metrics}
-        )
+        if self.dist.is_main:
+            self.log.append(
+                {"step": p.step, "epoch": p.epoch, "elapsed": round(p.elapsed, 2), **metrics}
+            )
         value = metrics[self.task.metric]
         improved = p.best is None or (value > p.best if self.task.maximize else value < p.best)
         p.best, p.bad_evals = (value, 0) if improved else (p.best, p.bad_evals + 1)
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-        bar.write(
-            f"step {p.step:>6}  epoch {p.epoch}  val  {shown}" + ("  (best)" if improved else "")
-        )
-        weights = self.model.state_dict()
-        if improved:
-            save_checkpoint(self.out / "best", weights, self.run_config, self.task.vocab())
-        save_checkpoint(
-            self.out / "last", weights, self.run_config, self.task.vocab(), self._trainer_state()
-        )
-        return bool(self.config.patience) and p.bad_evals >= self.config.patience
+        trainer_state = self._trainer_state()  # a collective under torchrun: every rank calls it
+        if self.dist.is_main:  # metrics are all-reduced: every rank took the same decisions
+            logger.info(
+                "step %6d  epoch %d  val  %s%s",
+                p.step, p.epoch, shown, "  (best)" if improved else "",
+            )  # fmt: skip
+            weights = self.model.state_dict()
+            if improved:
+                save_checkpoint(self.out / "best", weights, self.run_config, self.task.vocab())
+            save_checkpoint(
+                self.out / "last", weights, self.run_config, self.task.vocab(), trainer_state
+            )
+        self._call("on_eval_end", p.step, metrics)
+        patience_spent = bool(self.config.patience) and p.bad_evals >= self.config.patience
+        return patience_spent or self.stop_training
 
     # ---- state ----
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -332,19 +371,26 @@ class Trainer:
         return cls(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _trainer_state(self) -> dict[str, Any]:
-        return {
+        state = {
             "progress": asdict(self.progress),
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng_state(),
             "task": self.task.state_dict(),
+            "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
+        if self.dist.active:  # each rank's generators and task state (its streams' hidden state)
+            state["ranks"] = distributed.all_gather({"rng": state["rng"], "task": state["task"]})
+        return state
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.out / "last", map_location=self.device)
+        state = ckpt.trainer_state or {}
+        own = state  # this process's generators and task state (per rank under torchrun)
+        if self.dist.active or "ranks" in state:
+            own = distributed.pick_rank_state(state.get("ranks", [state]), "every process's state")
         with checkpoint_content(ckpt.path):
             check_state_shapes(ckpt, self.model.state_dict())
             self.model.load_state_dict(ckpt.state_dict)
-            state = ckpt.trainer_state or {}
             self.optimizer.load_state_dict(state["optimizer"])
             for param, moments in self.optimizer.state.items():
                 for name, value in moments.items():
@@ -355,9 +401,15 @@ class Trainer:
                 check_int(f"progress.{name}", getattr(self.progress, name), -1)
             check_float("progress.elapsed", self.progress.elapsed, 0)
             check_float("progress.best", self.progress.best, optional=True)
-            self.task.load_state_dict(state["task"])
-            restore_rng_state(state["rng"])
-        print(f"resuming {self.out} at step {self.progress.step} (epoch {self.progress.epoch})")
+            if state.get("scaler"):  # fp16's loss scale (a disabled scaler ignores it)
+                check_float("scaler.scale", state["scaler"]["scale"], 0, lo_open=True)
+                self.scaler.load_state_dict(state["scaler"])
+            self.task.load_state_dict(own["task"])
+            restore_rng_state(own["rng"])
+        if self.dist.is_main:
+            logger.info(
+                "resuming %s at step %d (epoch %d)", self.out, self.progress.step, self.progress.epoch
+            )
 
     def _record_resume(self) -> None:
         """Drop log records after the checkpoint; log and record the changed free settings."""
@@ -368,9 +420,13 @@ class Trainer:
         stored = json.loads(stored_file.read_text())
         before, now = stored.get("trainer", {}), self.run_config["trainer"]
         changed = {k: [before.get(k), v] for k, v in now.items() if k in before and before[k] != v}
+        versions = [stored.get("rnnkit_version"), self.run_config.get("rnnkit_version")]
+        if versions[0] != versions[1]:  # a newer rnnkit may resume a run: noted, not refused
+            changed["rnnkit_version"] = versions
         history = stored.get("resumed", [])
         history.append({"step": self.progress.step, "changed": changed})
         self.run_config["resumed"] = history
         for key, (old, new) in changed.items():
             if key != "progress":
-                logger.warning("resume: trainer.%s changed from %r to %r", key, old, new)
+                name = key if key == "rnnkit_version" else f"trainer.{key}"
+                logger.warning("resume: %s changed from %r to %r", name, old, new)
