@@ -198,9 +198,12 @@ class LanguageModelingTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         parts = state.get("hidden")
+        rows = distributed.row_slice(self.data.batch_size)  # this process's B streams
+        streams = rows.stop - rows.start
         for part in parts or []:  # (layers * directions, B, H) each
-            if not isinstance(part, Tensor) or part.dim() != 3 or part.shape[1] != self.data.batch_size:
-                raise ValueError(f"carried state {getattr(part, 'shape', part)!r}: expected (L, B, H)")
+            if not isinstance(part, Tensor) or part.dim() != 3 or part.shape[1] != streams:
+                shown = getattr(part, "shape", part)
+                raise ValueError(f"carried state {shown!r}: expected (L, B={streams}, H)")
         if not parts:
             self.state = None
         else:
