@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rnnkit.errors import DataError, InvalidArgumentError
+from rnnkit.validation import check_input_file
 
 C = TypeVar("C")
 BUDGET = ("epochs", "steps", "minutes")
@@ -116,9 +117,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     ``.toml`` files need Python 3.11 (tomllib) or the ``tomli`` package; anything else is read
     as JSON. A missing or malformed file is a DataError naming it.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; expected a JSON or TOML config file")
+    path = check_input_file("config", path, "a JSON or TOML config file")
     try:
         if path.suffix == ".toml":
             try:

@@ -25,6 +25,7 @@ import numpy as np
 
 from rnnkit.data.readers import file_errors, open_text
 from rnnkit.errors import DataError, invalid
+from rnnkit.validation import check_input_file, check_int
 
 if TYPE_CHECKING:
     import torch
@@ -125,11 +126,8 @@ def load_vectors(
     lowercase: lowercase the file's words; of words that then collide the first one is kept.
     Returns WordVectors with vectors: (N, D) float32 in file order.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; expected a word-vectors file {VECTOR_FORMATS}")
-    if limit is not None and limit < 1:
-        raise invalid("limit", limit, "None or an int >= 1")
+    check_int("limit", limit, 1, optional=True)
+    path = check_input_file("vectors", path, f"a word-vectors file {VECTOR_FORMATS}")
     keep = None if vocab is None else {w for v in vocab for w in (v, v.lower())}
     if format is None:
         format = _infer_format(path)
@@ -152,7 +150,12 @@ def load_vectors(
         for chunk_words, block in reader(path, format == "word2vec", limit, take):
             words += chunk_words
             blocks.append(block)
-    return WordVectors(words, np.concatenate(blocks))
+    vectors = np.concatenate(blocks)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))  # word2vec binary: no line numbers
+    if bad.size:
+        raise DataError(f"{path}: the vector of {words[bad[0]]!r} holds NaN or infinity; "
+                        "expected finite numbers")  # fmt: skip
+    return WordVectors(words, vectors)
 
 
 def _infer_format(path: Path) -> str:
@@ -215,7 +218,8 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
 def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.ndarray:
     """values (n * D strings) -> (n, D) float32; a bad number is a DataError naming its line."""
     try:
-        return np.array(values, dtype=np.float32).reshape(-1, dim)
+        with np.errstate(over="ignore"):  # 1e39 becomes inf, refused below
+            block = np.array(values, dtype=np.float32).reshape(-1, dim)
     except ValueError:
         for k, line in enumerate(lines):
             try:
@@ -223,6 +227,14 @@ def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.nda
             except ValueError as e:
                 raise DataError(f"{path}:{line}: {e}; expected numbers") from None
         raise
+    bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+    if bad.size:
+        shown = " ".join(values[bad[0] * dim : (bad[0] + 1) * dim][:8])
+        raise DataError(
+            f"{path}:{lines[bad[0]]}: values {shown!r} include NaN or infinity (or overflow "
+            "float32); expected finite numbers"
+        )
+    return block
 
 
 def _read_binary(path: Path, _: bool, limit: int | None, take: _Take) -> _Chunks:

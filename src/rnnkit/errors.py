@@ -16,6 +16,8 @@ class RnnkitError(Exception):
 class InvalidArgumentError(RnnkitError, ValueError):
     """An argument has a value, type or shape that the function does not accept."""
 
+    argument: str | None = None  # the argument's name, when built by invalid()
+
 
 class ShapeMismatchError(InvalidArgumentError, RuntimeError):
     """A tensor's shape does not fit the module (torch.nn raises RuntimeError there).
@@ -52,4 +54,6 @@ def invalid(
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return error(f"{name}={shown}: expected {expected}")
+    exc = error(f"{name}={shown}: expected {expected}")
+    exc.argument = name  # the CLI shows it as its flag (hidden_size -> --hidden)
+    return exc

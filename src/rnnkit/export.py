@@ -44,6 +44,7 @@ from rnnkit.nn.sequence import reverse_padded
 from rnnkit.tasks.classifier_inference import LoadedClassifier, load_classifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir, load_language_model
 from rnnkit.train.checkpoint import read_config
+from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.export")
 FORMATS = ("onnx",)
@@ -234,6 +235,7 @@ def _export(
     require("onnx")
     if check:
         require("onnxruntime")
+    check_output_file("out", path, "an .onnx file to write")
     if path.suffix != ".onnx":
         raise invalid("out", str(path), "a file name ending in .onnx")
     path.parent.mkdir(parents=True, exist_ok=True)

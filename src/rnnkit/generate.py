@@ -21,6 +21,10 @@ from torch import Tensor
 from rnnkit.errors import invalid
 from rnnkit.models.language_model import LanguageModel, State, repeat_state
 from rnnkit.nn.step import LayerState, LayerStepper, select_layer_states, split_state
+from rnnkit.validation import check_float, check_int
+
+MIN_TEMPERATURE = 1e-4  # lower still overflows the scaled logits; use greedy decoding instead
+MIN_TOP_P = 1e-6
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,10 @@ class Sampling:
     greedy: bool = False  # always the most likely token (ignores the three above)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
-            raise invalid("temperature", self.temperature, "a number > 0")
-        if self.top_k is not None and (not isinstance(self.top_k, int) or self.top_k < 1):
-            raise invalid("top_k", self.top_k, "an int >= 1")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise invalid("top_p", self.top_p, "a number in (0, 1]")
+        # bounds away from 0: logits / 1e-320 overflow, and a float32 top_p of 1e-320 is 0
+        check_float("temperature", self.temperature, MIN_TEMPERATURE, None)
+        check_int("top_k", self.top_k, 1, None, optional=True)
+        check_float("top_p", self.top_p, MIN_TOP_P, 1, optional=True)
 
 
 def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:

@@ -170,7 +170,7 @@ def test_bad_training_files_exit_2_with_one_line(files, tmp_path: Path, capsys, 
 def test_bad_columns_labels_and_vectors_exit_2(files, tmp_path: Path, capsys) -> None:
     path = files["train.csv.gz"]
     assert train(files, tmp_path, path, "--no-header", "--text-col", "7") == 2
-    assert "text_cols='7': expected an index 0..2 (the file has no header)" in one_error_line(
+    assert "--text-col='7': expected an index 0..2 (the file has no header)" in one_error_line(
         capsys
     )
     test = tmp_path / "test.csv"

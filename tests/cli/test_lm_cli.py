@@ -76,9 +76,9 @@ def test_evaluate_reports_bits_per_character(run_dir: Path, tmp_path: Path, caps
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--temperature", "0"], "temperature=0.0: expected a number > 0"),
-        (["--top-p", "1.5"], "top_p=1.5"),
-        (["--top-k", "0"], "top_k=0"),
+        (["--temperature", "0"], "--temperature=0.0: expected a finite number >= 0.0001"),
+        (["--top-p", "1.5"], "--top-p=1.5"),
+        (["--top-k", "0"], "--top-k=0"),
         (["--beam", "0"], "beam=0"),
         (["--prompt", "Ωbe"], "unknown: 'Ω'"),
     ],

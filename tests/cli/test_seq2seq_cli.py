@@ -106,8 +106,8 @@ def test_bad_training_pairs_give_one_error_line(case: str, expected: str, tmp_pa
 
 @pytest.mark.parametrize(
     ("args", "expected"),
-    [(["--attention", "dot"], "attention='dot'"), (["--label-smoothing", "1.5"], "label_smoothing=1.5"),
-     (["--val-target", "x"], "val_target='x'")],
+    [(["--attention", "dot"], "attention='dot'"), (["--label-smoothing", "1.5"], "--label-smoothing=1.5"),
+     (["--val-target", "x"], "--val-target='x'")],
 )  # fmt: skip
 def test_bad_options_give_one_error_line(args: list[str], expected: str, files: dict[str, Path], tmp_path: Path, capsys) -> None:  # fmt: skip
     code = main(["train", "seq2seq", "--source", str(files["src"]), "--target", str(files["tgt"]),

@@ -140,7 +140,7 @@ def test_empty_file_missing_file_and_unknown_format(tmp_path: Path) -> None:
     only_bad = write(tmp_path / "bad.csv", "text,label\n,x\n")
     with pytest.raises(DataError, match=r"no rows \(1 bad, e\.g\. .*bad\.csv:2: empty text\)"):
         read_labelled(only_bad, skip_bad_rows=True)
-    with pytest.raises(DataError, match="no such file"):
+    with pytest.raises(DataError, match="does not exist"):
         read_labelled(tmp_path / "absent.csv")
     huge = write(tmp_path / "huge.csv", 'text,label\nok,a\n"' + "x" * 200_000 + '",b\n')
     with pytest.raises(DataError, match=r"huge\.csv:3: field larger than field limit"):

@@ -56,7 +56,7 @@ def test_inspect_reads_a_gzip_file(classifier_run: Path, tmp_path: Path) -> None
         (["--text", "he", "--unit", "16"], "unit=16: expected an int in 0..15"),
         (["--text", "he", "--layer", "5"], "layer=5: expected an int in 0..1"),
         (["--text", ""], "text='': expected a non-empty text to inspect"),
-        (["--text", "he", "--top-k", "0"], "top_k=0: expected a positive int"),
+        (["--text", "he", "--top-k", "0"], "--top-k=0: expected a positive int"),  # the flag, as typed
         (["--text", "he said", "--max-tokens", "3"], "text='7 tokens': expected at most max_tokens=3"),
         (["--text", "he", "--out", "/no/such/dir/page.html"], "--out='/no/such/dir/page.html': expected a file in an existing directory"),
         ([], "one of the arguments --text --file is required"),

@@ -150,8 +150,8 @@ def test_lengths_outside_the_batch_are_refused() -> None:
         ({"cell": "transformer"}, "cell='transformer': expected one of lstm, gru, rnn"),
         ({"pooling": "sum"}, "pooling='sum': expected one of last, mean, max, attention"),
         ({"num_classes": 1}, "num_classes=1: expected an int >= 2"),
-        ({"hidden_size": 0}, "hidden_size=0: expected a positive int"),
-        ({"dropout": 1.0}, "dropout=1.0: expected a probability in [0, 1)"),
+        ({"hidden_size": 0}, "hidden_size=0: expected an int in [1, 65536]"),
+        ({"dropout": 1.0}, "dropout=1.0: expected a finite number in [0, 1)"),
     ],
 )
 def test_bad_configs_are_refused(options: dict, message: str) -> None:

@@ -16,12 +16,12 @@ from rnnkit.errors import CheckpointError, InvalidArgumentError
 from rnnkit.train.checkpoint import (
     Checkpoint,
     capture_rng_state,
-    check_output_dir,
     is_checkpoint,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
+from rnnkit.train.run_dir import check_output_dir
 
 CONFIG = {"task": "lm", "model": {"cell": "lstm", "hidden_size": 8}, "train": {"lr": 0.01}}
 VOCAB = {"itos": ["<pad>", "a", "b", "é"]}

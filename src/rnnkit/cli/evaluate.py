@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnkit.cli.options import flag
+from rnnkit.cli.options import add_expect_sha256, flag
 from rnnkit.cli.train_classify import add_column_flags, column_options
 from rnnkit.cli.translate import add_seq2seq_flags, evaluate_seq2seq
 from rnnkit.data.corpora import load_corpus
@@ -29,6 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_seq2seq_flags(parser)
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    add_expect_sha256(parser)
     add_column_flags(parser)
     parser.set_defaults(handler=run)
 
@@ -40,9 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None:
         raise invalid("--data", None, f"a file to score the {task!r} model on")
     if task == "lm":
-        metrics = load_language_model(args.dir, device=args.device).evaluate_text(
-            load_corpus(args.data)
-        )
+        lm = load_language_model(args.dir, device=args.device, expect_sha256=args.expect_sha256)
+        metrics = lm.evaluate_text(load_corpus(args.data, "--data"))
         print(
             json.dumps(metrics)
             if args.json
@@ -53,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rnnkit.tasks.classifier_inference import evaluate_file
 
-    report = evaluate_file(args.dir, args.data, device=args.device, **column_options(args))
+    report = evaluate_file(
+        args.dir, args.data, device=args.device, expect_sha256=args.expect_sha256,
+        **column_options(args),
+    )  # fmt: skip
     print(json.dumps(report.to_dict()) if args.json else report.format_table())
     return 0

@@ -14,6 +14,7 @@ import argparse
 
 from rnnkit.cli.options import flag
 from rnnkit.export import FORMATS, export
+from rnnkit.validation import check_output_file
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file("--out", args.out, "an .onnx file to write")  # "" is not "."
     path = export(args.run, args.out, args.format, check=not args.no_check)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli.options import add_config_flags, flag, given
+from rnnkit.cli.options import add_config_flags, add_expect_sha256, flag, given
 from rnnkit.config import from_dict
-from rnnkit.tasks.generate_config import GenerateConfig
+from rnnkit.tasks.generate_config import GenerateConfig, check_stop
 from rnnkit.tasks.lm_inference import load_language_model
 
 
@@ -28,12 +28,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--stop", action="append", default=[], help="stop a sample before this string (repeatable)"
     )
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    add_expect_sha256(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    lm = load_language_model(args.dir, device=args.device)
-    options = from_dict(GenerateConfig, given(args, "generate"), "generate")
+    options = from_dict(GenerateConfig, given(args, "generate"), "generate")  # before loading
+    check_stop(args.stop)
+    lm = load_language_model(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     streaming = options.beam == 1 and options.num_samples == 1
     out = sys.stdout
 

@@ -17,6 +17,7 @@ from rnnkit.config import from_dict
 from rnnkit.data.corpora import load_corpus
 from rnnkit.errors import invalid
 from rnnkit.inspect import InspectConfig, inspect, write_html
+from rnnkit.validation import check_output_file
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out = check_output_file("--out", args.out, "an HTML file to write")
     if not out.parent.is_dir():
         raise invalid("--out", args.out, "a file in an existing directory")
     config = from_dict(InspectConfig, given(args, "inspect"), "inspect")

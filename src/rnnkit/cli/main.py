@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from rnnkit import __version__
 from rnnkit.cli import (
@@ -25,12 +27,23 @@ from rnnkit.cli import (
     train_seq2seq,
     translate,
 )
+from rnnkit.cli.options import ALIASES
 from rnnkit.errors import RnnkitError
 from rnnkit.logs import console_handler
 
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+|inf(inity)?|nan)$", re.IGNORECASE)
+
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse with a one-line error (no usage block) and exit status 2."""
+    """argparse with a one-line error (no usage block) and exit status 2.
+
+    ``-inf`` and ``-nan`` count as values, like ``-1``, so ``--lr -inf`` reaches the range
+    check and its message instead of "expected one argument".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -55,16 +68,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; words left over after options join a command's TEXT arguments.
+
+    ``rnnkit predict RUN --json "a text"``: argparse stops filling ``TEXT...`` at the first
+    option; a command that sets ``more_positionals`` takes the later words too.
+    """
+    bad = next((a for a in argv if re.search("[\ud800-\udfff]", a)), None)
+    if bad is not None:  # undecodable bytes in a command-line argument (surrogateescape)
+        parser.error(f"argument {bad.encode('utf-8', 'backslashreplace').decode()!r} is not valid UTF-8")
+    args, extra = parser.parse_known_args(argv)
+    field = getattr(args, "more_positionals", None)
+    if extra and field and not any(word.startswith("-") for word in extra):
+        setattr(args, field, [*getattr(args, field), *extra])
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def flag_message(exc: RnnkitError, argv: Sequence[str]) -> str:
+    """The error's message, naming the command-line flag instead of the config field."""
+    message = str(exc)
+    name = getattr(exc, "argument", None)
+    if not name or not message.startswith(f"{name}="):
+        return message
+    for flag in ("--" + name.replace("_", "-"), *ALIASES.get(name, ())):
+        if any(a == flag or a.startswith(flag + "=") for a in argv):
+            return flag + message[len(name) :]
+    return message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse(build_parser(), argv)
     console_handler()  # the library logs; the command line shows its messages on stderr
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        print(f"rnnkit: error: {flag_message(exc, argv)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

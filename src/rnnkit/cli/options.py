@@ -13,11 +13,14 @@ import argparse
 import dataclasses
 import typing
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from rnnkit.config import BUDGET, field_docs, from_dict, read_config_file, with_budget
 from rnnkit.errors import invalid
 from rnnkit.train.callbacks import Callback, TensorBoard
+from rnnkit.train.checkpoint import manifest_sha256
+from rnnkit.validation import check_output_path
 
 Group = argparse.ArgumentParser | argparse._ArgumentGroup  # where flags are added
 ALIASES = {  # field -> extra flag names kept from earlier releases (short forms)
@@ -101,10 +104,11 @@ def add_task_flags(
 
 
 def done_line(args: argparse.Namespace, progress: Any, metric: str, then: str) -> str:
-    """The last line of a training command: steps, minutes, best metric, what to run next."""
+    """The last lines of a training command: steps, minutes, best metric, what to run next,
+    and the SHA-256 that pins the best checkpoint (:func:`pin_line`)."""
     return (
         f"done: {progress.step} steps in {progress.elapsed / 60:.1f} min, best {metric} "
-        f"{progress.best:.4f}; model in {args.out}/best; try: {then}"
+        f"{progress.best:.4f}; model in {args.out}/best; try: {then}\n{pin_line(args.out)}"
     )
 
 
@@ -140,5 +144,23 @@ def build_configs(
 
 
 def callbacks(args: argparse.Namespace) -> list[Callback]:
-    """The callbacks the run flags ask for (--tensorboard)."""
-    return [TensorBoard(args.tensorboard)] if args.tensorboard else []
+    """The callbacks the run flags ask for (--tensorboard), its directory checked first."""
+    if args.tensorboard is None:
+        return []
+    return [TensorBoard(check_output_path("--tensorboard", args.tensorboard, "a directory for events"))]
+
+
+def add_expect_sha256(parser: argparse.ArgumentParser) -> None:
+    """--expect-sha256 HEX: the pinned manifest hash a loaded checkpoint must have."""
+    parser.add_argument(
+        "--expect-sha256",
+        metavar="HEX",
+        help="refuse the checkpoint unless its manifest.json has this SHA-256, as printed at "
+        "save and written to manifest.sha256 (default: no pin)",
+    )
+
+
+def pin_line(out: str) -> str:
+    """The line that tells how to pin ``out/best`` (its manifest's SHA-256)."""
+    digest = manifest_sha256(Path(out) / "best")
+    return f"best/ manifest sha256 {digest} (also in best/manifest.sha256; pin with --expect-sha256)"

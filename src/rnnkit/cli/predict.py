@@ -14,10 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-from rnnkit.cli.options import flag
+from rnnkit.cli.options import add_expect_sha256, flag
 from rnnkit.data.readers import file_errors, open_text
 from rnnkit.errors import DataError, invalid
 from rnnkit.tasks.classifier_inference import load_classifier
+from rnnkit.validation import check_input_file, check_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -41,7 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     flag(parser, "--batch-size", "texts read and scored at once", 1000, type=int)
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
-    parser.set_defaults(handler=run)
+    add_expect_sha256(parser)
+    parser.set_defaults(handler=run, more_positionals="texts")
 
 
 def read_lines(path: Path) -> list[str]:
@@ -50,20 +52,20 @@ def read_lines(path: Path) -> list[str]:
         lines = f.read().splitlines()
     if not lines:
         raise DataError(f"{path}: empty; expected one text per line")
+    binary = next((i for i, line in enumerate(lines, 1) if "\x00" in line), None)
+    if binary is not None:
+        raise DataError(f"{path}:{binary}: NUL byte (binary data); expected UTF-8 text")
     return lines
 
 
 def texts_of(args: argparse.Namespace) -> list[str]:
     """The texts to classify: arguments, --file, or standard input."""
-    if args.texts and args.file:
+    if args.texts and args.file is not None:
         raise invalid("--file", args.file, "either TEXT arguments or --file, not both")
     if args.texts:
         return list(args.texts)
-    if args.file:
-        path = Path(args.file)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file; expected a text file, one text per line")
-        return read_lines(path)
+    if args.file is not None:
+        return read_lines(check_input_file("--file", args.file, "a text file, one text per line"))
     if sys.stdin.isatty():
         raise invalid("TEXT", None, "texts as arguments, --file PATH, or lines on standard input")
     lines = sys.stdin.read().splitlines()
@@ -73,9 +75,8 @@ def texts_of(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.batch_size < 1:
-        raise invalid("batch_size", args.batch_size, "an int >= 1")
-    clf = load_classifier(args.dir, device=args.device)
+    check_int("batch_size", args.batch_size, 1)
+    clf = load_classifier(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     texts = texts_of(args)
     width = max(len(name) for name in clf.labels.names)
     for start in range(0, len(texts), args.batch_size):

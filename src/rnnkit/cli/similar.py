@@ -13,6 +13,7 @@ import argparse
 from rnnkit.cli.options import flag
 from rnnkit.embeddings import VECTOR_FORMATS, load_vectors
 from rnnkit.errors import invalid
+from rnnkit.validation import check_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -45,8 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if len(args.words) > 2:
         raise invalid("WORD", args.words, "one word (neighbours) or two words (their cosine)")
-    if args.top < 1:
-        raise invalid("top", args.top, "an int >= 1")
+    check_int("top", args.top, 1)
+    check_int("limit", args.limit, 1, optional=True)
     if len(args.words) == 2:
         first, second = args.words
         vectors = load_vectors(args.vectors, args.format, vocab=args.words, limit=args.limit)

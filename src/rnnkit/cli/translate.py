@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnkit.cli.options import add_config_flags, flag, given
+from rnnkit.cli.options import add_config_flags, add_expect_sha256, flag, given
 from rnnkit.cli.predict import texts_of
 from rnnkit.config import from_dict
 from rnnkit.errors import RnnkitError, invalid
@@ -33,12 +33,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", metavar="PNG",
                         help="save the attention heatmap of the (one) sentence to PNG")  # fmt: skip
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    add_expect_sha256(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     decoding = decoding_of(args)
-    translator = load_translator(args.dir, device=args.device)
+    translator = load_translator(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     texts = texts_of(args)
     if args.plot:
         if len(texts) != 1:
@@ -72,7 +73,7 @@ def evaluate_seq2seq(args: argparse.Namespace) -> int:
     if args.source is None:
         raise invalid("--source", None, "source sentences (and --target references) to score")
     decoding = decoding_of(args)
-    translator = load_translator(args.dir, device=args.device)
+    translator = load_translator(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     metrics = translator.evaluate_files(args.source, args.target, decoding)
     if args.json:
         print(json.dumps(metrics))

@@ -18,6 +18,7 @@ import csv
 import gzip
 import json
 import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,12 +26,14 @@ from pathlib import Path
 from typing import TextIO
 
 from rnnkit.errors import DataError, invalid
+from rnnkit.validation import check_input_file
 
 FORMATS = ("csv", "tsv", "jsonl", "folder")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _MAX_EXAMPLES = 5  # skipped rows whose reasons are kept in LabelledTexts.skipped_examples
 
 Column = str | int
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
 
 @dataclass
@@ -136,16 +139,7 @@ def read_labelled(
     classes: "folder" only: the subfolders to read as classes (default: every subfolder holding
         ``*.txt`` files). Labels are the subfolder names; each ``<label>/*.txt`` is one text.
     """
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder; expected one of format {FORMATS}")
-    if format is None:
-        stem = path.with_suffix("") if path.suffix == ".gz" else path
-        format = "folder" if path.is_dir() else _SUFFIX_FORMATS.get(stem.suffix.lower())
-        if format is None:
-            raise invalid("format", None, f"one of {FORMATS} (cannot infer it from {path.name!r})")
-    if format not in FORMATS:
-        raise invalid("format", format, f"one of {FORMATS} or None")
+    path, format = check_labelled_path("path", path, format)
     reader = _Reader(path, text_cols, label_col, header, skip_bad_rows, encoding)
     with file_errors(path, encoding):
         if format == "folder":
@@ -183,6 +177,8 @@ class _Reader:
             self.bad(where, "empty text", "a non-empty text")
         elif not label:
             self.bad(where, "empty label", "a non-empty label")
+        elif _SURROGATE.search(text + label):  # JSON's "\ud800": no UTF-8 can hold it
+            self.bad(where, "a lone surrogate (e.g. \\ud800) in the text or label", "Unicode text")
         else:
             self.data.texts.append(text)
             self.data.labels.append(label)
@@ -290,6 +286,34 @@ class _Reader:
                     self.add(f"{file}:1", [f.read()], name)
 
 
+def check_labelled_path(name: str, path: str | Path, format: str | None) -> tuple[Path, str]:
+    """(path, format) of a labelled file or folder that can be read; ``format`` None infers it.
+
+    Raises DataError naming ``name``, the path and the real problem (empty path, missing,
+    a directory given as a file, a folder without class subfolders, ...).
+    """
+    if format is not None and format not in FORMATS:
+        raise invalid("format", format, f"one of {FORMATS} or None")
+    if format == "folder" or (format is None and str(path).strip() and Path(path).is_dir()):
+        folder = Path(path)
+        if not folder.is_dir():
+            raise DataError(f"{name} {str(path)!r}: is not a folder; expected a folder per class")
+        if not any(d.is_dir() and any(d.glob("*.txt")) for d in folder.iterdir()):
+            raise DataError(
+                f"{name} {str(path)!r}: no class subfolders with .txt files; expected a folder "
+                "with one subfolder of .txt files per class (or a csv/tsv/jsonl file)"
+            )
+        return folder, "folder"
+    expected = f"a {format} file" if format else f"a labelled file or folder, format {FORMATS}"
+    file = check_input_file(name, path, expected)
+    if format is None:
+        stem = file.with_suffix("") if file.suffix == ".gz" else file
+        format = _SUFFIX_FORMATS.get(stem.suffix.lower())
+        if format is None:
+            raise invalid("format", None, f"one of {FORMATS} (cannot infer it from {file.name!r})")
+    return file, format
+
+
 def _as_list(cols: Column | Sequence[Column]) -> list[Column]:
     return [cols] if isinstance(cols, str | int) else list(cols)
 
@@ -345,7 +369,7 @@ def label_names_from(labels: Iterable[str], classes_file: str | Path | None = No
         numeric = all(v.removeprefix("-").isdigit() for v in seen)
         values = sorted(seen, key=int) if numeric else sorted(seen)
         return LabelMap(values, values)
-    path = Path(classes_file)
+    path = check_input_file("classes", classes_file, "a file of class names, one per line")
     with file_errors(path), open_text(path) as f:
         names = [line.strip() for line in f if line.strip()]
     if not names or len(set(names)) != len(names):

@@ -89,6 +89,7 @@ class Estimator:
                 raise unknown_key(name, type(self).__name__, list(self._fields))
         for name, (_, default) in self._fields.items():
             setattr(self, name, params.get(name, default))
+        self.configs()  # range-checked now, with the command line's messages (and again at fit)
 
     # ---- scikit-learn's estimator protocol ----
     def get_params(self, deep: bool = True) -> dict[str, Any]:

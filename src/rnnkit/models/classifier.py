@@ -32,6 +32,14 @@ from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
 from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.sequence import check_lengths
+from rnnkit.validation import (
+    MAX_UNITS,
+    check_choice,
+    check_fits_in_memory,
+    check_float,
+    check_int,
+    recurrent_parameters,
+)
 
 POOLINGS = ("last", "mean", "max", "attention")
 
@@ -55,16 +63,20 @@ class ClassifierConfig(RecurrentConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.pooling not in POOLINGS:
-            raise invalid("pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
-        for name in ("vocab_size", "embedding_size", "attention_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
-            raise invalid("num_classes", self.num_classes, "an int >= 2 (two or more labels)")
-        if not 0 <= self.embedding_dropout < 1:
-            raise invalid("embedding_dropout", self.embedding_dropout, "a probability in [0, 1)")
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_int("vocab_size", self.vocab_size, 1)
+        for name in ("embedding_size", "attention_size"):
+            check_int(name, getattr(self, name), 1, MAX_UNITS)
+        check_int("num_classes", self.num_classes, 2)
+        check_float("embedding_dropout", self.embedding_dropout, 0, 1, hi_open=True)
+        dirs = 2 if self.bidirectional else 1
+        rnn_params = recurrent_parameters(
+            self.cell, self.num_layers, self.hidden_size, self.embedding_size, dirs
+        )
+        other = self.vocab_size * self.embedding_size + dirs * self.hidden_size * (
+            self.attention_size + self.num_classes + 1
+        )
+        check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + other)
 
     @property
     def num_outputs(self) -> int:

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import invalid
 from rnnkit.models.recurrent import RecurrentConfig
+from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
 
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -40,10 +41,12 @@ class LanguageModelConfig(RecurrentConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.vocab_size, int) or self.vocab_size < 1:
-            raise invalid("vocab_size", self.vocab_size, "a positive int")
-        if not isinstance(self.embedding_size, int) or self.embedding_size < 0:
-            raise invalid("embedding_size", self.embedding_size, "an int >= 0 (0 = one-hot)")
+        check_int("vocab_size", self.vocab_size, 1)
+        check_int("embedding_size", self.embedding_size, 0, MAX_UNITS)
+        inputs = self.embedding_size or self.vocab_size
+        rnn_params = recurrent_parameters(self.cell, self.num_layers, self.hidden_size, inputs)
+        io_params = self.vocab_size * (self.embedding_size + self.output_size + 1)
+        check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + io_params)
         if self.tie_weights and self.embedding_size != self.output_size:
             raise invalid(
                 "tie_weights", True, f"embedding_size == output size (got {self.embedding_size} "

@@ -17,6 +17,7 @@ from torch import nn
 import rnnkit.nn as rnn
 from rnnkit.errors import invalid
 from rnnkit.nn.dispatch import IMPLEMENTATIONS
+from rnnkit.validation import MAX_LAYERS, MAX_UNITS, check_choice, check_float, check_int
 
 CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 
@@ -35,21 +36,17 @@ class RecurrentConfig:
     implementation: str = "auto"  # auto | fused | loop: which path of rnnkit.nn runs
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
-        for name in ("num_layers", "hidden_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
+        check_choice("cell", self.cell, tuple(CELLS))
+        check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
+        check_int("hidden_size", self.hidden_size, 1, MAX_UNITS)
         for name in ("dropout", "recurrent_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a probability in [0, 1)")
+            check_float(name, getattr(self, name), 0, 1, hi_open=True)
+        if not isinstance(self.layer_norm, bool):
+            raise invalid("layer_norm", self.layer_norm, "True or False")
         if self.proj_size and self.cell != "lstm":
             raise invalid("proj_size", self.proj_size, "0 unless cell='lstm'")
-        if not isinstance(self.proj_size, int) or not 0 <= self.proj_size < self.hidden_size:
-            raise invalid("proj_size", self.proj_size, "an int in 0..hidden_size-1 (0 = off)")
-        if self.implementation not in IMPLEMENTATIONS:
-            raise invalid("implementation", self.implementation, f"one of {IMPLEMENTATIONS}")
+        check_int("proj_size", self.proj_size, 0, self.hidden_size - 1)
+        check_choice("implementation", self.implementation, tuple(IMPLEMENTATIONS))
 
     @property
     def output_size(self) -> int:

@@ -29,8 +29,10 @@ from torch import Tensor
 from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
+    FORMATS,
     LabelledTexts,
     LabelMap,
+    check_labelled_path,
     label_names_from,
     read_labelled,
     train_val_split,
@@ -43,10 +45,14 @@ from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
+from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 
 logger = logging.getLogger("rnnkit.tasks")
 EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
+MAX_VOCAB = 10**8  # vocabulary cap
+MAX_LEN = 10**6  # tokens kept per text
 CLASS_WEIGHTS = ("none", "balanced")
 
 
@@ -73,19 +79,19 @@ class ClassifyDataConfig:
     embeddings: str | None = None  # pretrained word vectors (GloVe / word2vec) for the embedding
 
     def __post_init__(self) -> None:
-        if self.standardize not in STANDARDIZERS and self.standardize != "none":
-            raise invalid("standardize", self.standardize, f"one of {[*STANDARDIZERS, 'none']}")
-        for name in ("vocab_size", "max_len", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a positive int")
-        if self.vocab_size < 3:
-            raise invalid("vocab_size", self.vocab_size, "at least 3 (<pad>, <unk> and a word)")
-        if self.truncate not in ("post", "pre"):
-            raise invalid("truncate", self.truncate, "post (keep the start) or pre (keep the end)")
-        if not 0 < self.val_fraction < 1:
-            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 1)")
-        if self.class_weights not in CLASS_WEIGHTS:
-            raise invalid("class_weights", self.class_weights, "none or balanced")
+        check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
+        check_int("vocab_size", self.vocab_size, 3, MAX_VOCAB)  # <pad>, <unk> and a word
+        check_int("max_len", self.max_len, 1, MAX_LEN)
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_choice("truncate", self.truncate, ("post", "pre"))
+        check_float("val_fraction", self.val_fraction, 0, 1, lo_open=True, hi_open=True)
+        check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
+        if self.format is not None:
+            check_choice("format", self.format, FORMATS)
+        label = self.label_col if self.label_col is not None else ("label" if self.header else "0")
+        texts = self.text_cols if self.text_cols is not None else (["text"] if self.header else [])
+        if str(label) in [str(c) for c in texts]:
+            raise invalid("text_cols", texts, f"columns other than the label column {label!r}")
 
     def read(self, path: str) -> LabelledTexts:
         """Read one labelled file with these column options; report skipped rows."""
@@ -288,8 +294,15 @@ def train_classifier(
     and ``data.test``, read before training starts), then runs :func:`fit_classifier`
     (``fit_options``: its ``callbacks`` and ``verbose``).
     """
-    if not data.train:
-        raise invalid("train", data.train, "a labelled training file or folder")
+    if not isinstance(model, ClassifierConfig):
+        model = from_dict(ClassifierConfig, model or {}, "model")  # checked before the data
+    check_run_dir(out, "classify", resume)
+    for name in ("classes", "embeddings"):
+        if getattr(data, name) is not None:
+            check_input_file(name, getattr(data, name), f"a {name} file")
+    for name in ("train", "val", "test"):
+        if name == "train" or getattr(data, name) is not None:
+            check_labelled_path(name, getattr(data, name), data.format)
     trainer = trainer or ClassifierTrainerConfig()
     seed_everything(trainer.seed)
     train = data.read(data.train)
@@ -333,6 +346,9 @@ def fit_classifier(
     val_y = encode_labels(labels, val)
     test_y = None if test is None else encode_labels(labels, test)  # fails before training
     vectorizer = build_vectorizer(train.texts, data)
+    matrix = None  # read before anything is reported: a bad vectors file is the one message
+    if data.embeddings:
+        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
     full = [vectorizer.encode(text) for text in train.texts]
     cut = sum(len(row) > data.max_len for row in full) / len(full)
     logger.info(
@@ -341,9 +357,6 @@ def fit_classifier(
         + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
         f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
     )
-    matrix = None
-    if data.embeddings:
-        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
     size = model.embedding_size
     if matrix is not None:
         if size not in (matrix.shape[1], defaults(ClassifierConfig)["embedding_size"]):

@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import Tensor
 
-from rnnkit.data.readers import LabelledTexts, LabelMap, label_names_from
+from rnnkit.data.readers import LabelledTexts, LabelMap, check_labelled_path, label_names_from
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.classification import (
@@ -32,9 +32,11 @@ from rnnkit.tasks.classification import (
     logits_of,
     score,
 )
-from rnnkit.tasks.lm_inference import load_trained
+from rnnkit.tasks.lm_inference import checkpoint_vectorizer, load_task_model
 from rnnkit.text import TextVectorizer
+from rnnkit.train.checkpoint import checkpoint_content
 from rnnkit.train.metrics import ClassificationReport
+from rnnkit.validation import check_choice, check_int
 
 
 @dataclass
@@ -78,12 +80,26 @@ class LoadedClassifier:
         return report
 
 
-def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
-    """Load a classifier from a run directory (its best/) or a checkpoint directory."""
-    model, ckpt = load_trained(path, device, "classify", "a classifier", TextClassifier,
-                               ClassifierConfig, ("vectorizer", "labels"))  # fmt: skip
-    labels = LabelMap.from_dict(ckpt.config["labels"])
-    return LoadedClassifier(model, TextVectorizer.from_dict(ckpt.vocab), labels, ckpt.config)
+def load_classifier(
+    path: str | Path, device: str = "cpu", expect_sha256: str | None = None
+) -> LoadedClassifier:
+    """Load a classifier from a run directory (its best/) or a checkpoint directory.
+
+    ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
+    """
+    ckpt, model = load_task_model(
+        path, ("classify", "a classifier"), (ClassifierConfig, TextClassifier),
+        ("vectorizer", "labels"), device, expect_sha256,
+    )  # fmt: skip
+    vectorizer = checkpoint_vectorizer(ckpt, ckpt.vocab, model.config.vocab_size)
+    with checkpoint_content(ckpt.path):
+        labels = LabelMap.from_dict(ckpt.config["labels"])
+        settings = ckpt.config["vectorizer"]
+        check_int("vectorizer.max_len", settings["max_len"], 1)
+        check_choice("vectorizer.truncate", settings["truncate"], ("post", "pre"))
+        if len(labels) != model.config.num_classes:
+            raise ValueError(f"{len(labels)} labels, a model of {model.config.num_classes} classes")
+    return LoadedClassifier(model, vectorizer, labels, ckpt.config)
 
 
 def evaluate_file(
@@ -95,6 +111,7 @@ def evaluate_file(
     header: bool | None = None,
     device: str = "cpu",
     classes: str | Path | None = None,
+    expect_sha256: str | None = None,
 ) -> ClassificationReport:
     """Score the classifier of ``run_dir`` on the labelled file ``path``.
 
@@ -102,7 +119,7 @@ def evaluate_file(
     it from the file name when training did too). ``classes``, a class-names file, must list
     the model's class names when given.
     """
-    clf = load_classifier(run_dir, device)
+    clf = load_classifier(run_dir, device, expect_sha256)
     if classes is not None:
         names = label_names_from([], classes).names
         if names != clf.labels.names:
@@ -110,4 +127,5 @@ def evaluate_file(
     given = {"format": format, "text_cols": text_cols, "label_col": label_col, "header": header}
     trained = ClassifyDataConfig(**clf.config["data"])
     columns = replace(trained, **{k: v for k, v in given.items() if v is not None})
+    check_labelled_path("data", path, columns.format)
     return clf.evaluate(columns.read(str(path)))

@@ -1,13 +1,25 @@
 """GenerateConfig: the options of text generation, with the one default each has.
 
 ``rnnkit generate`` takes its flags from these fields and ``rnnkit.LanguageModel.generate``
-its keyword arguments; both pass them to ``LoadedLanguageModel.generate``.
+its keyword arguments; both pass them to ``LoadedLanguageModel.generate``. The fields are
+range-checked when the config is built, so a bad number fails before a model is loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from rnnkit.errors import invalid
+from rnnkit.generate import Sampling
+from rnnkit.validation import check_float, check_int, check_seed
+
+MAX_LENGTH = 1_000_000  # tokens per continuation
+MAX_SAMPLES = 10_000  # samples generated together (one batch)
+MAX_BEAM = 1_000  # beam width
+MAX_LENGTH_PENALTY = 10.0  # |alpha| in log P / length^alpha; usual values are 0.6 to 1
+MAX_TOKENS_OUT = 10**8  # length * max(num_samples, beam): the texts held in memory at once
 
 
 @dataclass
@@ -15,7 +27,7 @@ class GenerateConfig:
     """How a language model continues a prompt (sampling, greedy decoding or beam search)."""
 
     length: int = 500  # tokens to generate
-    temperature: float = 0.8  # > 0; lower is more conservative
+    temperature: float = 0.8  # >= 1e-4; lower is more conservative
     top_k: int | None = None  # sample among the k most likely tokens; None = all
     top_p: float | None = None  # nucleus sampling: smallest set with probability >= p, in (0, 1]
     greedy: bool = False  # always take the most likely token
@@ -24,5 +36,28 @@ class GenerateConfig:
     num_samples: int = 1  # samples generated together (best beams with beam search)
     seed: int | None = None  # seed for reproducible samples; None = random
 
+    def __post_init__(self) -> None:
+        self.sampling()  # temperature, top_k, top_p
+        if not isinstance(self.greedy, bool):
+            raise invalid("greedy", self.greedy, "True or False")
+        check_int("length", self.length, 1, MAX_LENGTH)
+        check_int("beam", self.beam, 1, MAX_BEAM)
+        check_int("num_samples", self.num_samples, 1, MAX_SAMPLES)
+        if self.length * max(self.num_samples, self.beam) > MAX_TOKENS_OUT:
+            expected = f"length * max(num_samples, beam) <= {MAX_TOKENS_OUT:.0e} (length={self.length})"
+            raise invalid("num_samples", self.num_samples, expected)
+        check_float("length_penalty", self.length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
+        check_seed("seed", self.seed, optional=True)
+
+    def sampling(self) -> Sampling:
+        """The sampling settings (checked: temperature, top_k, top_p)."""
+        return Sampling(self.temperature, self.top_k, self.top_p, self.greedy)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_stop(stop: Sequence[str]) -> None:
+    """``stop`` must be a list of non-empty strings (an empty one would end every sample at once)."""
+    if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
+        raise invalid("stop", stop, "a list of non-empty strings")

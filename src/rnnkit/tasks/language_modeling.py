@@ -23,7 +23,7 @@ from torch import Tensor
 from rnnkit.config import from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
-from rnnkit.errors import DataError, invalid
+from rnnkit.errors import DataError
 from rnnkit.models.language_model import (
     LanguageModel,
     LanguageModelConfig,
@@ -35,10 +35,13 @@ from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
+from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_int
 
 LEVELS = ("char", "word")
 EVAL_BATCH_SIZE = 32  # streams used to score held-out text
+MAX_SEQ_LEN = 100_000  # BPTT steps per window; longer windows only exhaust memory
 
 
 @dataclass
@@ -55,13 +58,12 @@ class LMDataConfig:
     val_fraction: float = 0.05  # held-out tail of the corpus (when no val_corpus)
 
     def __post_init__(self) -> None:
-        if self.level not in LEVELS:
-            raise invalid("level", self.level, "char or word")
-        for name in ("seq_len", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a positive int")
-        if not 0 < self.val_fraction < 0.5:
-            raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 0.5)")
+        check_choice("level", self.level, LEVELS)
+        check_int("seq_len", self.seq_len, 1, MAX_SEQ_LEN)
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        smallest = 4 if self.level == "word" else 3  # <pad>, <unk>, (<eos>,) and one token
+        check_int("max_tokens", self.max_tokens, smallest, None, optional=True)
+        check_float("val_fraction", self.val_fraction, 0, 0.5, lo_open=True, hi_open=True)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,6 +198,12 @@ class LanguageModelingTask:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         parts = state.get("hidden")
+        rows = distributed.row_slice(self.data.batch_size)  # this process's B streams
+        streams = rows.stop - rows.start
+        for part in parts or []:  # (layers * directions, B, H) each
+            if not isinstance(part, Tensor) or part.dim() != 3 or part.shape[1] != streams:
+                shown = getattr(part, "shape", part)
+                raise ValueError(f"carried state {shown!r}: expected (L, B={streams}, H)")
         if not parts:
             self.state = None
         else:
@@ -222,8 +230,11 @@ def train_language_model(
     Reads the corpus (and ``data.val_corpus``) and runs :func:`fit_language_model`
     (``fit_options``: its ``callbacks`` and ``verbose``).
     """
-    text = load_corpus(data.corpus)
-    val_text = None if data.val_corpus is None else load_corpus(data.val_corpus)
+    if not isinstance(model, LanguageModelConfig):
+        model = from_dict(LanguageModelConfig, model or {}, "model")  # checked before the data
+    check_run_dir(out, "lm", resume)
+    val_text = None if data.val_corpus is None else load_corpus(data.val_corpus, "val_corpus")
+    text = load_corpus(data.corpus)  # a bad val_corpus path failed before this long read
     return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
 
 

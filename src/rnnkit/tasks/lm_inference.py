@@ -18,14 +18,15 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from rnnkit.config import from_dict
 from rnnkit.errors import CheckpointError, DataError, invalid
-from rnnkit.generate import Sampling, beam_search, sample
+from rnnkit.generate import beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.tasks.generate_config import GenerateConfig, check_stop
 from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
 from rnnkit.text import EOS, TextVectorizer
-from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
+from rnnkit.validation import check_choice, check_int
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
 M = TypeVar("M", bound=nn.Module)
@@ -33,9 +34,14 @@ M = TypeVar("M", bound=nn.Module)
 
 def checkpoint_dir(path: str | Path) -> Path:
     """A run directory's ``best/`` checkpoint, or ``path`` itself when it is a checkpoint."""
+    expected = "a run directory from rnnkit train or a checkpoint directory"
+    if not str(path).strip():
+        raise CheckpointError(f"DIR {str(path)!r}: empty path; expected {expected}")
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"{path}: does not exist; expected a run directory from rnnkit train")
+        raise CheckpointError(f"{path}: does not exist; expected {expected}")
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: is a file, not a checkpoint; expected {expected}")
     return path / "best" if (path / "best").is_dir() else path
 
 
@@ -47,6 +53,40 @@ def require_sections(ckpt: Checkpoint, *names: str) -> None:
             f"{ckpt.path}: config.json lacks the section(s) {', '.join(missing)}; expected a "
             "run config as rnnkit's Trainer writes it (task, model, vectorizer, data, ...)"
         )
+
+
+def load_task_model(
+    path: str | Path, task: tuple[str, str], classes: tuple[type, type], sections: tuple[str, ...],
+    device: str, expect_sha256: str | None,
+) -> tuple[Checkpoint, Any]:  # fmt: skip
+    """(checkpoint, model in eval mode on ``device``) of the run or checkpoint ``path`` (see
+    :func:`checkpoint_dir`), verified and consistent with its config.
+
+    ``task`` is (config "task" value, its name for messages); ``classes`` the model's
+    (config dataclass, module class); ``sections`` the config.json sections the task reads
+    besides "model". Anything else is a CheckpointError.
+    """
+    ckpt = load_checkpoint(
+        checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
+    )
+    if ckpt.config.get("task") != task[0] or ckpt.vocab is None:
+        raise CheckpointError(
+            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {task[1]} "
+            f"(task {task[0]!r})"
+        )
+    require_sections(ckpt, "model", *sections)
+    model = build_model(ckpt, *classes)
+    return ckpt, model.to(resolve_device(device)).eval()
+
+
+def checkpoint_vectorizer(ckpt: Checkpoint, vocab: dict[str, Any], size: int) -> TextVectorizer:
+    """The vectorizer saved as ``vocab`` in ``ckpt``; its vocabulary must have ``size`` entries
+    (the model's embedding rows), else a CheckpointError."""
+    with checkpoint_content(ckpt.path):
+        vectorizer = TextVectorizer.from_dict(vocab)
+        if vectorizer.vocab_size != size:
+            raise ValueError(f"a vocab of {vectorizer.vocab_size}, a model of {size}")
+    return vectorizer
 
 
 @dataclass
@@ -123,11 +163,12 @@ class LoadedLanguageModel:
         and streams each new piece of text to ``on_text``; ``beam > 1`` returns the
         ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
         """
-        sampling = Sampling(temperature, top_k, top_p, greedy)
+        sampling = GenerateConfig(
+            length, temperature, top_k, top_p, greedy, beam, length_penalty, num_samples, seed
+        ).sampling()  # every number range-checked
+        check_stop(stop)
         ids = self.prompt_ids(prompt)
         previous = prompt[-1:] if prompt else ""
-        if not isinstance(beam, int) or beam < 1:
-            raise invalid("beam", beam, "an int >= 1 (1 = no beam search)")
         if beam > 1:
             if num_samples > beam:
                 raise invalid("num_samples", num_samples, f"at most beam={beam} with beam search")
@@ -213,29 +254,22 @@ def _cut(text: str, stop: Sequence[str]) -> str:
     return text[: min(ends)] if ends else text
 
 
-def load_trained(
-    path: str | Path, device: str, task: str, what: str, model_class: type[M],
-    config_class: type, sections: Sequence[str],
-) -> tuple[M, Checkpoint]:  # fmt: skip
-    """The checkpoint of a ``task`` run and its model, weights loaded, on ``device``, in eval mode.
+def load_language_model(
+    path: str | Path, device: str = "cpu", expect_sha256: str | None = None
+) -> LoadedLanguageModel:
+    """Load a language model from a run directory (its best/) or a checkpoint directory.
 
-    ``path``: a run directory (its best/) or a checkpoint directory. A checkpoint of another
-    task, without a vocabulary or without the config ``sections`` is a CheckpointError.
+    ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
     """
-    ckpt = load_checkpoint(checkpoint_dir(path), map_location=resolve_device(device))
-    if ckpt.config.get("task") != task or not ckpt.vocab:
-        raise CheckpointError(
-            f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {what} (task {task!r})"
-        )
-    require_sections(ckpt, "model", *sections)
-    model = model_class(from_dict(config_class, ckpt.config["model"], "model"))
-    model.load_state_dict(ckpt.state_dict)
-    model.to(resolve_device(device)).eval()
-    return model, ckpt
-
-
-def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguageModel:
-    """Load a language model from a run directory (its best/) or a checkpoint directory."""
-    model, ckpt = load_trained(path, device, "lm", "a language model", LanguageModel,
-                               LanguageModelConfig, ("vectorizer", "data"))  # fmt: skip
-    return LoadedLanguageModel(model, TextVectorizer.from_dict(ckpt.vocab), ckpt.config)
+    ckpt, model = load_task_model(
+        path, ("lm", "a language model"), (LanguageModelConfig, LanguageModel),
+        ("vectorizer", "data"), device, expect_sha256,
+    )  # fmt: skip
+    vectorizer = checkpoint_vectorizer(ckpt, ckpt.vocab, model.config.vocab_size)
+    with checkpoint_content(ckpt.path):
+        data, settings = ckpt.config["data"], ckpt.config["vectorizer"]
+        check_choice("data.level", data["level"], ("char", "word"))
+        check_int("data.seq_len", data["seq_len"], 1)
+        if not isinstance(data["lowercase"], bool) or settings["start_token"] not in vectorizer.vocab:
+            raise ValueError("data.lowercase or vectorizer.start_token does not fit the vocab")
+    return LoadedLanguageModel(model, vectorizer, ckpt.config)

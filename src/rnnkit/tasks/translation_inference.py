@@ -23,9 +23,9 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.data.batching import collate
 from rnnkit.data.parallel import ParallelTexts, from_lists
-from rnnkit.errors import invalid
+from rnnkit.errors import CheckpointError, invalid
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.tasks.lm_inference import load_trained
+from rnnkit.tasks.lm_inference import checkpoint_vectorizer, load_task_model
 from rnnkit.tasks.translation import (
     DecodingConfig,
     TranslationDataConfig,
@@ -140,14 +140,22 @@ class LoadedTranslator:
         return self.evaluate_pairs(self.data.read(source, target), decoding or DecodingConfig())
 
 
-def load_translator(path: str | Path, device: str = "cpu") -> LoadedTranslator:
-    """Load an encoder-decoder from a run directory (its best/) or a checkpoint directory."""
-    model, ckpt = load_trained(path, device, "seq2seq", "a translation model", Seq2Seq,
-                               Seq2SeqConfig, ("vectorizer", "data"))  # fmt: skip
-    return LoadedTranslator(
-        model, TextVectorizer.from_dict(ckpt.vocab["source"]),
-        TextVectorizer.from_dict(ckpt.vocab["target"]), ckpt.config,
+def load_translator(
+    path: str | Path, device: str = "cpu", expect_sha256: str | None = None
+) -> LoadedTranslator:
+    """Load an encoder-decoder from a run directory (its best/) or a checkpoint directory.
+
+    ``expect_sha256`` pins the checkpoint's manifest (see ``rnnkit.train.checkpoint``).
+    """
+    ckpt, model = load_task_model(
+        path, ("seq2seq", "a translation model"), (Seq2SeqConfig, Seq2Seq),
+        ("vectorizer", "data"), device, expect_sha256,
     )  # fmt: skip
+    if not isinstance(ckpt.vocab, dict) or not {"source", "target"} <= ckpt.vocab.keys():
+        raise CheckpointError(f"{ckpt.path}: vocab.json lacks the source and target vocabularies")
+    source = checkpoint_vectorizer(ckpt, ckpt.vocab["source"], model.config.source_vocab_size)
+    target = checkpoint_vectorizer(ckpt, ckpt.vocab["target"], model.config.target_vocab_size)
+    return LoadedTranslator(model, source, target, ckpt.config)
 
 
 def plot_attention(alignment: Alignment, path: str | Path) -> bool:

@@ -10,6 +10,8 @@ On disk (``FORMAT_VERSION = 1``)::
           <extra files>       optional caller files (e.g. a sample, a report)
           manifest.json       {"format", "format_version", "rnnkit_version",
                                "files": {name: {"sha256", "bytes"}}} for every other file
+          manifest.sha256     "<sha256 of manifest.json>  manifest.json" (not in the manifest):
+                              the one hash to pin (``load_checkpoint(expect_sha256=...)``)
 
 Atomic replace: everything is written and fsynced in a sibling ``.<name>.tmp-<pid>-<rand>``;
 then an existing ``<name>`` is renamed to ``.<name>.old-<pid>-<rand>``, the new one is renamed
@@ -32,13 +34,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import pickle
 import random
+import re
 import secrets
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +52,18 @@ import numpy as np
 import safetensors
 import safetensors.torch
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit import __version__
-from rnnkit.errors import CheckpointError, invalid
+from rnnkit.errors import CheckpointError, RnnkitError, invalid
 
 FORMAT_VERSION = 1
 MODEL_KEYS = ("task", "model", "vectorizer")  # config sections a resumed run must not change
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "config.json", "vocab.json"
 TRAINER, MANIFEST = "trainer_state.pt", "manifest.json"
+PIN = "manifest.sha256"  # the manifest's own hash, written beside it (not listed in it)
+PAUSE_ENV = "RNNKIT_SAVE_PAUSE_FOR_TESTS"  # seconds to sleep inside a save (kill-9 tests)
+logger = logging.getLogger("rnnkit.checkpoint")
 _EXPECTED = "expected the checkpoint written by rnnkit train"
 
 
@@ -94,11 +103,11 @@ def save_checkpoint(
     occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
     if occupied and not is_checkpoint(target):
         raise CheckpointError(f"{target}: exists and is not an rnnkit checkpoint; not overwriting")
-    files: dict[str, bytes] = {CONFIG: _json_bytes(config, "config")}
+    files: dict[str, bytes] = {CONFIG: json_bytes(config, "config")}
     if vocab is not None:
-        files[VOCAB] = _json_bytes(vocab, "vocab")
+        files[VOCAB] = json_bytes(vocab, "vocab")
     for name, data in (extra_files or {}).items():
-        reserved = name in (WEIGHTS, CONFIG, VOCAB, TRAINER, MANIFEST)
+        reserved = name in (WEIGHTS, CONFIG, VOCAB, TRAINER, MANIFEST, PIN)
         if reserved or Path(name).name != name or name.startswith("."):
             raise invalid("extra_files", name, "a plain file name not used by the checkpoint")
         files[name] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
@@ -133,11 +142,16 @@ def save_checkpoint(
                 for p in sorted(tmp.iterdir())
             },
         }
-        (tmp / MANIFEST).write_bytes(_json_bytes(manifest, "manifest"))
+        (tmp / MANIFEST).write_bytes(json_bytes(manifest, "manifest"))
         _fsync(tmp / MANIFEST)
+        digest = _sha256(tmp / MANIFEST)
+        (tmp / PIN).write_text(f"{digest}  {MANIFEST}\n")  # `sha256sum -c manifest.sha256`
+        _fsync(tmp / PIN)
         _fsync(tmp)
+        _pause_for_tests()
         if target.exists():
             target.rename(old)
+        _pause_for_tests()
         tmp.rename(target)  # the crash window is between these two renames
         _fsync(target.parent)
     except BaseException:
@@ -147,19 +161,58 @@ def save_checkpoint(
         raise
     for stale in target.parent.glob(f".{target.name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    for stale in target.parent.glob(".*.tmp-*"):  # debris of killed saves, any checkpoint's
+        if not _pid_alive(stale.name.rsplit(".tmp-", 1)[1].split("-")[0]):
+            shutil.rmtree(stale, ignore_errors=True)
+    logger.info("saved %s: manifest sha256 %s", target, digest)
     return target
 
 
+def manifest_sha256(directory: str | Path) -> str:
+    """The SHA-256 (hex) of a checkpoint's ``manifest.json``: pin it to detect tampering.
+
+    The manifest's hashes detect corruption of the other files; this one hash, kept apart
+    from the checkpoint (printed at save, ``manifest.sha256``), covers the manifest too.
+    """
+    path = resolve_checkpoint(Path(directory)) / MANIFEST
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing; {_EXPECTED}")
+    return _sha256(path)
+
+
+def check_sha256(name: str, value: str | None) -> str | None:
+    """``value`` lower-cased if it is 64 hex digits (None passes); else InvalidArgumentError."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()):
+        raise invalid(name, value, "64 hexadecimal digits (a SHA-256)")
+    return value.strip().lower()
+
+
 def load_checkpoint(
-    directory: str | Path, map_location: str | torch.device = "cpu", verify: bool = True
+    directory: str | Path,
+    map_location: str | torch.device = "cpu",
+    verify: bool = True,
+    expect_sha256: str | None = None,
 ) -> Checkpoint:
     """Read a checkpoint; with ``verify`` check every file's size and SHA-256 first.
 
+    ``expect_sha256`` pins the checkpoint: its ``manifest.json`` must have this SHA-256 (see
+    :func:`manifest_sha256`), which also detects a manifest rewritten to match altered files.
+
     Raises:
+        InvalidArgumentError: ``expect_sha256`` is not 64 hex digits.
         CheckpointError: missing directory or file, size/hash mismatch, unparsable JSON,
-            a newer format, or a trainer_state that holds anything but plain data.
+            a newer format, a manifest other than the pinned one, or a trainer_state that
+            holds anything but plain data.
     """
-    path = _resolve(Path(directory))
+    expected = check_sha256("expect_sha256", expect_sha256)
+    path = resolve_checkpoint(Path(directory))
+    if expected is not None and (found := manifest_sha256(path)) != expected:
+        raise CheckpointError(
+            f"{path / MANIFEST}: SHA-256 {found}; expected the pinned expect_sha256={expected} "
+            "(another or an altered checkpoint)"
+        )
     listed = _read_manifest(path / MANIFEST)
     for name, entry in listed.items():
         file = path / name
@@ -193,17 +246,79 @@ def load_checkpoint(
             ) from exc
     return Checkpoint(
         state_dict=state_dict,
-        config=_read_json(path / CONFIG),
-        vocab=_read_json(path / VOCAB) if VOCAB in listed else None,
+        config=read_json(path / CONFIG),
+        vocab=read_json(path / VOCAB) if VOCAB in listed else None,
         trainer_state=trainer_state,
         path=path,
         extra_files=sorted(set(listed) - {WEIGHTS, CONFIG, VOCAB, TRAINER}),
     )
 
 
+def build_model(ckpt: Checkpoint, config_cls: type, model_cls: type, **extra: Any) -> nn.Module:
+    """``model_cls(config_cls(**config["model"], **extra))`` holding the checkpoint's weights.
+
+    The config is checked against the tensors before anything is allocated: the model is
+    first laid out on the ``meta`` device, and every name, shape and dtype must match. A
+    config edited to another size, a missing or unknown key, or a tensor of the wrong shape
+    is a CheckpointError naming it, never a KeyError or a RuntimeError.
+    """
+    where = ckpt.path / CONFIG
+    settings = ckpt.config.get("model")
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"{where}: no \"model\" settings; {_EXPECTED}")
+    try:
+        config = config_cls(**settings, **extra)
+    except TypeError as exc:  # a missing or unknown key
+        raise CheckpointError(f"{where}: model settings: {exc}; {_EXPECTED}") from None
+    except RnnkitError as exc:
+        raise CheckpointError(f"{where}: model settings: {exc}; {_EXPECTED}") from None
+    with torch.device("meta"):
+        try:
+            check_state_shapes(ckpt, model_cls(config).state_dict())
+        except CheckpointError as exc:
+            absent = [f.name for f in fields(config) if f.name not in settings | extra]
+            note = f" ({where} lacks {absent}: their defaults were used)" if absent else ""
+            raise CheckpointError(f"{exc}{note}") from None
+    model = model_cls(config)
+    model.load_state_dict(ckpt.state_dict)
+    return model
+
+
+def check_state_shapes(ckpt: Checkpoint, expected: dict[str, Tensor]) -> None:
+    """CheckpointError unless the checkpoint's tensors have ``expected``'s names, shapes, dtypes."""
+    got, where = ckpt.state_dict, ckpt.path / CONFIG
+    missing, unknown = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+    if missing or unknown:
+        raise CheckpointError(
+            f"{ckpt.path / WEIGHTS}: tensors missing {missing[:5]}, unexpected {unknown[:5]} for "
+            f"the model of {where}; {_EXPECTED}"
+        )
+    for name, tensor in expected.items():
+        if got[name].shape != tensor.shape or got[name].dtype != tensor.dtype:
+            raise CheckpointError(
+                f"{ckpt.path / WEIGHTS}: {name} has shape {tuple(got[name].shape)} "
+                f"{got[name].dtype}; {where} implies shape {tuple(tensor.shape)} {tensor.dtype}; "
+                f"{_EXPECTED}"
+            )
+
+
+@contextmanager
+def checkpoint_content(path: Path) -> Iterator[None]:
+    """Report a KeyError, TypeError, ValueError, ... raised while reading a loaded checkpoint's
+    config or vocabulary (files that agree with the manifest, but not with each other) as a
+    CheckpointError naming the checkpoint."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        shown = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise CheckpointError(f"{path}: inconsistent config or vocab ({shown}); {_EXPECTED}") from None
+
+
 def read_config(directory: str | Path) -> dict[str, Any]:
     """The config.json of a checkpoint, without loading (or verifying) its weights."""
-    return _read_json(_resolve(Path(directory)) / CONFIG)
+    return read_json(resolve_checkpoint(Path(directory)) / CONFIG)
 
 
 def is_checkpoint(directory: str | Path) -> bool:
@@ -211,52 +326,11 @@ def is_checkpoint(directory: str | Path) -> bool:
     return (Path(directory) / MANIFEST).is_file()
 
 
-def check_output_dir(
-    directory: str | Path,
-    config: dict[str, Any],
-    resume: bool,
-    model_keys: Sequence[str] = MODEL_KEYS,
-) -> bool:
-    """Apply the output-directory rule; return True when there is a run to resume.
-
-    A run directory holds checkpoints: itself, or its immediate subdirectories (``last/``,
-    ``best/``). The rule: a missing or empty directory is fine (a fresh run, even with
-    ``resume``, so a restartable job can always pass ``--resume``). A directory holding a
-    checkpoint needs ``resume``, and then the stored config's ``model_keys`` sections must
-    equal ``config``'s. A non-empty directory without a checkpoint is refused. Nothing is
-    ever overwritten or deleted here.
-
-    Raises:
-        CheckpointError: naming the directory, or the differing config keys.
-    """
-    out = Path(directory)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
-        return False
-    if not out.is_dir():
-        raise CheckpointError(f"--out {out}: is a file; expected a directory for the run")
-    found = [out] if is_checkpoint(out) else sorted(p for p in out.iterdir() if is_checkpoint(p))
-    if not found:
-        raise CheckpointError(
-            f"--out {out}: not empty and holds no rnnkit checkpoint; choose another --out"
-        )
-    if not resume:
-        raise CheckpointError(
-            f"--out {out}: already holds a run; pass --resume to continue it "
-            "or choose another --out"
-        )
-    given = _flatten(json.loads(_json_bytes({k: config.get(k) for k in model_keys}, "config")))
-    for ckpt in found:
-        stored = _flatten({k: _read_json(ckpt / CONFIG).get(k) for k in model_keys})
-        differ = sorted(k for k in given.keys() | stored.keys() if given.get(k) != stored.get(k))
-        if differ:
-            shown = ", ".join(
-                f"{k} (stored {stored.get(k)!r}, given {given.get(k)!r})" for k in differ[:5]
-            )
-            raise CheckpointError(
-                f"--resume {ckpt}: the model settings differ: {shown}; expected the same "
-                "model settings as the stored run, or another --out"
-            )
-    return True
+def check_savable(config: dict[str, Any], vocab: dict[str, Any] | None) -> None:
+    """Raise now what :func:`save_checkpoint` would raise about ``config`` or ``vocab``."""
+    json_bytes(config, "config")
+    if vocab is not None:
+        json_bytes(vocab, "vocab")
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -323,7 +397,7 @@ def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], 
     return tensors, aliases
 
 
-def _resolve(path: Path) -> Path:
+def resolve_checkpoint(path: Path) -> Path:
     """``path``, or its ``.<name>.old-*`` sibling left by a save interrupted mid-swap."""
     if path.is_dir():
         return path
@@ -335,7 +409,7 @@ def _resolve(path: Path) -> Path:
 
 def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
     """The ``files`` table of a manifest, after checking its format and version."""
-    manifest = _read_json(file)
+    manifest = read_json(file)
     listed, version = manifest.get("files"), manifest.get("format_version")
     if manifest.get("format") != "rnnkit-checkpoint" or not isinstance(listed, dict):
         raise CheckpointError(f"{file}: not an rnnkit manifest; {_EXPECTED}")
@@ -351,7 +425,7 @@ def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
     return listed
 
 
-def _read_json(file: Path) -> dict[str, Any]:
+def read_json(file: Path) -> dict[str, Any]:
     try:
         value = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -363,22 +437,12 @@ def _read_json(file: Path) -> dict[str, Any]:
     return value
 
 
-def _json_bytes(value: Any, name: str) -> bytes:
+def json_bytes(value: Any, name: str) -> bytes:
     try:
         text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise invalid(name, value, f"a JSON-serialisable dict without NaN/inf ({exc})") from exc
     return (text + "\n").encode("utf-8")
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``, so differing settings can be named."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: value}
 
 
 def _sha256(file: Path) -> str:
@@ -398,3 +462,23 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _pause_for_tests() -> None:
+    """Sleep ``$RNNKIT_SAVE_PAUSE_FOR_TESTS`` seconds, so a test's kill lands inside a save."""
+    pause = os.environ.get(PAUSE_ENV)
+    if pause:
+        time.sleep(float(pause))
+
+
+def _pid_alive(text: str) -> bool:
+    """Whether the process that named a ``.tmp-<pid>-`` directory still runs (not ours)."""
+    if not text.isdigit() or int(text) == os.getpid():
+        return False
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but is not ours to signal
+        return True
+    return True

@@ -188,6 +188,19 @@ class MetricLog:
             f.write(line + "\n")
             f.flush()
 
+    def truncate(self, step: int) -> None:
+        """Keep only the records up to ``step`` (a resume from a checkpoint at ``step``).
+
+        Records written after that checkpoint, and a torn last line, would otherwise appear
+        twice or break the log once the resumed run writes them again.
+        """
+        if not self.path.exists():
+            return
+        kept = [r for r in self.read() if r.get("step", 0) <= step]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, allow_nan=False) + "\n" for r in kept), "utf-8")
+        tmp.replace(self.path)
+
     def read(self) -> list[dict[str, Any]]:
         """All records so far (an empty list when the file does not exist yet).
 

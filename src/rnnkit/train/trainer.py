@@ -18,7 +18,10 @@ Run directory::
 
 Resuming restores weights, optimizer, schedule position, RNG states, data position and the
 task's own state (a language model's carried hidden state), so an interrupted run continues
-exactly where its last checkpoint stood. Ctrl-C leaves the last complete checkpoint intact.
+exactly where its last checkpoint stood. Killed at any moment (Ctrl-C, SIGKILL), even before
+its first checkpoint or inside a save, a run continues with ``resume=True`` to bit-identical
+weights (step/epoch budget); ``metrics.jsonl`` is cut back to the checkpoint's step. The rules
+for what may change on resume are RESUME_KEYS below and docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -44,17 +48,30 @@ from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
     MODEL_KEYS,
     capture_rng_state,
-    check_output_dir,
+    check_savable,
+    check_state_shapes,
+    checkpoint_content,
+    is_checkpoint,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
-from rnnkit.train.device import autocast, resolve_device, resolve_precision
+from rnnkit.train.device import PRECISIONS, autocast, resolve_device, resolve_precision
 from rnnkit.train.metrics import MetricLog, RunningMean, plot_curves
+from rnnkit.train.run_dir import check_output_dir, recover_interrupted_saves
+from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
-OPTIMIZERS = ("adamw", "adam")
-RESUME_KEYS = (*MODEL_KEYS, "data")  # config sections a resumed run must keep unchanged
 logger = logging.getLogger("rnnkit.train")
+OPTIMIZERS = ("adamw", "adam")
+MAX_LR = 10.0  # Adam/AdamW diverge long before this; larger is a typo
+MAX_STEPS = 10**9  # steps, epochs, warm-up, eval_every, patience
+MAX_MINUTES = 10**6  # about two years
+# what a resumed run must keep: the model, its vocabulary and labels, the data, and every
+# setting that shapes the optimisation; the budget, eval_every, log_every, patience, device,
+# precision and progress may change (logged, and recorded under "resumed" in config.json)
+FIXED_TRAINER_KEYS = ("optimizer", "lr", "weight_decay", "clip_norm", "schedule", "warmup_steps",
+                      "min_lr_ratio", "seed")  # fmt: skip
+RESUME_KEYS = (*MODEL_KEYS, "labels", "data", *(f"trainer.{k}" for k in FIXED_TRAINER_KEYS))
 
 
 def seed_everything(seed: int) -> None:
@@ -90,20 +107,21 @@ class TrainerConfig:
     progress: bool = True  # a progress bar on a terminal; off: a plain line every log_every steps
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise invalid("optimizer", self.optimizer, "adamw or adam")
-        if self.schedule not in SCHEDULES:
-            raise invalid("schedule", self.schedule, "cosine or constant")
-        if not self.lr > 0:
-            raise invalid("lr", self.lr, "a learning rate > 0")
-        if self.clip_norm < 0:
-            raise invalid("clip_norm", self.clip_norm, "a norm >= 0 (0 = no clipping)")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_float("lr", self.lr, 0, MAX_LR, lo_open=True)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("clip_norm", self.clip_norm, 0)
+        check_float("min_lr_ratio", self.min_lr_ratio, 0, 1)
         for name in ("epochs", "steps"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise invalid(name, value, "a positive int")
-        if self.minutes is not None and not self.minutes > 0:
-            raise invalid("minutes", self.minutes, "a number of minutes > 0")
+            check_int(name, getattr(self, name), 1, MAX_STEPS, optional=True)
+        check_float("minutes", self.minutes, 0, MAX_MINUTES, lo_open=True, optional=True)
+        for name, lo in (("warmup_steps", 0), ("eval_every", 0), ("log_every", 1), ("patience", 0)):
+            check_int(name, getattr(self, name), lo, MAX_STEPS)
+        check_seed("seed", self.seed)
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            raise invalid("device", self.device, "auto, cpu, cuda or cuda:N")
         if self.epochs is None and self.steps is None and self.minutes is None:
             raise invalid("budget", None, "one of epochs, steps or minutes")
 
@@ -183,13 +201,22 @@ class Trainer:
 
     # ---- public ----
     def fit(self, resume: bool = False) -> Progress:
-        """Train until the budget ends or early stopping; returns the final progress."""
+        """Train until the budget ends or early stopping; returns the final progress.
+
+        With ``resume`` an existing run in ``out`` continues from ``last/`` (or starts afresh
+        when it never saved one); settings in RESUME_KEYS must be unchanged, the others (the
+        budget, eval_every, patience, device, ...) may change: logged and recorded in
+        config.json under "resumed".
+        """
+        check_savable(self.run_config, self.task.vocab())  # fail now, not at the first save
         distributed.check_same_out(self.out)
+        if resume and self.dist.is_main and self.out.is_dir():
+            recover_interrupted_saves(self.out)
+        distributed.barrier()  # rank 0 has put back interrupted saves before any rank looks
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
         distributed.barrier()  # every rank has looked at --out before rank 0 writes into it
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "config.json").write_text(json.dumps(self.run_config, indent=2) + "\n")
         self.model.to(self.device)
         self.train_model = distributed.wrap(self.model, self.device)  # DDP under torchrun
         self.optimizer = self._make_optimizer()
@@ -198,6 +225,13 @@ class Trainer:
         else:
             distributed.seed_rank(self.config.seed)
         self.log = MetricLog(self.out / "metrics.jsonl")
+        if self.dist.is_main:
+            if resume:
+                self._record_resume()
+            config = self.out / "config.json"  # replaced whole: a kill never leaves half of it
+            temp = config.with_name(".config.json.tmp")
+            temp.write_text(json.dumps(self.run_config, indent=2) + "\n")
+            temp.replace(config)
         self.stop_training = False
         try:
             self._call("on_train_begin")
@@ -268,10 +302,13 @@ class Trainer:
                     if not cfg.eval_every or self._budget_spent():
                         stop = self._validate() or self._budget_spent()
         except KeyboardInterrupt:
-            logger.warning(
-                "interrupted at step %d; %s holds the last complete checkpoint: continue with --resume",
-                p.step, self.out / "last",
-            )  # fmt: skip
+            if is_checkpoint(self.out / "last"):
+                step = load_checkpoint(self.out / "last", verify=False).trainer_state or {}
+                saved = step.get("progress", {}).get("step", "?")
+                where = f"{self.out / 'last'} holds the checkpoint of step {saved}"
+            else:
+                where = "no checkpoint saved yet (--resume starts the run afresh)"
+            logger.warning("interrupted at step %d; %s: continue with --resume", p.step, where)
             raise
 
     def _train_step(self, batch: Any) -> tuple[float, int]:
@@ -347,18 +384,49 @@ class Trainer:
 
     def _restore(self) -> None:
         ckpt = load_checkpoint(self.out / "last", map_location=self.device)
-        self.model.load_state_dict(ckpt.state_dict)
         state = ckpt.trainer_state or {}
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.progress = Progress(**state["progress"])
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        own = state
+        own = state  # this process's generators and task state (per rank under torchrun)
         if self.dist.active or "ranks" in state:
             own = distributed.pick_rank_state(state.get("ranks", [state]), "every process's state")
-        self.task.load_state_dict(own["task"])
-        restore_rng_state(own["rng"])
+        with checkpoint_content(ckpt.path):
+            check_state_shapes(ckpt, self.model.state_dict())
+            self.model.load_state_dict(ckpt.state_dict)
+            self.optimizer.load_state_dict(state["optimizer"])
+            for param, moments in self.optimizer.state.items():
+                for name, value in moments.items():
+                    if name != "step" and value.shape != param.shape:
+                        raise ValueError(f"optimizer {name} of shape {tuple(value.shape)}")
+            self.progress = Progress(**state["progress"])
+            for name in ("step", "epoch", "batch", "bad_evals", "last_eval_step"):
+                check_int(f"progress.{name}", getattr(self.progress, name), -1)
+            check_float("progress.elapsed", self.progress.elapsed, 0)
+            check_float("progress.best", self.progress.best, optional=True)
+            if state.get("scaler"):  # fp16's loss scale (a disabled scaler ignores it)
+                check_float("scaler.scale", state["scaler"]["scale"], 0, lo_open=True)
+                self.scaler.load_state_dict(state["scaler"])
+            self.task.load_state_dict(own["task"])
+            restore_rng_state(own["rng"])
         if self.dist.is_main:
             logger.info(
                 "resuming %s at step %d (epoch %d)", self.out, self.progress.step, self.progress.epoch
             )
+
+    def _record_resume(self) -> None:
+        """Drop log records after the checkpoint; log and record the changed free settings."""
+        self.log.truncate(self.progress.step)
+        stored_file = self.out / "config.json"
+        if not stored_file.is_file():
+            return
+        stored = json.loads(stored_file.read_text())
+        before, now = stored.get("trainer", {}), self.run_config["trainer"]
+        changed = {k: [before.get(k), v] for k, v in now.items() if k in before and before[k] != v}
+        versions = [stored.get("rnnkit_version"), self.run_config.get("rnnkit_version")]
+        if versions[0] != versions[1]:  # a newer rnnkit may resume a run: noted, not refused
+            changed["rnnkit_version"] = versions
+        history = stored.get("resumed", [])
+        history.append({"step": self.progress.step, "changed": changed})
+        self.run_config["resumed"] = history
+        for key, (old, new) in changed.items():
+            if key != "progress":
+                name = key if key == "rnnkit_version" else f"trainer.{key}"
+                logger.warning("resume: %s changed from %r to %r", name, old, new)

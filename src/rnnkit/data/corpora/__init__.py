@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from rnnkit.errors import DataError
+from rnnkit.validation import check_input_file
 
 __all__ = ["BUNDLED", "load_corpus"]
 
@@ -33,14 +34,17 @@ BUNDLED: tuple[str, ...] = ("nietzsche", "shakespeare")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def load_corpus(name_or_path: str | Path) -> str:
+def load_corpus(name_or_path: str | Path, arg: str = "corpus") -> str:
     """Return the text of a bundled corpus (a name in ``BUNDLED``) or of a text file.
 
     A file may be plain or gzip-compressed (recognised by its magic bytes, whatever its
     extension) and must be UTF-8 text.
 
+    ``arg`` names the argument in messages (``corpus``, ``val_corpus``, ``data``).
+
     Raises:
-        DataError: the file is missing or a directory, is not valid gzip, holds NUL bytes
+        DataError: the path is empty, the file is missing, under a file, a directory or no
+            regular file, is not valid gzip, holds NUL bytes
             (binary), is not UTF-8, or holds only whitespace. The message names the file.
     """
     name = str(name_or_path)
@@ -48,14 +52,12 @@ def load_corpus(name_or_path: str | Path) -> str:
         raw = (resources.files(__name__) / f"{name}.txt.gz").read_bytes()
         return _decode(gzip.decompress(raw), f"bundled corpus {name!r}")
 
-    path = Path(name_or_path)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise DataError(
-            f"corpus {name!r}: {what}; expected a UTF-8 text file (plain or .gz) "
-            f"or a bundled corpus name: {', '.join(BUNDLED)}"
-        )
-    raw = path.read_bytes()
+    expected = f"a UTF-8 text file (plain or .gz) or a bundled corpus name: {', '.join(BUNDLED)}"
+    path = check_input_file(arg, name, expected)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{arg} {name!r}: cannot be read ({exc.strerror}); expected {expected}") from None
     if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
