@@ -121,7 +121,7 @@ def test_translate_bad_inputs_give_one_error_line(run_dir: Path, files: dict[str
     assert main(["translate", str(run_dir), "a", "b", "--plot", str(tmp_path / "x.png")]) == 2
     assert "expected one sentence to plot" in one_error_line(capsys)
     assert main(["translate", str(run_dir), "--file", str(tmp_path / "missing.txt")]) == 2
-    assert "no such file" in one_error_line(capsys)
+    assert "missing.txt': does not exist" in one_error_line(capsys)
     assert main(["translate", str(run_dir), "a", "--beam", "0"]) == 2
     assert "beam=0" in one_error_line(capsys)
     assert main(["translate", str(tmp_path / "nowhere"), "a"]) == 2
