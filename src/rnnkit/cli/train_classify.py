@@ -21,14 +21,13 @@ from rnnkit.cli.options import (
 from rnnkit.data.readers import FORMATS
 from rnnkit.models.classifier import POOLINGS, ClassifierConfig
 from rnnkit.tasks.classification import (
+    BUDGET_DEFAULT,
     CLASS_WEIGHTS,
     TRAINER_DEFAULTS,
     ClassifyDataConfig,
     train_classifier,
 )
 from rnnkit.text import STANDARDIZERS
-
-BUDGET_DEFAULT = {"epochs": 5}  # when none of --epochs, --steps, --minutes is given
 
 
 def add_column_flags(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +77,9 @@ def register(tasks: argparse._SubParsersAction) -> None:
         "classify",
         help="train a text classifier on labelled texts (csv, tsv, jsonl, folder per class)",
         description="Train an RNN text classifier; with --test, score the best checkpoint at the "
-        f"end. With no budget flag it trains for {BUDGET_DEFAULT['epochs']} epochs.",
+        "end. With no budget flag it trains until validation accuracy stops improving for "
+        f"--patience epochs, at most {BUDGET_DEFAULT['epochs']} epochs and "
+        f"{BUDGET_DEFAULT['minutes']:g} minutes, and keeps the best epoch's weights.",
     )
     data = parser.add_argument_group("data")
     data.add_argument(
@@ -115,7 +116,9 @@ def register(tasks: argparse._SubParsersAction) -> None:
     data.add_argument(
         "--embeddings",
         metavar="PATH",
-        help="pretrained word vectors, GloVe or word2vec text/binary, .gz too (default: random)",
+        default=default(ClassifyDataConfig, "embeddings"),
+        help="word vectors: 'default' (GloVe 6B 50d, 50,000 words, bundled), 'none' (random), "
+        "or a GloVe / word2vec text or binary file, .gz too (default %(default)s)",
     )
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -144,6 +147,8 @@ def register(tasks: argparse._SubParsersAction) -> None:
          {"type": float, "metavar": "P"}),
         ("--embedding-dropout", "embedding_dropout", "dropout on the embedded words",
          {"type": float, "metavar": "P"}),
+        ("--embedding-lr-scale", "embedding_lr_scale",
+         "pretrained embedding's learning rate as a fraction of --lr", {"type": float, "metavar": "F"}),
     ):  # fmt: skip
         field_flag(model, name, ClassifierConfig, field, help, **kwargs)
     add_trainer_flags(parser, BUDGET_DEFAULT, out="runs/classify", **TRAINER_DEFAULTS)
@@ -164,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         "bidirectional": args.bidirectional, "dropout": args.dropout,
         "embedding_dropout": args.embedding_dropout, "pooling": args.pooling,
         "attention_size": args.attention_size, "freeze_embeddings": args.freeze_embeddings,
+        "embedding_lr_scale": args.embedding_lr_scale,
     } | ({} if args.embed is None else {"embedding_size": args.embed})  # fmt: skip
     progress, _ = train_classifier(args.out, data, model, trainer_config(args), args.resume)
     print(

@@ -53,6 +53,7 @@ class ClassifierConfig:
     pooling: str = "max"  # last | mean | max | attention, over each text's real steps
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
+    embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -68,6 +69,8 @@ class ClassifierConfig:
         for name in ("dropout", "embedding_dropout"):
             if not 0 <= getattr(self, name) < 1:
                 raise invalid(name, getattr(self, name), "a probability in [0, 1)")
+        if not 0 < self.embedding_lr_scale <= 1:
+            raise invalid("embedding_lr_scale", self.embedding_lr_scale, "a fraction in (0, 1]")
 
     @property
     def num_outputs(self) -> int:
@@ -99,6 +102,7 @@ class TextClassifier(nn.Module):
                 raise invalid("embedding_matrix", matrix.shape, f"shape (vocab_size, E) = {size}")
             self.embedding = embedding_layer(matrix, freeze=False, padding_idx=0)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
+        self.pretrained = embedding_matrix is not None  # its rows get a lower learning rate
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = CELLS[config.cell](
             config.embedding_size,
@@ -178,6 +182,18 @@ class TextClassifier(nn.Module):
             return losses.mean()
         w = class_weights.to(losses)[targets]  # (B,)
         return (w * losses).sum() / w.sum()
+
+    def param_groups(self) -> list[dict[str, object]]:
+        """Optimizer groups: everything but the embedding at the full learning rate, then the
+        embedding (unless frozen), at ``embedding_lr_scale`` of it when it was initialised from
+        pretrained vectors (the Trainer reads ``lr_scale``): they are fine-tuned gently."""
+        embedding = self.embedding.weight
+        others = [p for p in self.parameters() if p.requires_grad and p is not embedding]
+        groups: list[dict[str, object]] = [{"params": others, "lr_scale": 1.0}]
+        if embedding.requires_grad:
+            scale = self.config.embedding_lr_scale if self.pretrained else 1.0
+            groups.append({"params": [embedding], "lr_scale": scale})
+        return groups
 
     def num_parameters(self) -> int:
         """Trainable parameters (a frozen embedding not counted)."""

@@ -35,6 +35,7 @@ from rnnkit.data.readers import (
     read_labelled,
     train_val_split,
 )
+from rnnkit.data.vectors import BUNDLED_DIM, BUNDLED_NAME, load_bundled_vectors
 from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
@@ -43,7 +44,9 @@ from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
-TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100}  # classifier overrides of TrainerConfig
+TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100, "patience": 3}  # overrides of TrainerConfig
+# Without a budget: until validation accuracy stops improving (patience), capped at these.
+BUDGET_DEFAULT: dict[str, Any] = {"epochs": 30, "minutes": 14.0}
 EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
 CLASS_WEIGHTS = ("none", "balanced")
 
@@ -61,14 +64,14 @@ class ClassifyDataConfig:
     header: bool = True  # whether the first CSV/TSV row names the columns
     classes: str | None = None  # file of class names, one per line (labels: names or 1..C)
     skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
-    standardize: str = "lower_and_strip_punctuation"  # text clean-up before splitting on spaces
+    standardize: str = "glove"  # text clean-up before splitting on spaces (glove: GloVe's tokens)
     vocab_size: int = 20_000  # vocabulary cap, <pad> and <unk> included
     max_len: int = 400  # tokens kept per text (longer texts are truncated)
     truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last
     batch_size: int = 64  # B: texts per training batch
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
     class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
-    embeddings: str | None = None  # pretrained word vectors (GloVe / word2vec) for the embedding
+    embeddings: str | None = "default"  # word vectors: default (bundled GloVe), none, or a PATH
 
     def __post_init__(self) -> None:
         if self.standardize not in STANDARDIZERS and self.standardize != "none":
@@ -228,14 +231,26 @@ class ClassificationTask:
         return self.vectorizer.to_dict()
 
 
-def pretrained_matrix(path: str, vectorizer: TextVectorizer, seed: int) -> np.ndarray:
-    """The (V, D) embedding matrix of the vectorizer's tokens from a vectors file.
+def pretrained_matrix(
+    path: str, vectorizer: TextVectorizer, seed: int, ids: Sequence[Sequence[int]] = ()
+) -> np.ndarray:
+    """The (V, D) embedding matrix of the vectorizer's tokens from the bundled vectors
+    (``path`` "default") or a vectors file; missing tokens are drawn from a normal with the
+    found rows' per-dimension mean and std.
 
-    Prints the coverage: tokens found, missing (initialised at random), examples.
+    Prints the coverage: tokens found, missing, examples, and the share of the running words
+    of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector.
     """
     tokens = list(vectorizer.vocab)
-    matrix, coverage = build_embedding_matrix(load_vectors(path, vocab=tokens), tokens, seed=seed)
-    print(coverage.summary())
+    vectors = load_bundled_vectors() if path == BUNDLED_NAME else load_vectors(path, vocab=tokens)
+    matrix, coverage = build_embedding_matrix(vectors, tokens, seed=seed)
+    line = coverage.summary()
+    if ids:
+        found = np.array([token in vectors for token in tokens])  # (V,) exact or lower-case
+        running = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids])
+        counts = np.bincount(running, minlength=len(tokens))  # (V,) occurrences of each id
+        line += f"; {counts[found].sum() / max(counts.sum(), 1):.1%} of the running words covered"
+    print(line)
     return matrix
 
 
@@ -276,8 +291,13 @@ def train_classifier(
     )
     matrix = None
     options = dict(model_options)
-    if data.embeddings:
-        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
+    embeddings = data.embeddings if data.embeddings != "none" else None
+    if embeddings == BUNDLED_NAME and options.get("embedding_size", BUNDLED_DIM) != BUNDLED_DIM:
+        print(f"embeddings: random, as embedding_size={options['embedding_size']} is not the "
+              f"bundled vectors' {BUNDLED_DIM}")  # fmt: skip
+        embeddings = None
+    if embeddings:
+        matrix = pretrained_matrix(embeddings, vectorizer, trainer.seed, full)
         given = options.setdefault("embedding_size", matrix.shape[1])
         if given != matrix.shape[1]:
             raise invalid("embedding_size", given, f"{matrix.shape[1]}, the vectors' dimension")
@@ -299,7 +319,8 @@ def train_classifier(
     progress = Trainer(model, task, trainer, out, run_config).fit(resume)
     if test is None or test_y is None:
         return progress, None
-    model.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
+    if not trainer.restore_best:
+        model.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
     model.eval()
     test_ids = encode_texts(vectorizer, test.texts, data.max_len, data.truncate)
     loss, report = score(model, test_ids, test_y, labels.names)

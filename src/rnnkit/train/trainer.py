@@ -79,6 +79,7 @@ class TrainerConfig:
     eval_every: int = 0  # steps between validation + checkpoint; 0 = at each epoch's end
     log_every: int = 50  # steps between training-loss records in metrics.jsonl
     patience: int = 0  # stop after this many validations without improvement; 0 = never
+    restore_best: bool = True  # end with the best checkpoint's weights in the model
     seed: int = 0  # seeds weights, data order, dropout and sampling
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | fp32 | bf16 (autocast; weights stay fp32)
@@ -133,6 +134,7 @@ class Progress:
     bad_evals: int = 0
     elapsed: float = 0.0  # training seconds so far, across resumes
     last_eval_step: int = -1
+    stopped: str = ""  # why training ended: "patience" (early stopping) or "budget"
 
 
 class Trainer:
@@ -163,6 +165,9 @@ class Trainer:
         finally:
             if not plot_curves(self.out / "metrics.jsonl", self.out / "loss.png"):
                 print("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
+        if self.config.restore_best and (self.out / "best").is_dir():
+            best = load_checkpoint(self.out / "best", map_location=self.device)
+            self.model.load_state_dict(best.state_dict)
         return self.progress
 
     def planned_steps(self) -> int | None:
@@ -200,8 +205,9 @@ class Trainer:
         try:
             while not stop:
                 for batch in self.task.train_batches(p.epoch, p.batch):
+                    lr = self.learning_rate(p.step, p.elapsed)
                     for group in self.optimizer.param_groups:
-                        group["lr"] = self.learning_rate(p.step, p.elapsed)
+                        group["lr"] = lr * group.get("lr_scale", 1.0)
                     loss, count = self._train_step(batch)
                     p.step, p.batch, p.elapsed = p.step + 1, p.batch + 1, time.monotonic() - started
                     running.update(loss, count)
@@ -229,6 +235,7 @@ class Trainer:
                     p.epoch, p.batch = p.epoch + 1, 0
                     if not cfg.eval_every or self._budget_spent():
                         stop = self._validate(bar) or self._budget_spent()
+            p.stopped = "patience" if cfg.patience and p.bad_evals >= cfg.patience else "budget"
         except KeyboardInterrupt:
             bar.close()
             print(
@@ -290,9 +297,15 @@ class Trainer:
 
     # ---- state ----
     def _make_optimizer(self) -> torch.optim.Optimizer:
+        """One parameter group, or the model's own ``param_groups()`` (each with an
+        ``lr_scale``, the fraction of the scheduled learning rate it gets)."""
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
-        params = [q for q in self.model.parameters() if q.requires_grad]
-        return cls(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        groups = getattr(self.model, "param_groups", None)
+        if groups is None:
+            groups = [{"params": [q for q in self.model.parameters() if q.requires_grad]}]
+        else:
+            groups = groups()
+        return cls(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _trainer_state(self) -> dict[str, Any]:
         return {
