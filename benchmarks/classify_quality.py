@@ -58,10 +58,11 @@ max_len 400) was kept; what changed is the input (bundled GloVe vectors, GloVe t
 unknown words drawn with the vectors' mean and std, the embedding fine-tuned at 0.3 of the
 learning rate) and the budget (until validation accuracy has not improved for 3 epochs, the
 best epoch's weights kept, capped at 30 epochs and 14 minutes). These figures were measured on
-a machine shared with about ten other jobs (load average 11-13 on 2 cores), so every run got a
-fraction of a core: the 14-minute cap stopped IMDB and 20 Newsgroups after about one epoch,
-and AG News after 5, where a quiet 2-core machine runs several times as many; their figures
-here are not those of the defaults on a quiet machine (re-run this script there). The only
+a machine shared with other jobs (load average 4-13 on 2 cores), so every run got a fraction
+of a core: the 14-minute cap stopped IMDB and 20 Newsgroups after one or two epochs, where a
+quiet 2-core machine runs several times as many; their figures here are not those of the
+defaults on a quiet machine (re-run this script there). AG News, run first at a load of 11,
+hit the cap after 5.5 epochs (90.46%); re-run at a load of 4-5 it stopped by itself. The only
 architecture alternative tried, a bidirectional LSTM, gave Subj 92.30% (forward: 92.40%) but
 hit the 14-minute cap after 5 epochs, as rnnkit's bidirectional stack uses torch's packed
 kernel, several times slower per token on a CPU; it was not adopted. The embedding's
