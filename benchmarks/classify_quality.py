@@ -29,13 +29,12 @@ from typing import Any
 import torch
 from common import SHARED_DATA, publish
 
+from rnnkit.config import with_budget
 from rnnkit.tasks.classification import (
-    BUDGET_DEFAULT,
-    TRAINER_DEFAULTS,
+    ClassifierTrainerConfig,
     ClassifyDataConfig,
     train_classifier,
 )
-from rnnkit.train.trainer import TrainerConfig
 
 RUNS = Path(__file__).resolve().parent / "runs" / "classify"
 RESULTS = Path(__file__).resolve().parent / "results" / "classify_quality.json"
@@ -93,9 +92,7 @@ def train(name: str, overrides: dict[str, dict[str, Any]], tag: str) -> dict[str
     paths = {k: str(SHARED_DATA / v) if k in ("train", "test", "classes") else v
              for k, v in files.items()}  # fmt: skip
     data = ClassifyDataConfig(**paths, **overrides.get("data", {}))
-    given = overrides.get("trainer", {})
-    budget = {} if {"epochs", "steps", "minutes"} & given.keys() else BUDGET_DEFAULT
-    trainer = TrainerConfig(**(TRAINER_DEFAULTS | budget | given), progress=False)
+    trainer = with_budget(ClassifierTrainerConfig, {"progress": False}, overrides.get("trainer", {}))
     start = time.perf_counter()
     progress, report = train_classifier(out, data, dict(overrides.get("model", {})), trainer)
     total = time.perf_counter() - start

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from rnnkit.nn.precision import cpu_name
+
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 # ../shared/data from the repository root; RNNKIT_SHARED_DATA, or /work/shared/data, otherwise
@@ -27,17 +29,9 @@ SHARED_DATA = next(
 
 def machine() -> dict[str, object]:
     """Where the figures were measured: CPU model, cores, torch build, date."""
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "date": datetime.date.today().isoformat(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

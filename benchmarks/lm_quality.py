@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from common import SHARED_DATA, publish
 
-from rnnkit.tasks.language_modeling import TRAINER_DEFAULTS, LMDataConfig, train_language_model
+from rnnkit.config import with_budget
+from rnnkit.tasks.language_modeling import LMDataConfig, LMTrainerConfig, train_language_model
 from rnnkit.tasks.lm_inference import load_language_model
-from rnnkit.train.trainer import TrainerConfig
 
 RUNS = Path(__file__).resolve().parent / "runs"
 
@@ -32,9 +32,7 @@ def train(name: str, data: LMDataConfig, model: dict, **trainer: object) -> tupl
     if out.exists():
         shutil.rmtree(out)
     start = time.perf_counter()
-    train_language_model(
-        out, data, model, TrainerConfig(**(TRAINER_DEFAULTS | trainer), progress=False)
-    )
+    train_language_model(out, data, model, with_budget(LMTrainerConfig, {"progress": False}, trainer))
     return out, time.perf_counter() - start
 
 

@@ -28,8 +28,20 @@ def test_nn_tour_runs(capsys) -> None:
 
 
 @pytest.mark.slow
-def test_language_model_example_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_python_section_runs(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(BLOCKS[1], "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    (predicted, shape, accuracy), sample, perplexity = lines[:3], lines[3:-1], lines[-1]
+    assert predicted in ("['pos' 'neg']", "['pos' 'pos']", "['neg' 'neg']", "['neg' 'pos']")
+    assert shape == "(2, 2)" and 0 <= float(accuracy) <= 1
+    assert len("\n".join(sample)) == 30 and float(perplexity) > 1  # the sample may hold newlines
+    assert (tmp_path / "runs" / "reviews" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_language_model_example_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    exec(compile(BLOCKS[2], "README.md", "exec"), {})
     assert (tmp_path / "runs" / "tiny" / "best" / "model.safetensors").is_file()
     assert len(capsys.readouterr().out) > 200

@@ -17,6 +17,18 @@ class InvalidArgumentError(RnnkitError, ValueError):
     """An argument has a value, type or shape that the function does not accept."""
 
 
+class ShapeMismatchError(InvalidArgumentError, RuntimeError):
+    """A tensor's shape does not fit the module (torch.nn raises RuntimeError there).
+
+    Also a ValueError, like every :class:`InvalidArgumentError`, so either ``except`` catches it.
+    """
+
+
+class ArgumentTypeError(InvalidArgumentError, TypeError):
+    """An argument has the wrong type, e.g. a float or a string where torch.nn wants an int or
+    a bool (torch.nn raises TypeError there); also a ValueError."""
+
+
 class DataError(RnnkitError, ValueError):
     """An input file or text is empty, malformed or unusable; the message names file and line."""
 
@@ -25,12 +37,19 @@ class CheckpointError(RnnkitError, ValueError):
     """A checkpoint is missing, incomplete, altered, or belongs to a different run."""
 
 
-def invalid(name: str, value: Any, expected: str) -> InvalidArgumentError:
-    """Build the standard message ``name=value: expected ...`` as an InvalidArgumentError.
+class MissingDependencyError(RnnkitError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra to install."""
+
+
+def invalid(
+    name: str, value: Any, expected: str, error: type[InvalidArgumentError] = InvalidArgumentError
+) -> InvalidArgumentError:
+    """Build the standard message ``name=value: expected ...`` as an InvalidArgumentError
+    (or the given subclass: :class:`ShapeMismatchError`, :class:`ArgumentTypeError`).
 
     Usage: ``raise invalid("temperature", t, "a number > 0")``.
     """
     shown = repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
-    return InvalidArgumentError(f"{name}={shown}: expected {expected}")
+    return error(f"{name}={shown}: expected {expected}")

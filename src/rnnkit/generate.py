@@ -4,7 +4,9 @@ Works on token ids; :class:`rnnkit.tasks.lm_inference.LoadedLanguageModel` adds 
 strings and streaming text on top. Dimensions: N samples (or beams) decoded together, V vocabulary.
 
 A prompt first primes the recurrent state (one forward pass over its ids); every sample then
-starts from that state, so N samples cost one batched step per new token.
+starts from that state, so N samples cost one batched step per new token. The steps skip the
+layers' forward (checks, state building, the T-step machinery): :class:`TokenStep` runs one
+ATen cell operator per layer and one output product (:mod:`rnnkit.nn.step`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.errors import invalid
-from rnnkit.models.language_model import LanguageModel, State, repeat_state, select_state
+from rnnkit.models.language_model import LanguageModel, State, repeat_state
+from rnnkit.nn.step import LayerState, LayerStepper, select_layer_states, split_state
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,31 @@ def prime(model: LanguageModel, prompt_ids: Sequence[int], count: int) -> tuple[
     return logits[:, -1].expand(count, -1), repeat_state(state, count)
 
 
-@torch.no_grad()
+class TokenStep:
+    """The model one token at a time, inference only: ids (N,) -> logits (N, V), new states.
+
+    The ``banned`` ids get a -inf output bias, so their logits are -inf with no extra op.
+    Read the weights once per generation: make a new one after changing them.
+    """
+
+    def __init__(self, model: LanguageModel, banned: Sequence[int] = ()) -> None:
+        self.layers = LayerStepper(model.rnn)
+        decoder = model.decoder
+        self.weight = decoder.weight.detach()
+        self.bias = ban(decoder.bias.detach()[None], banned)[0]
+        if model.embedding is not None:
+            self.inputs = model.embedding.weight.detach()
+        else:  # one-hot rows, looked up like an embedding
+            size = model.config.vocab_size
+            self.inputs = torch.eye(size, dtype=self.weight.dtype, device=self.weight.device)
+
+    def __call__(self, ids: Tensor, states: list[LayerState]) -> tuple[Tensor, list[LayerState]]:
+        """ids: (N,) int64; states: per layer (h[, c]) each (N, H)."""
+        top, states = self.layers(F.embedding(ids, self.inputs), states)
+        return torch.addmm(self.bias, top, self.weight.t()), states
+
+
+@torch.inference_mode()
 def sample(
     model: LanguageModel,
     prompt_ids: Sequence[int],
@@ -97,11 +125,12 @@ def sample(
         raise invalid("num_samples", num_samples, "an int >= 1")
     model.eval()
     logits, state = prime(model, prompt_ids, num_samples)
-    for _ in range(length):
-        ids = choose(ban(logits, banned), sampling, generator)
+    logits, states, step = ban(logits, banned), split_state(state), TokenStep(model, banned)
+    for index in range(length):
+        ids = choose(logits, sampling, generator)
         yield ids
-        step_logits, state = model(ids[:, None], state)
-        logits = step_logits[:, -1]
+        if index < length - 1:
+            logits, states = step(ids, states)
 
 
 @dataclass
@@ -113,7 +142,7 @@ class Hypothesis:
     score: float
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(
     model: LanguageModel,
     prompt_ids: Sequence[int],
@@ -137,6 +166,7 @@ def beam_search(
         raise invalid("length", length, "an int >= 1")
     model.eval()
     logits, state = prime(model, prompt_ids, 1)
+    states, advance = split_state(state), TokenStep(model)
     scores = logits.new_zeros(1)  # (K,) summed log-probabilities of the live beams
     beams: list[list[int]] = [[]]
     done: list[Hypothesis] = []
@@ -159,9 +189,8 @@ def beam_search(
         keep = torch.tensor(parents, device=scores.device)
         beams = [[*beams[p], t] for p, t in zip(parents, tokens, strict=True)]
         scores = torch.tensor(values, dtype=scores.dtype, device=scores.device)
-        state = select_state(state, keep)
-        step_logits, state = model(torch.tensor(tokens, device=keep.device)[:, None], state)
-        logits = step_logits[:, -1]
+        states = select_layer_states(states, keep)
+        logits, states = advance(torch.tensor(tokens, device=keep.device), states)
     return sorted(done, key=lambda h: h.score, reverse=True)
 
 

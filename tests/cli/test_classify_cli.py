@@ -51,10 +51,10 @@ def ag_flags(files: dict[str, Path]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained(files: dict[str, Path], tmp_path_factory) -> tuple[Path, str]:
-    """The run directory and what training printed."""
+    """The run directory and what training printed (stdout) and logged (stderr)."""
     out = tmp_path_factory.mktemp("runs") / "ag"
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         code = main(["train", "classify", "--train", str(files["train.csv.gz"]), "--test", str(files["test.csv"]),
                  *ag_flags(files), "--embeddings", str(files["vectors.txt"]), "--bidirectional",
                  "--pooling", "attention", "--hidden", "16", "--max-len", "20", "--batch-size", "16",
@@ -69,10 +69,12 @@ def run_dir(trained: tuple[Path, str]) -> Path:
 
 
 def one_error_line(capsys) -> str:
+    """The one error line on stderr (the lines before it are the library's progress log)."""
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    return err[0]
+    errors = [line for line in err if line.startswith("rnnkit")]
+    assert len(errors) == 1 and err[-1] == errors[0], err
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import rnnkit.nn as rnn
 from rnnkit.errors import InvalidArgumentError
 from rnnkit.nn import GRUCell, LSTMCell, SimpleRNNCell
 
@@ -97,7 +98,8 @@ def test_layer_norm_normalises_the_cell_state_path() -> None:
     ("build", "match"),
     [
         (lambda: SimpleRNNCell(3, 4, nonlinearity="sigmoid"), "nonlinearity='sigmoid'"),
-        (lambda: LSTMCell(0, 4), "input_size=0"),
+        (lambda: LSTMCell(-1, 4), "input_size=-1"),  # 0 is accepted, as by torch.nn
+        (lambda: LSTMCell(2.5, 4), "input_size=2.5"),
         (lambda: GRUCell(3, -1), "hidden_size=-1"),
     ],
 )
@@ -108,9 +110,29 @@ def test_bad_constructor_arguments(build, match: str) -> None:
 
 def test_bad_cell_inputs_name_the_argument() -> None:
     cell = LSTMCell(3, 4)
-    with pytest.raises(ValueError, match=r"input=\(2, 5\): expected \(batch, 3\)"):
+    with pytest.raises(ValueError, match=r"input=\(2, 5\): expected last dimension input_size=3"):
         cell(torch.randn(2, 5))
     with pytest.raises(ValueError, match=r"hx\[1\]=\(3, 4\)"):
         cell(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(3, 4)))
     with pytest.raises(ValueError, match=r"hx=\(4,\)"):
         GRUCell(3, 4)(torch.randn(2, 3), torch.zeros(4))
+
+
+@pytest.mark.parametrize(
+    "module_type", [SimpleRNNCell, LSTMCell, GRUCell, rnn.RNN, rnn.LSTM, rnn.GRU]
+)
+def test_reset_parameters_sets_layer_norm_to_identity(module_type) -> None:
+    """reset_parameters redraws the weights and sets layer-norm gains to 1 and biases to 0
+    (ln_ih_weight, ln_c_bias, ln_hh_weight_l0...), in the cells as in the layers."""
+    torch.manual_seed(0)
+    module = module_type(3, 4, layer_norm=True)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.fill_(7.0)
+    module.reset_parameters()
+    for name, p in module.named_parameters():
+        if name.startswith("ln_"):
+            gain = name.split("_")[2] == "weight"
+            assert torch.equal(p, torch.full_like(p, 1.0 if gain else 0.0))
+        else:
+            assert p.abs().max() <= 0.5  # U(-1/sqrt(4), 1/sqrt(4))

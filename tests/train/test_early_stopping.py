@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from rnnkit.config import with_budget
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+from rnnkit.tasks.classification import ClassifierTrainerConfig
+from rnnkit.train.callbacks import Callback, EarlyStopping
 from rnnkit.train.trainer import Trainer, TrainerConfig
 
 
@@ -19,7 +22,7 @@ class ScriptedTask:
     """Synthetic regression batches; validation returns the scripted accuracies in turn and
     records a copy of the weights it scored."""
 
-    metric, maximize, unit = "val_accuracy", True, "ex"
+    name, metric, maximize, unit = "test", "val_accuracy", True, "ex"
 
     def __init__(self, accuracies: list[float]) -> None:
         self.accuracies = accuracies
@@ -52,13 +55,19 @@ class ScriptedTask:
     def vocab(self) -> dict[str, Any]:
         return {}
 
+    def run_sections(self) -> dict[str, Any]:
+        return {}
 
-def fit(tmp_path: Path, accuracies: list[float], **options: Any) -> tuple[nn.Module, Any, Any]:
+
+def fit(
+    tmp_path: Path, accuracies: list[float], callbacks: Sequence[Callback] = (), **options: Any
+) -> tuple[nn.Module, Any, Any]:
     torch.manual_seed(0)
     model, task = nn.Linear(4, 1), ScriptedTask(accuracies)
     config = TrainerConfig(**({"epochs": len(accuracies), "lr": 0.05, "warmup_steps": 0,
-                               "progress": False} | options))  # fmt: skip
-    progress = Trainer(model, task, config, tmp_path / "run", {"task": "test"}).fit()
+                               "progress": False, "restore_best": True} | options))  # fmt: skip
+    trainer = Trainer(model, task, config, tmp_path / "run", callbacks=callbacks)
+    progress = trainer.fit()
     return model, task, progress
 
 
@@ -83,6 +92,30 @@ def test_without_restore_best_the_last_weights_stay(tmp_path) -> None:
     torch.testing.assert_close(model.weight, task.scored[-1]["weight"], rtol=0, atol=0)
 
 
+def test_a_callbacks_restore_best_on_another_monitor_has_the_last_word(tmp_path) -> None:
+    """The trainer restores best/ (best val_accuracy: epoch 2); the callback's own best (its
+    val_loss, here the scripted accuracy itself, so the lowest: epoch 1) is put back after it."""
+
+    class LossIsAccuracy(EarlyStopping):
+        def on_eval_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+            super().on_eval_end(trainer, step, {"val_loss": metrics["val_accuracy"]})
+
+    early = LossIsAccuracy(monitor="val_loss", patience=0, restore_best=True)
+    model, task, progress = fit(tmp_path, [0.5, 0.9, 0.95], callbacks=[early])
+    assert progress.stopped == "callback" and len(task.scored) == 2 and progress.best == 0.9
+    torch.testing.assert_close(model.weight, task.scored[0]["weight"], rtol=0, atol=0)
+    assert not torch.equal(model.weight, task.scored[1]["weight"])
+
+
+def test_classifier_trainer_defaults_and_a_named_budget() -> None:
+    default = ClassifierTrainerConfig()
+    assert (default.patience, default.epochs, default.minutes, default.restore_best) == (3, 30, 14.0, True)
+    named = with_budget(ClassifierTrainerConfig, {"epochs": 5})
+    assert (named.epochs, named.steps, named.minutes, named.patience) == (5, None, None, 3)
+    assert with_budget(ClassifierTrainerConfig, {"epochs": None}).minutes == 14.0
+    assert not TrainerConfig(epochs=1).restore_best  # a language model keeps its last weights
+
+
 @pytest.mark.parametrize("freeze", [False, True])
 def test_pretrained_embedding_gets_its_own_lower_learning_rate(tmp_path, freeze: bool) -> None:
     matrix = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32)
@@ -93,8 +126,7 @@ def test_pretrained_embedding_gets_its_own_lower_learning_rate(tmp_path, freeze:
     embedding = model.embedding.weight
     assert [g["lr_scale"] for g in groups] == ([1.0] if freeze else [1.0, 0.25])
     assert sum(p is embedding for g in groups for p in g["params"]) == (0 if freeze else 1)
-    trainer = Trainer(model, ScriptedTask([0.5]), TrainerConfig(epochs=1, lr=0.01),
-                      tmp_path, {"task": "test"})  # fmt: skip
+    trainer = Trainer(model, ScriptedTask([0.5]), TrainerConfig(epochs=1, lr=0.01), tmp_path)
     optimizer = trainer._make_optimizer()
     assert len(optimizer.param_groups) == len(groups)
     random_init = TextClassifier(config)  # not pretrained: trained at the full rate
@@ -109,7 +141,7 @@ class TwoRates(nn.Linear):
 def test_trainer_schedules_each_group_at_its_lr_scale(tmp_path) -> None:
     model = TwoRates(4, 1)
     trainer = Trainer(model, ScriptedTask([0.5, 0.6]), TrainerConfig(epochs=2, lr=0.04,
-                      warmup_steps=0, progress=False), tmp_path, {"task": "test"})  # fmt: skip
+                      warmup_steps=0, progress=False), tmp_path)  # fmt: skip
     trainer.fit()
     full, half = (group["lr"] for group in trainer.optimizer.param_groups)
     assert half == pytest.approx(full / 2) and full == pytest.approx(trainer.learning_rate(7, 0))

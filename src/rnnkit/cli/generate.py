@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli.options import flag
+from rnnkit.cli.options import add_config_flags, flag, given
+from rnnkit.config import from_dict
+from rnnkit.tasks.generate_config import GenerateConfig
 from rnnkit.tasks.lm_inference import load_language_model
 
 
@@ -21,31 +23,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--prompt", default="", help="text that primes the state (default: the start token)"
     )
-    flag(parser, "--length", "tokens to generate", 500, type=int)
-    flag(parser, "--temperature", "> 0; lower is more conservative", 0.8, type=float)
-    parser.add_argument(
-        "--top-k", type=int, help="sample among the K most likely tokens (default: all)"
-    )
-    parser.add_argument(
-        "--top-p",
-        type=float,
-        help="nucleus sampling: smallest set with probability >= P, in (0, 1] (default: off)",
-    )
-    parser.add_argument("--greedy", action="store_true", help="always take the most likely token")
-    flag(parser, "--beam", "beam width; > 1 runs beam search", 1, type=int)
-    flag(parser, "--length-penalty", "beam score = log P / length^alpha", 1.0, type=float)
-    flag(parser, "--num-samples", "samples generated together", 1, type=int)
+    add_config_flags(parser, GenerateConfig, "generate", "sampling")
     parser.add_argument(
         "--stop", action="append", default=[], help="stop a sample before this string (repeatable)"
     )
-    parser.add_argument("--seed", type=int, help="seed for reproducible samples (default: random)")
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     lm = load_language_model(args.dir, device=args.device)
-    streaming = args.beam == 1 and args.num_samples == 1
+    options = from_dict(GenerateConfig, given(args, "generate"), "generate")
+    streaming = options.beam == 1 and options.num_samples == 1
     out = sys.stdout
 
     def show(_index: int, text: str) -> None:
@@ -55,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if streaming:
         out.write(args.prompt)
     texts = lm.generate(
-        args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
-        top_p=args.top_p, greedy=args.greedy, beam=args.beam,
-        length_penalty=args.length_penalty, num_samples=args.num_samples, seed=args.seed,
-        stop=args.stop, on_text=show if streaming else None,
-    )  # fmt: skip
+        args.prompt, **options.to_dict(), stop=args.stop, on_text=show if streaming else None
+    )
     if streaming:
         out.write("\n")
         return 0

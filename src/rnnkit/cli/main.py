@@ -8,12 +8,23 @@ errors print one line on stderr and exit with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from rnnkit import __version__
-from rnnkit.cli import evaluate, generate, predict, similar, train_classify, train_lm
+from rnnkit.cli import (
+    evaluate,
+    export,
+    generate,
+    inspect,
+    predict,
+    similar,
+    train_classify,
+    train_lm,
+)
 from rnnkit.errors import RnnkitError
+from rnnkit.logs import console_handler
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -26,7 +37,7 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="rnnkit",
-        description="Recurrent neural networks for text: train, generate, predict, evaluate.",
+        description="Recurrent neural networks for text: train, generate, predict, evaluate, inspect.",
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -36,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.required = True
     train_lm.register(tasks)
     train_classify.register(tasks)
-    for module in (generate, predict, evaluate, similar):
+    for module in (generate, predict, evaluate, similar, inspect, export):
         module.register(commands)
     return parser
 
@@ -44,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    console_handler()  # the library logs; the command line shows its messages on stderr
+    if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
         return args.handler(args) or 0
     except RnnkitError as exc:

@@ -1,22 +1,32 @@
-"""Helpers shared by the command modules: flags that map 1:1 to config dataclass fields."""
+"""Flags generated from the config dataclasses, and the configs built back from them.
+
+Every field of a config becomes ``--field-name`` (a few keep a short alias, listed in
+``ALIASES``), with the field's inline comment as help and its default shown; the parser's own
+default is None, so that only flags given on the command line override ``--config FILE``,
+which overrides the dataclass defaults. Booleans take ``--x`` / ``--no-x``; list fields take
+several values. The CLI therefore holds no default of its own.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import typing
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rnnkit.nn import LAYERS
-from rnnkit.train.device import DEVICES, PRECISIONS
-from rnnkit.train.trainer import OPTIMIZERS, SCHEDULES, TrainerConfig
+from rnnkit.config import BUDGET, field_docs, from_dict, read_config_file, with_budget
+from rnnkit.errors import invalid
+from rnnkit.train.callbacks import Callback, TensorBoard
 
 Group = argparse.ArgumentParser | argparse._ArgumentGroup  # where flags are added
-
-
-def default(cls: type, name: str) -> Any:
-    """The default of dataclass field ``name`` (the one source of CLI defaults)."""
-    field = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return field.default
+ALIASES = {  # field -> extra flag names kept from earlier releases (short forms)
+    "num_layers": ("--layers",),
+    "hidden_size": ("--hidden",),
+    "embedding_size": ("--embed",),
+    "text_cols": ("--text-col",),
+}
+DERIVED = ("vocab_size", "num_classes")  # model fields set from the data, never from a flag
 
 
 def flag(group: Group, name: str, help: str, default: Any = None, **kwargs: Any) -> None:
@@ -24,76 +34,91 @@ def flag(group: Group, name: str, help: str, default: Any = None, **kwargs: Any)
     group.add_argument(name, default=default, help=f"{help} (default %(default)s)", **kwargs)
 
 
-def field_flag(group: Group, name: str, cls: type, field: str, help: str, **kwargs: Any) -> None:
-    """A flag for dataclass field ``cls.field``, with that field's default (flags map 1:1)."""
-    flag(group, name, help, default(cls, field), **kwargs)
+def _argument_kind(annotation: Any) -> dict[str, Any]:
+    """argparse keywords for a field of type ``annotation`` (bool, int, float, str, list)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] or [annotation]
+    base = args[0]
+    if base is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if typing.get_origin(base) is list:
+        return {"nargs": "+", "metavar": "V"}
+    if base in (int, float):
+        return {"type": base, "metavar": "N" if base is int else "X"}
+    return {"metavar": "S"}
 
 
-def add_recurrent_flags(group: Group, config: type, hidden_help: str) -> None:
-    """--cell, --layers, --hidden for a model config with cell, num_layers, hidden_size."""
-    field_flag(group, "--cell", config, "cell", "recurrent cell", choices=list(LAYERS))
-    field_flag(group, "--layers", config, "num_layers", "stacked recurrent layers", type=int)
-    field_flag(group, "--hidden", config, "hidden_size", hidden_help, type=int)
-
-
-def add_trainer_flags(
-    parser: argparse.ArgumentParser, budget_default: dict[str, Any], **defaults: Any
+def add_config_flags(
+    parser: argparse.ArgumentParser, cls: type, section: str, title: str, skip: Iterable[str] = ()
 ) -> None:
-    """Flags for TrainerConfig; ``defaults`` override the dataclass defaults for one task.
+    """One flag per field of dataclass ``cls`` (but ``skip``), stored as ``section.field``."""
+    group = parser.add_argument_group(title)
+    budget = group.add_mutually_exclusive_group() if section == "trainer" else None
+    docs, hints = field_docs(cls), typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        shown = field.default if field.default is not None else "none"
+        help = f"{docs.get(field.name, field.name)} (default {shown})"
+        target = budget if budget is not None and field.name in BUDGET else group
+        target.add_argument(
+            "--" + field.name.replace("_", "-"), *ALIASES.get(field.name, ()),
+            dest=f"{section}.{field.name}", default=None, help=help,
+            **_argument_kind(hints[field.name]),
+        )  # fmt: skip
 
-    ``budget_default`` (e.g. ``{"minutes": 10}``) applies when none of --epochs, --steps,
-    --minutes is given; it is stored on the parser for :func:`trainer_config`.
-    """
-    parser.set_defaults(budget_default=budget_default)
 
-    def when_none(name: str) -> str:
-        shown = budget_default.get(name)
-        return "" if shown is None else f" (default {shown} when no budget is given)"
-
-    group = parser.add_argument_group("training")
-    budget = group.add_mutually_exclusive_group()
-    budget.add_argument(
-        "--epochs", type=int, help=f"train for N passes over the data{when_none('epochs')}"
-    )
-    budget.add_argument(
-        "--steps", type=int, help=f"train for N optimizer steps{when_none('steps')}"
-    )
-    budget.add_argument(
-        "--minutes", type=float, help=f"train for M wall-clock minutes{when_none('minutes')}"
-    )
-    for name, help, kwargs in (
-        ("lr", "peak learning rate", {"type": float}),
-        ("optimizer", "optimizer", {"choices": OPTIMIZERS}),
-        ("weight_decay", "AdamW weight decay", {"type": float}),
-        ("clip_norm", "max global gradient norm, 0 = off", {"type": float}),
-        ("schedule", "learning-rate schedule after warm-up", {"choices": SCHEDULES}),
-        ("warmup_steps", "linear warm-up steps", {"type": int}),
-        ("eval_every", "steps between validation + checkpoint, 0 = each epoch", {"type": int}),
-        ("patience", "stop after N validations without improvement, 0 = never", {"type": int}),
-        ("seed", "random seed: same seed, same run", {"type": int}),
-        ("device", f"{' | '.join(DEVICES)} | cuda:N", {}),
-        ("precision", "autocast precision", {"choices": PRECISIONS}),
-    ):  # fmt: skip
-        value = defaults.get(name, default(TrainerConfig, name))
-        flag(group, "--" + name.replace("_", "-"), help, value, **kwargs)
+def add_run_flags(parser: argparse.ArgumentParser, out: str) -> None:
+    """--config, --out, --resume, --tensorboard: what a training command needs beside configs."""
+    group = parser.add_argument_group("run")
     group.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (logs still printed)"
+        "--config",
+        metavar="FILE",
+        help="JSON or TOML file with [model], [data], [trainer] sections, e.g. a run's "
+        "config.json; flags given on the command line override it (default: none)",
     )
-    flag(group, "--out", "run directory for checkpoints and logs", defaults["out"])
+    flag(group, "--out", "run directory for checkpoints and logs", out)
     group.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
     )
+    group.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard scalars (loss, lr, validation metrics) to DIR; needs "
+        "pip install 'rnnkit[tensorboard]' (default: none)",
+    )
 
 
-def trainer_config(args: argparse.Namespace) -> TrainerConfig:
-    """TrainerConfig from the parsed flags of :func:`add_trainer_flags`."""
-    budget = {"epochs": args.epochs, "steps": args.steps, "minutes": args.minutes}
-    if all(value is None for value in budget.values()):
-        budget |= args.budget_default
-    return TrainerConfig(
-        optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
-        clip_norm=args.clip_norm, schedule=args.schedule, warmup_steps=args.warmup_steps,
-        **budget, eval_every=args.eval_every,
-        patience=args.patience, seed=args.seed, device=args.device, precision=args.precision,
-        progress=not args.no_progress,
-    )  # fmt: skip
+def given(args: argparse.Namespace, section: str) -> dict[str, Any]:
+    """The flags of ``section`` given on the command line: ``{field: value}``."""
+    prefix = section + "."
+    return {
+        key[len(prefix) :]: value
+        for key, value in vars(args).items()
+        if key.startswith(prefix) and value is not None
+    }
+
+
+def build_configs(
+    args: argparse.Namespace, task: str, owners: Mapping[str, type]
+) -> dict[str, Any]:
+    """``{section: config}`` for ``owners`` ({"data": ..., "model": ..., "trainer": ...}).
+
+    Each field takes, in order of precedence: its flag, the ``--config`` file's value, the
+    dataclass default. The trainer's budget follows :func:`rnnkit.config.with_budget`.
+    """
+    file = read_config_file(args.config) if args.config else {}
+    if file.get("task", task) != task:
+        raise invalid("config", args.config, f"a {task!r} config; it is for {file['task']!r}")
+    configs: dict[str, Any] = {}
+    for section, cls in owners.items():
+        base = {k: v for k, v in file.get(section, {}).items() if section != "model" or k not in DERIVED}
+        if section == "trainer":
+            configs[section] = with_budget(cls, base, given(args, section))
+        else:
+            configs[section] = from_dict(cls, base | given(args, section), section)
+    return configs
+
+
+def callbacks(args: argparse.Namespace) -> list[Callback]:
+    """The callbacks the run flags ask for (--tensorboard)."""
+    return [TensorBoard(args.tensorboard)] if args.tensorboard else []

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import invalid
+from rnnkit.text.padding import truncate
 
 
 def _as_ids(ids: Tensor | Sequence[int]) -> Tensor:
@@ -246,7 +247,7 @@ def collate(
         raise invalid("ids_list", [], "at least one sequence")
     if max_len is not None and max_len < 1:
         raise invalid("max_len", max_len, "an integer >= 1 or None")
-    rows = [list(seq[:max_len]) or [pad_id] for seq in ids_list]
+    rows = [row or [pad_id] for row in truncate(ids_list, max_len)]
     lengths = [len(row) for row in rows]
     width = max(lengths)
     tokens = torch.tensor([row + [pad_id] * (width - len(row)) for row in rows], dtype=torch.long)

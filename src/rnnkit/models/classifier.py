@@ -21,34 +21,33 @@ V*E + L*dirs*G*H*(E' + H) + dirs*H*K (G = 4 LSTM, 3 GRU, 1 RNN; E' = E, then dir
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
+from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.sequence import check_lengths
 
-CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 POOLINGS = ("last", "mean", "max", "attention")
 
 
 @dataclass
-class ClassifierConfig:
-    """Everything that defines a classifier's shape; saved under "model" in config.json."""
+class ClassifierConfig(RecurrentConfig):
+    """Everything that defines a classifier's shape; saved under "model" in config.json.
 
-    vocab_size: int = 20_000  # V: embedding rows (the vectorizer's ids, <pad>=0 and <unk>=1 incl.)
-    num_classes: int = 2  # C: 2 -> one sigmoid logit, more -> C softmax logits
-    cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh, Keras' SimpleRNN)
-    num_layers: int = 1  # L: stacked recurrent layers
-    hidden_size: int = 128  # H: units per layer and direction
-    embedding_size: int = 100  # E: fixed by the vectors' dimension when they are pretrained
+    The recurrent stack's options (cell, num_layers, hidden_size, dropout, recurrent_dropout,
+    layer_norm, proj_size, implementation) come from RecurrentConfig with its defaults.
+    """
+
+    vocab_size: int = 20_000  # V: embedding rows; set from the vectorizer when trained
+    num_classes: int = 2  # C: set from the labels when trained (2 -> one sigmoid logit)
+    embedding_size: int = 100  # E; with pretrained vectors left at 100 or set to their dimension
     bidirectional: bool = False  # a reverse direction too (outputs 2*H wide)
-    dropout: float = 0.3  # between recurrent layers and on the pooled vector
     embedding_dropout: float = 0.2  # on the embedded inputs (B, T, E)
     pooling: str = "max"  # last | mean | max | attention, over each text's real steps
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
@@ -56,19 +55,17 @@ class ClassifierConfig:
     embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
+        super().__post_init__()
         if self.pooling not in POOLINGS:
             raise invalid("pooling", self.pooling, f"one of {', '.join(POOLINGS)}")
-        for name in ("vocab_size", "num_layers", "hidden_size", "embedding_size", "attention_size"):
+        for name in ("vocab_size", "embedding_size", "attention_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise invalid(name, value, "a positive int")
         if not isinstance(self.num_classes, int) or self.num_classes < 2:
             raise invalid("num_classes", self.num_classes, "an int >= 2 (two or more labels)")
-        for name in ("dropout", "embedding_dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise invalid(name, getattr(self, name), "a probability in [0, 1)")
+        if not 0 <= self.embedding_dropout < 1:
+            raise invalid("embedding_dropout", self.embedding_dropout, "a probability in [0, 1)")
         if not 0 < self.embedding_lr_scale <= 1:
             raise invalid("embedding_lr_scale", self.embedding_lr_scale, "a fraction in (0, 1]")
 
@@ -76,9 +73,6 @@ class ClassifierConfig:
     def num_outputs(self) -> int:
         """K: 1 sigmoid logit for two classes, else one softmax logit per class."""
         return 1 if self.num_classes == 2 else self.num_classes
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class TextClassifier(nn.Module):
@@ -104,15 +98,8 @@ class TextClassifier(nn.Module):
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.pretrained = embedding_matrix is not None  # its rows get a lower learning rate
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.rnn = CELLS[config.cell](
-            config.embedding_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            bidirectional=config.bidirectional,
-            batch_first=True,
-        )
-        width = config.hidden_size * (2 if config.bidirectional else 1)  # dirs*H
+        self.rnn = config.make_rnn(config.embedding_size, config.bidirectional)
+        width = config.output_size * (2 if config.bidirectional else 1)  # dirs*H
         if config.pooling == "attention":
             self.attention = nn.Sequential(
                 nn.Linear(width, config.attention_size), nn.Tanh(),

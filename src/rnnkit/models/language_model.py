@@ -11,50 +11,44 @@ Inan et al. 2017); it needs E == H. Parameters: about V*E + L*G*H*(E+H) + H*V (+
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnnkit.nn as rnn
 from rnnkit.errors import invalid
+from rnnkit.models.recurrent import RecurrentConfig
 
-CELLS = rnn.LAYERS  # cell name -> recurrent layer class
 State = Tensor | tuple[Tensor, Tensor]
 
 
 @dataclass
-class LanguageModelConfig:
-    """Everything that defines a language model's shape; saved in config.json."""
+class LanguageModelConfig(RecurrentConfig):
+    """Everything that defines a language model's shape; saved under "model" in config.json.
 
-    vocab_size: int  # V: rows of the embedding and outputs of the last layer
-    cell: str = "lstm"  # recurrent cell: lstm | gru | rnn (tanh)
-    num_layers: int = 2  # stacked recurrent layers
+    The recurrent stack's options come from RecurrentConfig; the language model's own
+    defaults for depth, width and dropout are set here.
+    """
+
+    num_layers: int = 2  # L: stacked recurrent layers
     hidden_size: int = 256  # H: units per layer
-    embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
     dropout: float = 0.1  # on the embedding, between layers and before the output layer
+    vocab_size: int = 256  # V: embedding rows and outputs; set from the corpus when trained
+    embedding_size: int = 64  # E; 0 feeds one-hot vectors of size V (char-rnn style)
     tie_weights: bool = False  # share the embedding matrix with the output layer (E == H)
 
     def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise invalid("cell", self.cell, f"one of {', '.join(CELLS)}")
-        for name in ("vocab_size", "num_layers", "hidden_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise invalid(name, value, "a positive int")
+        super().__post_init__()
+        if not isinstance(self.vocab_size, int) or self.vocab_size < 1:
+            raise invalid("vocab_size", self.vocab_size, "a positive int")
         if not isinstance(self.embedding_size, int) or self.embedding_size < 0:
             raise invalid("embedding_size", self.embedding_size, "an int >= 0 (0 = one-hot)")
-        if not 0 <= self.dropout < 1:
-            raise invalid("dropout", self.dropout, "a probability in [0, 1)")
-        if self.tie_weights and self.embedding_size != self.hidden_size:
+        if self.tie_weights and self.embedding_size != self.output_size:
             raise invalid(
-                "tie_weights", True, f"embedding_size == hidden_size (got {self.embedding_size} "
-                f"and {self.hidden_size})",
+                "tie_weights", True, f"embedding_size == output size (got {self.embedding_size} "
+                f"and {self.output_size})",
             )  # fmt: skip
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 class LanguageModel(nn.Module):
@@ -66,15 +60,9 @@ class LanguageModel(nn.Module):
         size = config.embedding_size
         self.embedding = nn.Embedding(config.vocab_size, size) if size else None
         input_size = size or config.vocab_size
-        self.rnn = CELLS[config.cell](
-            input_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            batch_first=True,
-        )
+        self.rnn = config.make_rnn(input_size)
         self.dropout = nn.Dropout(config.dropout)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        self.decoder = nn.Linear(config.output_size, config.vocab_size)
         if config.tie_weights:
             self.decoder.weight = self.embedding.weight  # type: ignore[union-attr]
         self.reset_io_parameters()
@@ -139,9 +127,3 @@ def repeat_state(state: State, count: int) -> State:
         )
     return state.expand(-1, count, -1).contiguous()
 
-
-def select_state(state: State, index: Tensor) -> State:
-    """Keep the batch entries ``index`` (K,) of a state (L, B, H) -> (L, K, H)."""
-    if isinstance(state, tuple):
-        return (state[0].index_select(1, index), state[1].index_select(1, index))
-    return state.index_select(1, index)

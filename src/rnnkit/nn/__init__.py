@@ -5,7 +5,10 @@ Cells written from their equations (:mod:`rnnkit.nn.cells`) and drop-in replacem
 normalisation, user cells, and dispatch to torch's fused kernels when they serve.
 """
 
+from rnnkit.nn import bptt
 from rnnkit.nn.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.nn.layers import GRU, LAYERS, LSTM, RNN
 
-__all__ = ["GRU", "LAYERS", "LSTM", "RNN", "GRUCell", "LSTMCell", "SimpleRNNCell"]
+RNNCell = SimpleRNNCell  # torch.nn's name
+
+__all__ = ["GRU", "LAYERS", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "SimpleRNNCell", "bptt"]

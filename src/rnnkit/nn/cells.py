@@ -8,7 +8,9 @@ step in one matrix product before its time loop:
 
 * the input projection ``gi = W_ih x + b_ih`` (G*H values per step), which needs no state;
 * the step functions below (``simple_rnn_step``, ``lstm_step``, ``gru_step``), which take ``gi``
-  and the previous state and apply the gate equations.
+  and the previous state and apply the gate equations. ``lstm_step_gates`` and
+  ``gru_step_gates`` are the same steps returning their gate activations too (for
+  :mod:`rnnkit.nn.recording`); the plain steps call them, so each equation is written once.
 
 The cell modules (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) have the parameter names, shapes,
 initialisation and gate order of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``, so their
@@ -25,8 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import invalid
+from rnnkit.nn.checks import NONLINEARITIES, check_cell_input, check_cell_size, check_cell_state
 
-NONLINEARITIES = ("tanh", "relu")
 Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
 
 
@@ -98,11 +100,33 @@ def lstm_step(
     gi: (B, 4H);  h: (B, P or H);  c: (B, H);  weight_hh: (4H, P or H);  weight_hr: (P, H).
     With layer normalisation, tanh(c_t) becomes tanh(LN(c_t)).  Returns (h_t, c_t).
     """
+    h_next, c_next, _ = lstm_step_gates(
+        gi, h, c, weight_hh, bias_hh, weight_hr, norm_hh, norm_c, h_mask
+    )
+    return h_next, c_next
+
+
+def lstm_step_gates(
+    gi: Tensor,
+    h: Tensor,
+    c: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    weight_hr: Tensor | None = None,
+    norm_hh: Norm = None,
+    norm_c: Norm = None,
+    h_mask: Tensor | None = None,
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """:func:`lstm_step` that also returns the step's activations.
+
+    Same arguments and shapes as :func:`lstm_step`. Returns h_t (B, P or H), c_t (B, H) and
+    (i_t, f_t, g_t, o_t, tanh(c_t)), each (B, H): what :mod:`rnnkit.nn.recording` records.
+    """
     gates = gi + recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask)
-    h_next, c_next, _ = lstm_pointwise(gates, c, norm_c)
+    h_next, c_next, activations = lstm_pointwise(gates, c, norm_c)
     if weight_hr is not None:
         h_next = F.linear(h_next, weight_hr)
-    return h_next, c_next
+    return h_next, c_next, activations
 
 
 def lstm_pointwise(
@@ -138,7 +162,23 @@ def gru_step(
 
     gi: (B, 3H);  h: (B, H);  weight_hh: (3H, H);  returns h_t: (B, H).
     """
-    return gru_pointwise(gi, recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), h)[0]
+    return gru_step_gates(gi, h, weight_hh, bias_hh, norm_hh, h_mask)[0]
+
+
+def gru_step_gates(
+    gi: Tensor,
+    h: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    norm_hh: Norm = None,
+    h_mask: Tensor | None = None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """:func:`gru_step` that also returns the step's activations.
+
+    Same arguments and shapes as :func:`gru_step`. Returns h_t (B, H) and
+    (r_t, z_t, n_t, W_hn h_{t-1} + b_hn), each (B, H): what :mod:`rnnkit.nn.recording` records.
+    """
+    return gru_pointwise(gi, recurrent_projection(h, weight_hh, bias_hh, norm_hh, h_mask), h)
 
 
 def gru_pointwise(gi: Tensor, gh: Tensor, h: Tensor) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -179,9 +219,8 @@ class _CellBase(nn.Module):
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
+        check_cell_size("input_size", input_size)
+        check_cell_size("hidden_size", hidden_size)
         factory = {"device": device, "dtype": dtype}
         gates = self.num_gates * hidden_size
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
@@ -202,10 +241,14 @@ class _CellBase(nn.Module):
             self.ln_hh_bias = nn.Parameter(torch.zeros(gates, **factory))
 
     def reset_parameters(self) -> None:
-        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        """U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias, as torch.nn does (0 when H = 0);
+        layer-norm gains 1 and biases 0, as the layers do."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for name, param in self.named_parameters():
+            if name.startswith("ln_"):
+                nn.init.constant_(param, 1.0 if name.endswith("_weight") else 0.0)
+            else:
+                nn.init.uniform_(param, -bound, bound)
 
     def norms(self) -> tuple[Norm, Norm]:
         """(norm_ih, norm_hh) for the step functions: (weight, bias) pairs or None."""
@@ -213,18 +256,15 @@ class _CellBase(nn.Module):
             return None, None
         return (self.ln_ih_weight, self.ln_ih_bias), (self.ln_hh_weight, self.ln_hh_bias)
 
-    def _prepare(self, x: Tensor, hx: Tensor | None, state_size: int, name: str) -> Tensor:
-        """Check x: (B, D) or (D,) and one state tensor; return it as (B, size) (zeros if None)."""
-        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
-            raise invalid(
-                "input", tuple(x.shape), f"(batch, {self.input_size}) or ({self.input_size},)"
-            )
-        batch = x.shape[0] if x.dim() == 2 else None
-        expected = (state_size,) if batch is None else (batch, state_size)
+    def _prepare(self, x: Tensor, hx: Tensor | None, name: str) -> Tensor:
+        """Check one state tensor against x: (B, D) or (D,); return it (zeros (B, H) if None).
+
+        Exception types as torch.nn's cells: ValueError for a state that is not 1-D or 2-D,
+        RuntimeError for one whose size does not fit (:mod:`rnnkit.nn.checks`).
+        """
         if hx is None:
-            return x.new_zeros(expected)
-        if tuple(hx.shape) != expected:
-            raise invalid(name, tuple(hx.shape), f"shape {expected} to match the input")
+            return x.new_zeros((*x.shape[:-1], self.hidden_size))
+        check_cell_state(name, hx, x, self.hidden_size)
         return hx
 
     def _project(self, x: Tensor) -> Tensor:
@@ -241,8 +281,18 @@ class _CellBase(nn.Module):
 class SimpleRNNCell(_CellBase):
     """Elman RNN cell: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
 
-    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (H, D), weight_hh (H, H), biases (H,).
-    Unbatched x (D,) and h (H,) work as in torch.nn.RNNCell.
+    torch.nn.RNNCell's drop-in replacement (also exported as ``rnnkit.nn.RNNCell``).
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), nonlinearity ('tanh' or 'relu', checked at construction), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
+    Outputs: h' like hx.
+    Attributes: weight_ih (H, D), weight_hh (H, H), bias_ih and bias_hh (H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.RNNCell's, so state_dicts load both ways; with layer_norm also ln_ih_weight/ln_ih_bias, ln_hh_weight/ln_hh_bias (H,).
+    Errors as torch.nn.RNNCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 1
@@ -264,7 +314,8 @@ class SimpleRNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        h = self._prepare(input, hx, self.hidden_size, "hx")
+        check_cell_input(input, self.input_size)
+        h = self._prepare(input, hx, "hx")
         _, norm_hh = self.norms()
         gi = self._project(input)
         return simple_rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity, norm_hh)
@@ -273,7 +324,18 @@ class SimpleRNNCell(_CellBase):
 class LSTMCell(_CellBase):
     """LSTM cell (gates i, f, g, o; see :func:`lstm_step` for the equations).
 
-    Shapes: x (B, D), (h, c) each (B, H) -> (h', c'); weight_ih (4H, D), weight_hh (4H, H).
+    torch.nn.LSTMCell's drop-in replacement.
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases, and c' inside tanh(LN(c')); gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx a tuple (h, c), each (B, H) or (H,) (zeros if None).
+    Outputs: (h', c'), each like h.
+    Attributes: weight_ih (4H, D), weight_hh (4H, H), bias_ih and bias_hh (4H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.LSTMCell's, so state_dicts load both ways; with layer_norm also ln_ih_*/ln_hh_* (4H,) and ln_c_weight/ln_c_bias (H,).
+    Errors as torch.nn.LSTMCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 4
@@ -296,9 +358,10 @@ class LSTMCell(_CellBase):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
+        check_cell_input(input, self.input_size)
         h0, c0 = (None, None) if hx is None else hx
-        h = self._prepare(input, h0, self.hidden_size, "hx[0]")
-        c = self._prepare(input, c0, self.hidden_size, "hx[1]")
+        h = self._prepare(input, h0, "hx[0]")
+        c = self._prepare(input, c0, "hx[1]")
         _, norm_hh = self.norms()
         norm_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None
         gi = self._project(input)
@@ -308,13 +371,25 @@ class LSTMCell(_CellBase):
 class GRUCell(_CellBase):
     """GRU cell (gates r, z, n; see :func:`gru_step` for the equations).
 
-    Shapes: x (B, D), h (B, H) -> h' (B, H); weight_ih (3H, D), weight_hh (3H, H).
+    torch.nn.GRUCell's drop-in replacement.
+
+    Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
+    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
+    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+
+    Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
+    Outputs: h' like hx.
+    Attributes: weight_ih (3H, D), weight_hh (3H, H), bias_ih and bias_hh (3H,), all from
+    U(-sqrt(1/H), sqrt(1/H)) as torch.nn.GRUCell's, so state_dicts load both ways; with layer_norm also ln_ih_weight/ln_ih_bias, ln_hh_weight/ln_hh_bias (3H,).
+    Errors as torch.nn.GRUCell: ValueError for a 3-D input or state, RuntimeError for sizes
+    that do not fit (rnnkit.errors types that are both).
     """
 
     num_gates = 3
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        h = self._prepare(input, hx, self.hidden_size, "hx")
+        check_cell_input(input, self.input_size)
+        h = self._prepare(input, hx, "hx")
         _, norm_hh = self.norms()
         return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

@@ -14,6 +14,9 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.nn import precision
+from rnnkit.nn.fused_lengths import run_lengths
+
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
     "rnn_relu": torch.rnn_relu,
@@ -25,19 +28,27 @@ State = Tensor | tuple[Tensor, Tensor]
 
 
 def _cpu_autocast(x: Tensor) -> bool:
-    """True under CPU autocast: the kernels then run in fp32 with autocast off.
+    """True under CPU autocast, where rnnkit picks the kernel's precision itself.
 
-    torch 2.13's oneDNN LSTM cannot build a primitive for autocast's bf16 inputs (torch.nn.LSTM
-    fails the same way), and its bf16 backward on CPU measured about 60x slower than fp32 here,
-    so the recurrent kernel stays fp32 while the layers around it still use bf16.
+    torch's autocast leaves the CPU recurrent kernels alone or fails (torch 2.13's oneDNN
+    LSTM cannot build a bf16 primitive on some CPUs), and where bf16 works it is faster on
+    some CPUs and 5-60x slower on others: :mod:`rnnkit.nn.precision` measures which.
     """
     return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
 
-def _float32(value: State) -> State:
+def _kernel_dtype(mode: str, weights: list[Tensor]) -> torch.dtype:
+    """bf16 when autocast asks for it and the measurement says it pays here, else fp32."""
+    if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+        return torch.float32
+    hidden = weights[1].shape[1] if mode != "lstm" else weights[0].shape[0] // 4
+    return torch.bfloat16 if precision.bf16_kernel(mode, hidden, KERNELS[mode]) else torch.float32
+
+
+def _cast(value: State, dtype: torch.dtype) -> State:
     if isinstance(value, tuple):
-        return (value[0].float(), value[1].float())
-    return value.float()
+        return (value[0].to(dtype), value[1].to(dtype))
+    return value.to(dtype)
 
 
 def _kernel_state(hx: State) -> list[Tensor] | Tensor:
@@ -54,43 +65,20 @@ def run_packed(
     packed: PackedSequence,
     hx: State,
     weights: list[Tensor],
-    *,
-    has_biases: bool,
-    num_layers: int,
-    dropout: float,
-    training: bool,
-    bidirectional: bool,
+    **flags: object,
 ) -> tuple[PackedSequence, State]:
-    """Run the fused kernel on a PackedSequence.
+    """Run the fused kernel on a PackedSequence; hx: (L*dirs, B, H) in the caller's order.
 
-    hx: (L*dirs, B, H) per state tensor in the caller's batch order; it is permuted into the
-    packed (sorted) order for the kernel and the final state permuted back.
+    The batch is unpacked, run padded with its lengths (see :func:`run_padded`) and packed
+    again: the packed kernels cost 1.4-4.6x that on the CPU (benchmarks/varlen_speed.py).
     """
-    if _cpu_autocast(packed.data):
-        with torch.autocast("cpu", enabled=False):
-            data = packed.data.float()
-            as_fp32 = PackedSequence(
-                data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-            )
-            return run_packed(
-                mode, as_fp32, _float32(hx), weights, has_biases=has_biases, num_layers=num_layers,
-                dropout=dropout, training=training, bidirectional=bidirectional,
-            )  # fmt: skip
+    padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
+    output, final = run_padded(mode, padded, hx, weights, lengths, **flags)  # type: ignore[arg-type]
     order = packed.sorted_indices
-    if order is not None:
-        hx = (
-            tuple(s.index_select(1, order) for s in hx)
-            if isinstance(hx, tuple)
-            else hx.index_select(1, order)
-        )
-    output, *final = KERNELS[mode](
-        packed.data, packed.batch_sizes, _kernel_state(hx), weights,
-        has_biases, num_layers, dropout, training, bidirectional,
-    )  # fmt: skip
-    if packed.unsorted_indices is not None:
-        final = [s.index_select(1, packed.unsorted_indices) for s in final]
-    out = PackedSequence(output, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
-    return out, _as_state(tuple(final))
+    if order is not None:  # pack in the input's own order, so the data lines up with it
+        output, lengths = output.index_select(1, order.to(output.device)), lengths[order.cpu()]
+    data = pack_padded_sequence(output, lengths).data
+    return PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices), final
 
 
 def run_padded(
@@ -108,23 +96,24 @@ def run_padded(
 ) -> tuple[Tensor, State]:
     """Run the fused kernel on x: (T, B, D), time first; returns output (T, B, dirs*H_out).
 
-    With ``lengths`` (B,) the batch is packed for the kernel and unpacked to T steps after,
-    so padded steps give zero outputs and each h_n is taken at its sequence's last step.
+    With ``lengths`` (B,) each layer direction runs padded (:mod:`rnnkit.nn.fused_lengths`):
+    padded steps give zero outputs and each h_n is taken at its sequence's last step.
     """
     flags = (has_biases, num_layers, dropout, training, bidirectional)
     if _cpu_autocast(x):
+        dtype = _kernel_dtype(mode, weights)
         with torch.autocast("cpu", enabled=False):
             return run_padded(
-                mode, x.float(), _float32(hx), weights, lengths, has_biases=has_biases,
-                num_layers=num_layers, dropout=dropout, training=training, bidirectional=bidirectional,
+                mode, x.to(dtype), _cast(hx, dtype), [w.to(dtype) for w in weights], lengths,
+                has_biases=has_biases, num_layers=num_layers, dropout=dropout, training=training,
+                bidirectional=bidirectional,
             )  # fmt: skip
-    if lengths is None:
+    if lengths is None or bool((lengths == x.shape[0]).all()):
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
         return output, _as_state(tuple(final))
-    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-    packed_out, final_state = run_packed(
-        mode, packed, hx, weights, has_biases=has_biases, num_layers=num_layers,
-        dropout=dropout, training=training, bidirectional=bidirectional,
+    states = hx if isinstance(hx, tuple) else (hx,)
+    output, final = run_lengths(
+        KERNELS[mode], x, states, weights, lengths, has_biases=has_biases,
+        num_layers=num_layers, dropout=dropout, training=training, bidirectional=bidirectional,
     )  # fmt: skip
-    output, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
-    return output, final_state
+    return output, _as_state(final)

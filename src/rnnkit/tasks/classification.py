@@ -5,7 +5,7 @@ Dimensions: N texts, B batch, T padded length (<= max_len), C classes, K model o
 ``train_classifier`` reads the training file (and a validation file, or holds out a stratified
 ``val_fraction``; and a test file, checked before training starts), builds a word vectorizer on
 the training texts, truncates each text to ``max_len`` tokens, optionally initialises the
-embedding from pretrained vectors (printing their coverage), and trains with the shared
+embedding from word vectors (the bundled GloVe by default; their coverage is logged), and trains with the shared
 Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
 seed); the padding fraction is printed each epoch. The best checkpoint is the one with the
 highest ``val_accuracy`` (the figure a classifier is judged by; ``val_loss`` and
@@ -16,17 +16,17 @@ file: the table is printed and ``test_metrics.json`` written in the run director
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from rnnkit import __version__
+from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
     LabelledTexts,
@@ -39,14 +39,14 @@ from rnnkit.data.vectors import BUNDLED_DIM, BUNDLED_NAME, load_bundled_vectors
 from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
-from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer
+from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
+from rnnkit.train import distributed
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.metrics import ClassificationReport, classification_report
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
-TRAINER_DEFAULTS = {"lr": 3e-3, "warmup_steps": 100, "patience": 3}  # overrides of TrainerConfig
-# Without a budget: until validation accuracy stops improving (patience), capped at these.
-BUDGET_DEFAULT: dict[str, Any] = {"epochs": 30, "minutes": 14.0}
+logger = logging.getLogger("rnnkit.tasks")
 EVAL_BATCH_SIZE = 256  # texts scored at once (sorted by length: little padding)
 CLASS_WEIGHTS = ("none", "balanced")
 
@@ -94,11 +94,27 @@ class ClassifyDataConfig:
             path, self.format, self.text_cols, self.label_col, self.header, self.skip_bad_rows
         )
         if data.skipped:
-            print(f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}")
+            logger.warning(
+                f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}"
+            )
         return data
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ClassifierTrainerConfig(TrainerConfig):
+    """TrainerConfig with a classifier's defaults ("trainer" in config.json; CLI and API use it)."""
+
+    lr: float = 3e-3  # peak learning rate
+    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
+    # The default budget: until val_accuracy stops improving for `patience` epochs, at most
+    # 30 epochs and 14 minutes. Naming any of epochs / steps / minutes replaces both caps.
+    epochs: int | None = 30  # budget: passes over the training data (default: at most 30)
+    minutes: float | None = 14.0  # budget: wall-clock minutes (default: at most 14)
+    patience: int = 3  # stop after this many validations without improvement; 0 = never
+    restore_best: bool = True  # end with best/'s weights (best val_accuracy) in the model
 
 
 def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:
@@ -107,16 +123,11 @@ def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVect
     return TextVectorizer(WordTokenizer(standardize), max_tokens=data.vocab_size).adapt(texts)
 
 
-def truncated(rows: list[list[int]], max_len: int, truncate: str = "post") -> list[list[int]]:
-    """Each id list cut to ``max_len`` ids: its start ("post") or its end ("pre")."""
-    return [r[:max_len] if truncate == "post" else r[-max_len:] for r in rows]
-
-
 def encode_texts(
     vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, truncate: str = "post"
 ) -> list[list[int]]:
     """Ids of each text, cut to ``max_len`` (keeping the start, or the end with "pre")."""
-    return truncated([vectorizer.encode(text) for text in texts], max_len, truncate)
+    return padding.truncate([vectorizer.encode(text) for text in texts], max_len, truncate)
 
 
 def encode_labels(labels: LabelMap, data: LabelledTexts) -> Tensor:
@@ -159,7 +170,14 @@ def score(
     class_weights: Tensor | None = None,
 ) -> tuple[float, ClassificationReport]:  # fmt: skip
     """Mean loss and the classification report of the model on (ids, targets (N,))."""
-    logits = logits_of(model, ids)  # (N, K)
+    return score_logits(model, logits_of(model, ids), targets, label_names, class_weights)
+
+
+def score_logits(
+    model: TextClassifier, logits: Tensor, targets: Tensor, label_names: list[str],
+    class_weights: Tensor | None = None,
+) -> tuple[float, ClassificationReport]:  # fmt: skip
+    """Mean loss and the classification report of logits (N, K) against targets (N,)."""
     loss = model.loss(logits, targets, class_weights).item()
     predicted = model.probabilities(logits).argmax(-1)  # (N,)
     return loss, classification_report(targets, predicted, label_names)
@@ -168,6 +186,7 @@ def score(
 class ClassificationTask:
     """The trainer's view of a labelled set: length-bucketed batches and validation scores."""
 
+    name = "classify"
     metric = "val_accuracy"
     maximize = True
     unit = "ex"
@@ -198,12 +217,15 @@ class ClassificationTask:
         """(tokens (B, T), lengths (B,), targets (B,)) of epoch ``epoch`` from batch ``start``."""
         self.batcher.set_epoch(epoch)
         batches = list(self.batcher)
-        tqdm.write(
+        logger.info(
             f"epoch {epoch}: {len(batches):,} batches of {self.data.batch_size}, padding "
             f"{padding_fraction(self.lengths, batches):.1%} of the (B, T) slots "
             f"({self.unbucketed_padding:.1%} without length buckets)"
         )
-        for index in batches[start:]:
+        for batch in batches[start:]:
+            index = distributed.shard(batch)  # this process's share of the global batch
+            if index is None:  # fewer texts than torchrun processes: every rank skips it
+                continue
             tokens, lengths = collate([self.train_ids[i] for i in index])
             yield tokens, lengths, self.train_y[index]
 
@@ -218,7 +240,16 @@ class ClassificationTask:
         return model.loss(logits, targets.to(device), weights), targets.numel()
 
     def evaluate(self, model: TextClassifier) -> dict[str, float]:
-        loss, report = score(model, self.val_ids, self.val_y, self.labels.names, self.class_weights)
+        """Validation loss, accuracy, macro-F1; under torchrun each rank scores a share."""
+        share = distributed.shard(self.val_ids)
+        logits = (
+            logits_of(model, self.val_ids)
+            if share is None
+            else distributed.gather_rows(logits_of(model, share))  # (N, K) in order, all ranks
+        )
+        loss, report = score_logits(
+            model, logits, self.val_y, self.labels.names, self.class_weights
+        )
         return {"val_loss": loss, "val_accuracy": report.accuracy, "val_macro_f1": report.macro_f1}
 
     def state_dict(self) -> dict[str, Any]:
@@ -230,6 +261,13 @@ class ClassificationTask:
     def vocab(self) -> dict[str, Any]:
         return self.vectorizer.to_dict()
 
+    def run_sections(self) -> dict[str, Any]:
+        return {
+            "vectorizer": {"max_len": self.data.max_len, "truncate": self.data.truncate},
+            "labels": self.labels.to_dict(),
+            "data": self.data.to_dict(),
+        }
+
 
 def pretrained_matrix(
     path: str, vectorizer: TextVectorizer, seed: int, ids: Sequence[Sequence[int]] = ()
@@ -238,7 +276,7 @@ def pretrained_matrix(
     (``path`` "default") or a vectors file; missing tokens are drawn from a normal with the
     found rows' per-dimension mean and std.
 
-    Prints the coverage: tokens found, missing, examples, and the share of the running words
+    Logs the coverage: tokens found, missing, examples, and the share of the running words
     of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector.
     """
     tokens = list(vectorizer.vocab)
@@ -250,82 +288,112 @@ def pretrained_matrix(
         running = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids])
         counts = np.bincount(running, minlength=len(tokens))  # (V,) occurrences of each id
         line += f"; {counts[found].sum() / max(counts.sum(), 1):.1%} of the running words covered"
-    print(line)
+    logger.info(line)
     return matrix
 
 
 def train_classifier(
     out: str | Path,
     data: ClassifyDataConfig,
-    model_options: dict[str, Any],
-    trainer: TrainerConfig,
+    model: ClassifierConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
     resume: bool = False,
+    **fit_options: Any,
 ) -> tuple[Progress, ClassificationReport | None]:
-    """Train a text classifier end to end into the run directory ``out``.
+    """Train a text classifier on the files of ``data`` into the run directory ``out``.
 
-    ``model_options`` are ClassifierConfig fields except ``vocab_size`` and ``num_classes``
-    (from the data; ``embedding_size`` too when ``data.embeddings`` is given). Returns the
-    final progress and the best checkpoint's report on ``data.test`` (None without a test
-    file). The same seed on the same machine gives the same weights.
+    Reads ``data.train`` (and ``data.val``, or holds out a stratified ``data.val_fraction``;
+    and ``data.test``, read before training starts), then runs :func:`fit_classifier`
+    (``fit_options``: its ``callbacks`` and ``verbose``).
     """
+    if not data.train:
+        raise invalid("train", data.train, "a labelled training file or folder")
+    trainer = trainer or ClassifierTrainerConfig()
     seed_everything(trainer.seed)
     train = data.read(data.train)
     test = data.read(data.test) if data.test else None
-    if data.val:
-        val = data.read(data.val)
-    else:
+    val = data.read(data.val) if data.val else None
+    return fit_classifier(out, train, val, test, data, model, trainer, resume, **fit_options)
+
+
+def fit_classifier(
+    out: str | Path,
+    train: LabelledTexts,
+    val: LabelledTexts | None,
+    test: LabelledTexts | None,
+    data: ClassifyDataConfig,
+    model: ClassifierConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+    labels: LabelMap | None = None,
+    run_extra: dict[str, Any] | None = None,
+) -> tuple[Progress, ClassificationReport | None]:
+    """Train a text classifier on labelled texts in memory into the run directory ``out``.
+
+    ``val`` None holds out a stratified ``data.val_fraction`` of ``train``. ``model`` gives
+    the ClassifierConfig options (a dict is checked for unknown keys); ``vocab_size`` and
+    ``num_classes`` come from the data, ``embedding_size`` from ``data.embeddings`` when given.
+    ``labels`` fixes the classes (default: the sorted distinct training labels); ``run_extra``
+    adds sections to config.json. Returns the final progress and the best checkpoint's report
+    on ``test`` (None without one). The same seed on the same machine gives the same weights.
+    """
+    trainer = trainer or ClassifierTrainerConfig()
+    if not isinstance(model, ClassifierConfig):
+        model = from_dict(ClassifierConfig, model or {}, "model")
+    seed_everything(trainer.seed)
+    if val is None:
         train, val = train_val_split(train, data.val_fraction, seed=trainer.seed)
-    labels = label_names_from(train.labels, data.classes)
+    labels = labels or label_names_from(train.labels, data.classes)
     if len(labels) < 2:
-        raise DataError(f"{data.train}: one label ({labels.values[0]!r}); expected at least two")
+        raise DataError(f"{train.source}: one label ({labels.values[0]!r}); expected at least two")
     val_y = encode_labels(labels, val)
     test_y = None if test is None else encode_labels(labels, test)  # fails before training
     vectorizer = build_vectorizer(train.texts, data)
     full = [vectorizer.encode(text) for text in train.texts]
     cut = sum(len(row) > data.max_len for row in full) / len(full)
-    print(
+    logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"
         + (f", {len(test):,} test" if test is not None else "")
         + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
         f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
     )
     matrix = None
-    options = dict(model_options)
+    size, default_size = model.embedding_size, defaults(ClassifierConfig)["embedding_size"]
     embeddings = data.embeddings if data.embeddings != "none" else None
-    if embeddings == BUNDLED_NAME and options.get("embedding_size", BUNDLED_DIM) != BUNDLED_DIM:
-        print(f"embeddings: random, as embedding_size={options['embedding_size']} is not the "
-              f"bundled vectors' {BUNDLED_DIM}")  # fmt: skip
+    if embeddings == BUNDLED_NAME and size not in (BUNDLED_DIM, default_size):
+        logger.warning(
+            f"embeddings: random, as embedding_size={size} is not the bundled vectors' "
+            f"{BUNDLED_DIM}"
+        )
         embeddings = None
     if embeddings:
         matrix = pretrained_matrix(embeddings, vectorizer, trainer.seed, full)
-        given = options.setdefault("embedding_size", matrix.shape[1])
-        if given != matrix.shape[1]:
-            raise invalid("embedding_size", given, f"{matrix.shape[1]}, the vectors' dimension")
-    config = ClassifierConfig(vocab_size=vectorizer.vocab_size, num_classes=len(labels), **options)
-    model = TextClassifier(config, matrix)
+        if size not in (matrix.shape[1], default_size):
+            raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
+        size = matrix.shape[1]
+    config = replace(
+        model, vocab_size=vectorizer.vocab_size, num_classes=len(labels), embedding_size=size
+    )
+    network = TextClassifier(config, matrix)
     val_ids = encode_texts(vectorizer, val.texts, data.max_len, data.truncate)
-    train_ids = truncated(full, data.max_len, data.truncate)
+    train_ids = padding.truncate(full, data.max_len, data.truncate)
     task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
                               vectorizer, labels, data, trainer.seed)  # fmt: skip
-    run_config = {
-        "task": "classify",
-        "model": config.to_dict(),
-        "vectorizer": {"max_len": data.max_len, "truncate": data.truncate},
-        "labels": labels.to_dict(),
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    }
-    progress = Trainer(model, task, trainer, out, run_config).fit(resume)
+    progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
     if test is None or test_y is None:
         return progress, None
-    if not trainer.restore_best:
-        model.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
-    model.eval()
+    if not trainer.restore_best:  # else fit ended with best/'s weights in the network
+        network.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
+    network.eval()
     test_ids = encode_texts(vectorizer, test.texts, data.max_len, data.truncate)
-    loss, report = score(model, test_ids, test_y, labels.names)
+    loss, report = score(network, test_ids, test_y, labels.names)
     (Path(out) / "test_metrics.json").write_text(
         json.dumps({"source": test.source, "loss": loss, **report.to_dict()}, indent=2) + "\n"
     )
-    print(f"test ({test.source}, best checkpoint):\n{report.format_table()}")
+    logger.info(
+        f"test ({test.source}, best checkpoint): accuracy {report.accuracy:.4f}, macro-F1 "
+        f"{report.macro_f1:.4f}; details in {Path(out) / 'test_metrics.json'}"
+    )
     return progress, report

@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import Tensor
 
+from rnnkit.config import from_dict
 from rnnkit.data.readers import LabelledTexts, LabelMap, label_names_from
 from rnnkit.errors import CheckpointError, DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
@@ -32,7 +33,7 @@ from rnnkit.tasks.classification import (
     logits_of,
     score,
 )
-from rnnkit.tasks.lm_inference import checkpoint_dir
+from rnnkit.tasks.lm_inference import checkpoint_dir, require_sections
 from rnnkit.text import TextVectorizer
 from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.device import resolve_device
@@ -88,7 +89,8 @@ def load_classifier(path: str | Path, device: str = "cpu") -> LoadedClassifier:
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a classifier "
             "(task 'classify')"
         )
-    model = TextClassifier(ClassifierConfig(**ckpt.config["model"]))
+    require_sections(ckpt, "model", "vectorizer", "labels")
+    model = TextClassifier(from_dict(ClassifierConfig, ckpt.config["model"], "model"))
     model.load_state_dict(ckpt.state_dict)
     model.to(resolve_device(device)).eval()
     labels = LabelMap.from_dict(ckpt.config["labels"])

@@ -11,8 +11,8 @@ state from one window to the next (see rnnkit.data.batching.LMStream).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit import __version__
+from rnnkit.config import from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
 from rnnkit.errors import DataError, invalid
@@ -32,11 +32,12 @@ from rnnkit.models.language_model import (
     move_state,
 )
 from rnnkit.text import EOS, TextVectorizer
+from rnnkit.train import distributed
+from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 
 LEVELS = ("char", "word")
-TRAINER_DEFAULTS = {"lr": 4e-3, "eval_every": 200}  # language-model overrides of TrainerConfig
 EVAL_BATCH_SIZE = 32  # streams used to score held-out text
 
 
@@ -64,6 +65,15 @@ class LMDataConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class LMTrainerConfig(TrainerConfig):
+    """TrainerConfig with a language model's defaults ("trainer" in config.json; CLI and API)."""
+
+    lr: float = 4e-3  # peak learning rate
+    eval_every: int = 200  # steps between validation + checkpoint; 0 = at each epoch's end
+    minutes: float | None = 10.0  # budget: wall-clock minutes (default budget: 10 minutes)
 
 
 def build_vectorizer(text: str, data: LMDataConfig) -> TextVectorizer:
@@ -122,6 +132,7 @@ def lm_metrics(nats: float, level: str, prefix: str = "val_") -> dict[str, float
 class LanguageModelingTask:
     """The trainer's view of a corpus: windows to train on and a validation score."""
 
+    name = "lm"
     metric = "val_loss"
     maximize = False
     unit = "tok"
@@ -155,7 +166,8 @@ class LanguageModelingTask:
         """Windows of one epoch from ``start``; a new epoch starts from a zero state."""
         if start == 0:
             self.state = None
-        return self.stream.batches(start)
+        rows = distributed.row_slice(self.data.batch_size)  # this process's streams (torchrun)
+        return ((x[rows], y[rows]) for x, y in self.stream.batches(start))
 
     def train_step(self, model: LanguageModel, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
         """Mean cross-entropy of one (B, T) window; the state goes on to the next window."""
@@ -166,7 +178,14 @@ class LanguageModelingTask:
         return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), y.numel()
 
     def evaluate(self, model: LanguageModel) -> dict[str, float]:
-        return lm_metrics(stream_loss(model, self.val_ids, self.data.seq_len), self.data.level)
+        """Validation loss; under torchrun each rank scores a contiguous share, token-weighted."""
+        share = distributed.shard(self.val_ids, min_size=4)
+        if share is None:
+            nats = stream_loss(model, self.val_ids, self.data.seq_len)
+        else:
+            nats = stream_loss(model, share, self.data.seq_len)
+            nats = distributed.weighted_mean(nats, share.numel())
+        return lm_metrics(nats, self.data.level)
 
     def state_dict(self) -> dict[str, Any]:
         """The carried hidden state, so a resumed run continues each stream exactly."""
@@ -185,38 +204,58 @@ class LanguageModelingTask:
     def vocab(self) -> dict[str, Any]:
         return self.vectorizer.to_dict()
 
+    def run_sections(self) -> dict[str, Any]:
+        level, start = self.data.level, start_token(self.vectorizer)
+        return {"vectorizer": {"level": level, "start_token": start}, "data": self.data.to_dict()}
+
 
 def train_language_model(
     out: str | Path,
     data: LMDataConfig,
-    model_options: dict[str, Any],
-    trainer: TrainerConfig,
+    model: LanguageModelConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
     resume: bool = False,
+    **fit_options: Any,
 ) -> Progress:
-    """Train a language model end to end into the run directory ``out``.
+    """Train a language model on ``data.corpus`` (bundled name or file) into ``out``.
 
-    ``model_options`` are LanguageModelConfig fields except ``vocab_size`` (from the corpus).
-    The same seed on the same machine gives the same weights.
+    Reads the corpus (and ``data.val_corpus``) and runs :func:`fit_language_model`
+    (``fit_options``: its ``callbacks`` and ``verbose``).
     """
-    seed_everything(trainer.seed)
     text = load_corpus(data.corpus)
+    val_text = None if data.val_corpus is None else load_corpus(data.val_corpus)
+    return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
+
+
+def fit_language_model(
+    out: str | Path,
+    text: str,
+    val_text: str | None,
+    data: LMDataConfig,
+    model: LanguageModelConfig | dict[str, Any] | None = None,
+    trainer: TrainerConfig | None = None,
+    resume: bool = False,
+    callbacks: Sequence[Callback] = (),
+    verbose: int | None = None,
+) -> Progress:
+    """Train a language model on the text ``text`` into the run directory ``out``.
+
+    ``val_text`` None holds out the last ``data.val_fraction`` of the ids. ``model`` gives the
+    LanguageModelConfig options (a dict is checked for unknown keys); ``vocab_size`` comes
+    from the text. The same seed on the same machine gives the same weights.
+    """
+    trainer = trainer or LMTrainerConfig()
+    if not isinstance(model, LanguageModelConfig):
+        model = from_dict(LanguageModelConfig, model or {}, "model")
+    seed_everything(trainer.seed)
     if data.lowercase:
         text = text.lower()
     vectorizer = build_vectorizer(text, data)
     ids = encode_corpus(text, vectorizer)
     val_ids = None
-    if data.val_corpus is not None:
-        val_text = load_corpus(data.val_corpus)
+    if val_text is not None:
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
-    model_config = LanguageModelConfig(vocab_size=vectorizer.vocab_size, **model_options)
+    model_config = replace(model, vocab_size=vectorizer.vocab_size)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)
-    model = LanguageModel(model_config)
-    run_config = {
-        "task": "lm",
-        "model": model_config.to_dict(),
-        "vectorizer": {"level": data.level, "start_token": start_token(vectorizer)},
-        "data": data.to_dict(),
-        "trainer": trainer.to_dict(),
-        "rnnkit_version": __version__,
-    }
-    return Trainer(model, task, trainer, out, run_config).fit(resume)
+    network = LanguageModel(model_config)
+    return Trainer(network, task, trainer, out, None, callbacks, verbose).fit(resume)

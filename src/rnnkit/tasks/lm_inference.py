@@ -17,12 +17,13 @@ from typing import Any
 
 import torch
 
+from rnnkit.config import from_dict
 from rnnkit.errors import CheckpointError, DataError, invalid
 from rnnkit.generate import Sampling, beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_loss
 from rnnkit.text import EOS, TextVectorizer
-from rnnkit.train.checkpoint import load_checkpoint
+from rnnkit.train.checkpoint import Checkpoint, load_checkpoint
 from rnnkit.train.device import resolve_device
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
@@ -34,6 +35,16 @@ def checkpoint_dir(path: str | Path) -> Path:
     if not path.exists():
         raise CheckpointError(f"{path}: does not exist; expected a run directory from rnnkit train")
     return path / "best" if (path / "best").is_dir() else path
+
+
+def require_sections(ckpt: Checkpoint, *names: str) -> None:
+    """CheckpointError unless the checkpoint's config.json has every section ``names``."""
+    missing = [name for name in names if not isinstance(ckpt.config.get(name), dict)]
+    if missing:
+        raise CheckpointError(
+            f"{ckpt.path}: config.json lacks the section(s) {', '.join(missing)}; expected a "
+            "run config as rnnkit's Trainer writes it (task, model, vectorizer, data, ...)"
+        )
 
 
 @dataclass
@@ -207,7 +218,8 @@ def load_language_model(path: str | Path, device: str = "cpu") -> LoadedLanguage
         raise CheckpointError(
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected a language model (task 'lm')"
         )
-    model = LanguageModel(LanguageModelConfig(**ckpt.config["model"]))
+    require_sections(ckpt, "model", "vectorizer", "data")
+    model = LanguageModel(from_dict(LanguageModelConfig, ckpt.config["model"], "model"))
     model.load_state_dict(ckpt.state_dict)
     model.to(resolve_device(device)).eval()
     return LoadedLanguageModel(model, TextVectorizer.from_dict(ckpt.vocab), ckpt.config)

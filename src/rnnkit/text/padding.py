@@ -9,6 +9,12 @@
 Defaults are ``"post"`` for both (keep the start of a text, pad at the end), which suits RNNs
 given ``lengths``; Keras' ``pad_sequences`` defaults to ``"pre"`` for both. Also home to the
 small argument checks shared by ``rnnkit.text``.
+
+This module is the one place that pads and truncates: the classifier pipeline
+(``rnnkit.tasks.classification``: a text's ``max_len`` and ``truncate`` side) and
+``rnnkit.data.batching.collate`` call :func:`truncate`; ``pad_sequences`` and
+``TextVectorizer`` keep Keras' argument names (``maxlen``, ``output_sequence_length``,
+``truncating``) so that Keras code ports unchanged.
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ def check_side(name: str, value: Any) -> str:
     return value
 
 
+def truncate(rows: Iterable[Sequence[int]], max_len: int | None, side: str = "post") -> list[list[int]]:
+    """Each id sequence cut to at most ``max_len`` ids: its start ("post") or its end ("pre").
+
+    ``max_len`` None keeps every sequence whole. Arguments are assumed valid.
+    """
+    if max_len is None:
+        return [list(row) for row in rows]
+    return [list(row[:max_len] if side == "post" else row[max(0, len(row) - max_len) :]) for row in rows]
+
+
 def fit_to_length(
     seq: Sequence[int],
     length: int,
@@ -57,7 +73,7 @@ def fit_to_length(
     """
     n = len(seq)
     if n >= length:
-        return list(seq[:length] if truncating == "post" else seq[n - length :])
+        return truncate([seq], length, truncating)[0]
     fill = [value] * (length - n)
     return [*seq, *fill] if padding == "post" else [*fill, *seq]
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import torch
 
 from rnnkit.errors import invalid
+from rnnkit.nn import precision
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -25,19 +26,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """fp32 or bf16 autocast.  'auto' = bf16 on a GPU that supports it, fp32 on the CPU.
-
-    On the CPU the recurrent kernels gain little from bf16 at the sizes rnnkit trains, so
-    bf16 there is opt-in (``--precision bf16``); master weights stay fp32 either way.
+    """fp32, bf16 or fp16 autocast.  'auto' = bf16 on a GPU that supports it, fp16 on a GPU
+    without bf16 (e.g. V100, T4; the Trainer's ``torch.amp.GradScaler`` scales the loss and a
+    resume restores its state); on the CPU, bf16 when a short measurement (cached per machine,
+    :func:`rnnkit.nn.precision.bf16_training_faster`) shows a small LSTM model training faster
+    under it. Master weights stay fp32 either way.
     """
     if name not in PRECISIONS:
-        raise invalid("precision", name, "auto, fp32 or bf16")
+        raise invalid("precision", name, "auto, fp32, bf16 or fp16")
     if name == "fp32":
         return torch.float32
     if name == "bf16":
         return torch.bfloat16
-    gpu_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return torch.bfloat16 if gpu_bf16 else torch.float32
+    if name == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision.bf16_training_faster() else torch.float32
 
 
 @contextlib.contextmanager

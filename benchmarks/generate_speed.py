@@ -1,0 +1,102 @@
+"""Sampling speed of the default character model against a hand loop of torch.nn.LSTMCell.
+
+Run: ``python benchmarks/generate_speed.py [--chars 2000] [--repeats 3]``. The model has the
+defaults of ``rnnkit train lm`` (2-layer LSTM, 256 units, 64-dim embedding) over a 65-symbol
+vocabulary with random weights (speed does not depend on the weights). Timed: ``sample`` at
+temperature 1 (ids streamed and turned into text, as ``rnnkit generate`` does) for 1, 4 and 16
+samples at once, greedy and beam 5, and the textbook loop: two ``torch.nn.LSTMCell`` called per
+character, then linear, softmax and ``torch.multinomial``. Interleaved, median of repeats.
+Target: >= 10,000 characters/s at one sample on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from common import publish
+
+from rnnkit.generate import Sampling, beam_search, sample
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+
+VOCAB = 65
+ALPHABET = [chr(32 + i) for i in range(VOCAB)]
+
+
+def hand_loop(model: LanguageModel, chars: int) -> float:
+    """The textbook loop with the model's weights; returns characters per second."""
+    cells = []
+    for layer in range(model.config.num_layers):
+        cell = torch.nn.LSTMCell(model.rnn._layer_input_size(layer), model.config.hidden_size)
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).data.copy_(getattr(model.rnn, f"{name}_l{layer}"))
+        cells.append(cell)
+    generator = torch.Generator().manual_seed(0)
+    start = time.perf_counter()
+    with torch.no_grad():
+        ids, states = torch.zeros(1, dtype=torch.long), [None] * len(cells)
+        for _ in range(chars):
+            x = model.embedding(ids)
+            for index, cell in enumerate(cells):
+                states[index] = cell(x, states[index])
+                x = states[index][0]
+            probs = model.decoder(x).softmax(-1)
+            ids = torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return chars / (time.perf_counter() - start)
+
+
+def rnnkit_sample(model: LanguageModel, chars: int, num_samples: int, greedy: bool) -> float:
+    """rnnkit.generate.sample, ids turned into text per step; characters per second."""
+    generator = torch.Generator().manual_seed(0)
+    texts = [[] for _ in range(num_samples)]
+    start = time.perf_counter()
+    for ids in sample(model, [1, 2], chars, Sampling(greedy=greedy), num_samples, generator):
+        for text, token in zip(texts, ids.tolist(), strict=True):
+            text.append(ALPHABET[token])
+    return chars * num_samples / (time.perf_counter() - start)
+
+
+def rnnkit_beam(model: LanguageModel, chars: int) -> float:
+    start = time.perf_counter()
+    beam_search(model, [1, 2], chars, 5)
+    return chars / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chars", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(vocab_size=VOCAB)).eval()
+    n = args.chars
+    variants = {
+        "hand LSTMCell loop, 1 sample": lambda: hand_loop(model, n),
+        "rnnkit sample, 1 sample": lambda: rnnkit_sample(model, n, 1, False),
+        "rnnkit greedy, 1 sample": lambda: rnnkit_sample(model, n, 1, True),
+        "rnnkit sample, 4 samples": lambda: rnnkit_sample(model, n, 4, False),
+        "rnnkit sample, 16 samples": lambda: rnnkit_sample(model, n, 16, False),
+        "rnnkit beam 5": lambda: rnnkit_beam(model, max(n // 5, 1)),
+    }
+    speeds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, run in variants.items():
+            speeds[name].append(run())
+    median = {name: statistics.median(s) for name, s in speeds.items()}
+    hand = median["hand LSTMCell loop, 1 sample"]
+    rows = [f"| {name} | {cps:,.0f} | {cps / hand:.2f} |" for name, cps in median.items()]
+    print("\n".join(rows))
+    table = (
+        "| generation | characters/s | / hand loop |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"Default char model (2x256 LSTM, embedding 64, V={VOCAB}, random weights), "
+        f"{n} characters per run (beam: {max(n // 5, 1)}), median of {args.repeats} "
+        f"interleaved runs, {torch.get_num_threads()} threads. Several samples: characters of "
+        "all samples together per second."
+    )
+    publish("generate_speed", "Generation speed: default char model (CPU)", {"cps": median}, table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Side by side: the seeds' three configurations trained by rnnkit, torch.nn, a cell loop and Keras.
+
+Run: ``python benchmarks/seeds_speed.py`` (about 5 minutes on 2 idle cores; ``--quick`` for a
+smoke run). Keras 3 on TensorFlow CPU is an optional column (``pip install -e .[bench]``);
+without it that column is left out. Each configuration trains (forward, loss, backward, Adam)
+on synthetic batches of its real shape, every system with the same sizes, taking turns
+(interleaved rounds, median samples/s):
+
+* ``imdb_rnn``: IMDB stacked SimpleRNN 2x64, embedding 64, 10k words, maxlen 80, batch 128;
+  lengths as IMDB's at maxlen 80 (90% full, the rest uniform 10..80).
+* ``agnews_bilstm``: AG News 2-layer BiLSTM 64, embedding 50, 20k words, maxlen 100, batch 64;
+  lengths uniform 15..60 (AG News titles + descriptions).
+* ``char_lstm``: character LSTM 256 on one-hot input, seq 40, batch 50, 60 symbols, predicting
+  the next character after the 40 (the Keras text-generation example).
+
+Systems: rnnkit (``lengths=`` for variable length), torch.nn padded (ignores lengths: the
+speed floor, not the same answer), torch.nn packed, a Python loop over torch.nn cells (padded),
+Keras (``mask_zero=True`` for variable length; TF with 2 intra-op threads). Also measured: the
+fp32 and bf16 GEMM peak of the machine (torch.mm 2048^3) and the fraction of the fp32 peak the
+char LSTM 256 reaches; one epoch of real IMDB training (../shared/data, skipped when absent) on
+a subset of ``--imdb-subset`` reviews with the time extrapolated to 25,000, each system as it
+would do it idiomatically (rnnkit: length-bucketed batches with ``lengths=``; PyTorch: shuffled
+batches, packed; Keras: padded to 80 with masking, ``fit``), and prediction throughput
+(texts/s, model only) on IMDB test reviews.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import statistics
+import time
+from collections import Counter
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from common import SHARED_DATA, publish
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import rnnkit.nn as rnn
+
+CONFIGS = {
+    "imdb_rnn": {"kind": "RNN", "vocab": 10000, "embed": 64, "hidden": 64, "layers": 2,
+                 "bidir": False, "batch": 128, "time": 80, "classes": 2, "varlen": True},
+    "agnews_bilstm": {"kind": "LSTM", "vocab": 20000, "embed": 50, "hidden": 64, "layers": 2,
+                      "bidir": True, "batch": 64, "time": 100, "classes": 4, "varlen": True},
+    "char_lstm": {"kind": "LSTM", "vocab": 60, "embed": 0, "hidden": 256, "layers": 1,
+                  "bidir": False, "batch": 50, "time": 40, "classes": 60, "varlen": False},
+}  # fmt: skip
+THREADS = 2
+
+
+def synthetic_lengths(name: str, cfg: dict, gen: torch.Generator) -> torch.Tensor:
+    batch, time_ = cfg["batch"], cfg["time"]
+    if name == "imdb_rnn":
+        lengths = torch.full((batch,), time_)
+        short = torch.rand(batch, generator=gen) < 0.1
+        lengths[short] = torch.randint(10, time_ + 1, (int(short.sum()),), generator=gen)
+        return lengths
+    if name == "agnews_bilstm":
+        return torch.randint(15, 61, (batch,), generator=gen)
+    return torch.full((batch,), time_)
+
+
+class TorchModel(nn.Module):
+    """Embedding (or one-hot) -> recurrent stack -> linear head on each sequence's last step.
+
+    ``mode``: "rnnkit" (rnnkit.nn with lengths=), "padded" / "packed" (torch.nn), "loop"
+    (torch.nn cells stepped in Python, padded).
+    """
+
+    def __init__(self, cfg: dict, mode: str) -> None:
+        super().__init__()
+        self.cfg, self.mode = cfg, mode
+        width = cfg["embed"] or cfg["vocab"]
+        self.embedding = nn.Embedding(cfg["vocab"], cfg["embed"]) if cfg["embed"] else None
+        kw = {"num_layers": cfg["layers"], "bidirectional": cfg["bidir"], "batch_first": True}
+        if mode == "rnnkit":
+            self.rnn = getattr(rnn, cfg["kind"])(width, cfg["hidden"], **kw)
+        elif mode in ("padded", "packed"):
+            self.rnn = getattr(nn, cfg["kind"])(width, cfg["hidden"], **kw)
+        else:
+            dirs = 2 if cfg["bidir"] else 1
+            cell = getattr(nn, f"{cfg['kind']}Cell")
+            self.cells = nn.ModuleList(
+                cell(width if layer == 0 else cfg["hidden"] * dirs, cfg["hidden"])
+                for layer in range(cfg["layers"])
+                for _ in range(dirs)
+            )
+        self.head = nn.Linear(cfg["hidden"] * (2 if cfg["bidir"] else 1), cfg["classes"])
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """ids (B, T), lengths (B,) -> logits (B, classes)."""
+        if self.embedding is None:
+            x = F.one_hot(ids, self.cfg["vocab"]).float()
+        else:
+            x = self.embedding(ids)
+        last = (lengths - 1)[:, None, None]
+        if self.mode == "rnnkit":
+            out, _ = self.rnn(x, lengths=None if not self.cfg["varlen"] else lengths)
+        elif self.mode == "packed":
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            out = torch.nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True)[0]
+        elif self.mode == "padded":
+            out, _ = self.rnn(x)
+            last = torch.full_like(last, x.shape[1] - 1)
+        else:
+            out = self._loop(x)
+            last = torch.full_like(last, x.shape[1] - 1)
+        top = out.gather(1, last.expand(-1, 1, out.shape[-1])).squeeze(1)
+        return self.head(top)
+
+    def _loop(self, x: torch.Tensor) -> torch.Tensor:
+        dirs = 2 if self.cfg["bidir"] else 1
+        for layer in range(self.cfg["layers"]):
+            outs = []
+            for d in range(dirs):
+                cell, state, steps = self.cells[layer * dirs + d], None, []
+                order = range(x.shape[1]) if d == 0 else reversed(range(x.shape[1]))
+                for t in order:
+                    state = cell(x[:, t], state)
+                    steps.append(state[0] if isinstance(state, tuple) else state)
+                outs.append(torch.stack(steps if d == 0 else steps[::-1], 1))
+            x = torch.cat(outs, -1)
+        return x
+
+
+def torch_trainer(model: nn.Module):
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(ids, lengths), labels).backward()
+        opt.step()
+
+    return step
+
+
+def keras_available(threads: int) -> bool:
+    try:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        return True
+    except Exception:  # absent, or unusable here: the column is left out
+        return False
+
+
+def keras_model(cfg: dict):
+    import keras
+
+    layer = {"RNN": keras.layers.SimpleRNN, "LSTM": keras.layers.LSTM}[cfg["kind"]]
+    inputs = keras.Input((cfg["time"],) if cfg["embed"] else (cfg["time"], cfg["vocab"]))
+    x = inputs
+    if cfg["embed"]:
+        x = keras.layers.Embedding(cfg["vocab"], cfg["embed"], mask_zero=cfg["varlen"])(x)
+    for index in range(cfg["layers"]):
+        rec = layer(cfg["hidden"], return_sequences=index < cfg["layers"] - 1)
+        x = keras.layers.Bidirectional(rec)(x) if cfg["bidir"] else rec(x)
+    model = keras.Model(inputs, keras.layers.Dense(cfg["classes"])(x))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    return model
+
+
+def keras_inputs(cfg: dict, ids: torch.Tensor, lengths: torch.Tensor):
+    """Keras's padded batch: ids with 0 after each length (the mask), or one-hot floats."""
+    arr = ids.masked_fill(torch.arange(ids.shape[1])[None] >= lengths[:, None], 0)
+    if not cfg["embed"]:
+        return F.one_hot(arr, cfg["vocab"]).float().numpy()
+    return arr.numpy()
+
+
+def training_steps(cfg: dict, ids, lengths, labels, use_keras: bool) -> dict:
+    """One training step on (ids, lengths, labels) per system, as argument-free callables."""
+    modes = ["rnnkit", "padded"] + (["packed"] if cfg["varlen"] else []) + ["loop"]
+    runs = {}
+    for mode in modes:
+        torch.manual_seed(0)
+        runs[mode] = partial(torch_trainer(TorchModel(cfg, mode)), ids, lengths, labels)
+    if use_keras:
+        model = keras_model(cfg)
+        runs["keras"] = partial(model.train_on_batch, keras_inputs(cfg, ids, lengths), labels.numpy())
+    return runs
+
+
+def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
+    results = []
+    for name, cfg in CONFIGS.items():
+        gen = torch.Generator().manual_seed(0)
+        ids = torch.randint(1, cfg["vocab"], (cfg["batch"], cfg["time"]), generator=gen)
+        lengths = synthetic_lengths(name, cfg, gen)
+        labels = torch.randint(0, cfg["classes"], (cfg["batch"],), generator=gen)
+        runs = training_steps(cfg, ids, lengths, labels, use_keras)
+        speeds = {mode: [] for mode in runs}
+        for run in runs.values():
+            run()  # warm-up
+        for _ in range(rounds):
+            for mode, run in runs.items():
+                start = time.perf_counter()
+                for _ in range(steps):
+                    run()
+                speeds[mode].append(cfg["batch"] * steps / (time.perf_counter() - start))
+        median = {mode: statistics.median(v) for mode, v in speeds.items()}
+        best_other = max(v for m, v in median.items() if m in ("padded", "packed", "keras"))
+        results.append({"config": name, **cfg, "samples_per_s": median,
+                        "rnnkit_over_best_other": median["rnnkit"] / best_other})  # fmt: skip
+        print(name, {m: round(v) for m, v in median.items()}, flush=True)
+    return results
+
+
+def gemm_peak(size: int = 2048) -> dict[str, float]:
+    """GFLOP/s of torch.mm on (size x size) matrices, fp32 and bf16, best of 3.
+
+    A dtype whose first product takes over a second (bf16 emulated on a CPU without bf16
+    instructions: ~0.6 GFLOP/s on one AVX2-only EPYC) is timed on that one product.
+    """
+    peak = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        best = float("inf")
+        for _ in range(4):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+            if best > 1.0:
+                break
+        peak[name] = 2 * size**3 / best / 1e9
+    return peak
+
+
+def char_lstm_flops_per_sample() -> float:
+    """Forward + backward FLOPs of one char_lstm sample: 3x the forward's GEMMs."""
+    cfg = CONFIGS["char_lstm"]
+    gates = 4 * cfg["hidden"]
+    forward = 2 * cfg["time"] * gates * (cfg["vocab"] + cfg["hidden"]) + 2 * cfg["hidden"] * cfg["classes"]
+    return 3 * forward
+
+
+def imdb_reviews(split: str, limit: int) -> tuple[list[list[str]], list[int]] | None:
+    path = Path(os.environ.get("RNNKIT_SHARED_DATA", SHARED_DATA)) / "imdb" / f"{split}.csv"
+    if not path.exists():
+        return None
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    gen = torch.Generator().manual_seed(0)
+    rows = [rows[i] for i in torch.randperm(len(rows), generator=gen)[:limit].tolist()]
+    words = [re.findall(r"[a-z0-9']+", r["text"].lower().replace("<br />", " ")) for r in rows]
+    return words, [int(r["label"] == "pos") for r in rows]
+
+
+def encode(texts: list[list[str]], vocab: dict[str, int], maxlen: int):
+    """Ids (N, maxlen) left-aligned, last ``maxlen`` words kept ('pre' truncation), lengths."""
+    ids = torch.zeros(len(texts), maxlen, dtype=torch.long)
+    lengths = torch.ones(len(texts), dtype=torch.long)
+    for i, words in enumerate(texts):
+        row = [vocab.get(w, 1) for w in words][-maxlen:] or [1]
+        ids[i, : len(row)], lengths[i] = torch.tensor(row), len(row)
+    return ids, lengths
+
+
+def imdb_epoch(subset: int, use_keras: bool) -> dict | None:
+    """One epoch of the seed IMDB model (2x SimpleRNN 64) on ``subset`` reviews, extrapolated."""
+    train = imdb_reviews("train", subset)
+    test = imdb_reviews("test", subset)
+    if train is None or test is None:
+        return None
+    counts = Counter(w for words in train[0] for w in words)
+    vocab = {w: i + 2 for i, (w, _) in enumerate(counts.most_common(10000 - 2))}
+    cfg = CONFIGS["imdb_rnn"]
+    ids, lengths = encode(train[0], vocab, cfg["time"])
+    labels = torch.tensor(train[1])
+    test_ids, test_lengths = encode(test[0], vocab, cfg["time"])
+    batch, n = cfg["batch"], len(labels)
+    epoch: dict[str, float] = {}
+    predict: dict[str, float] = {}
+    for mode in ("rnnkit", "packed"):
+        torch.manual_seed(0)
+        model = TorchModel(cfg, mode)
+        step = torch_trainer(model)
+        step(ids[:batch], lengths[:batch], labels[:batch])  # warm-up, not timed
+        if mode == "rnnkit":  # length buckets: sort, cut into batches, shuffle the batches
+            order = torch.argsort(lengths + torch.rand(n), descending=True)
+            batches = [order[i : i + batch] for i in range(0, n, batch)]
+            batches = [batches[i] for i in torch.randperm(len(batches)).tolist()]
+        else:
+            order = torch.randperm(n)
+            batches = [order[i : i + batch] for i in range(0, n, batch)]
+        start = time.perf_counter()
+        for b in batches:
+            step(ids[b], lengths[b], labels[b])
+        epoch[mode] = (time.perf_counter() - start) * 25000 / n
+        model.eval()
+        with torch.inference_mode():
+            model(test_ids[:256], test_lengths[:256])  # warm-up
+            start = time.perf_counter()
+            for i in range(0, len(test_ids), 256):
+                model(test_ids[i : i + 256], test_lengths[i : i + 256])
+        predict[mode] = len(test_ids) / (time.perf_counter() - start)
+    if use_keras:
+        model = keras_model(cfg)
+        kx, ky = keras_inputs(cfg, ids, lengths), labels.numpy()
+        model.fit(kx[:batch], ky[:batch], batch_size=batch, epochs=1, verbose=0)  # compiles
+        start = time.perf_counter()
+        model.fit(kx, ky, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+        epoch["keras"] = (time.perf_counter() - start) * 25000 / n
+        tx = keras_inputs(cfg, test_ids, test_lengths)
+        model.predict(tx[:256], batch_size=256, verbose=0)  # compiles
+        start = time.perf_counter()
+        model.predict(tx, batch_size=256, verbose=0)
+        predict["keras"] = len(tx) / (time.perf_counter() - start)
+    return {"subset": n, "epoch_s_extrapolated_25k": epoch, "predict_texts_per_s": predict}
+
+
+def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | None) -> str:
+    columns = ["rnnkit", "padded", "packed", "loop", "keras"]
+    lines = [
+        "| configuration | " + " | ".join(columns) + " | rnnkit / best of torch.nn & Keras |",
+        "|---|" + "---|" * (len(columns) + 1),
+    ]
+    for r in results:
+        cells = [f"{r['samples_per_s'][c]:,.0f}" if c in r["samples_per_s"] else "—" for c in columns]
+        lines.append(f"| {r['config']} | " + " | ".join(cells) + f" | **{r['rnnkit_over_best_other']:.2f}** |")
+    text = "\n".join(lines) + (
+        "\n\nTraining samples/s (forward, loss, backward, Adam), median of interleaved rounds, "
+        f"torch.set_num_threads({torch.get_num_threads()}). padded = torch.nn ignoring lengths; packed = torch.nn on "
+        "pack_padded_sequence; loop = torch.nn cells stepped in Python; keras = Keras 3 on "
+        "TensorFlow CPU (— when not installed).\n\n"
+        f"GEMM peak (torch.mm 2048³): fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} "
+        f"GFLOP/s. rnnkit's char LSTM 256 reaches {flop_fraction:.0%} of the fp32 peak."
+    )
+    if imdb:
+        e, p = imdb["epoch_s_extrapolated_25k"], imdb["predict_texts_per_s"]
+        text += (
+            f"\n\nOne IMDB epoch (seed model, 25,000 reviews; measured on {imdb['subset']:,} and "
+            "extrapolated): " + ", ".join(f"{k} {v:.1f} s" for k, v in e.items())
+            + " (after one untimed warm-up step, which for Keras compiles the graph). "
+            "Prediction (model only, batch 256): "
+            + ", ".join(f"{k} {v:,.0f} texts/s" for k, v in p.items()) + "."
+        )  # fmt: skip
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="training steps per round")
+    parser.add_argument("--imdb-subset", type=int, default=2560)
+    parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch and TF intra-op threads")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 step, 256 reviews")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.steps, args.imdb_subset = 1, 1, 256
+    torch.set_num_threads(args.threads)
+    use_keras = not args.no_keras and keras_available(args.threads)
+    results = seed_configs(args.rounds, args.steps, use_keras)
+    peak = gemm_peak()
+    char = next(r for r in results if r["config"] == "char_lstm")
+    flop_fraction = char["samples_per_s"]["rnnkit"] * char_lstm_flops_per_sample() / 1e9 / peak["fp32"]
+    imdb = imdb_epoch(args.imdb_subset, use_keras)
+    figures = {"configs": results, "gemm_peak_gflops": peak, "char_lstm_fp32_peak_fraction":
+               flop_fraction, "imdb": imdb, "keras": use_keras}  # fmt: skip
+    publish("seeds_speed", "The seeds' configurations side by side (CPU)", figures,
+            table(results, peak, flop_fraction, imdb))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Typed configs: the one source of every default, built from dicts and files, documented.
+
+Each option of rnnkit lives in exactly one dataclass field, with its default and an inline
+comment (``name: type = default  # what it means``). This module turns those dataclasses into
+what the rest needs, so that nothing repeats a default:
+
+- :func:`from_dict` builds a config from a dict and refuses a key the dataclass lacks
+  (``ValueError`` naming the key and listing the valid ones);
+- :func:`field_docs` reads the inline comments (the Python API's docstrings and the CLI's
+  help texts are made from them);
+- :func:`read_config_file` reads a JSON or TOML file with sections such as ``model``, ``data``
+  and ``trainer`` (every run directory's ``config.json`` is such a file);
+- :func:`with_budget` resolves the training budget: naming one of epochs / steps / minutes
+  turns the other two off, naming none keeps the task's default budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rnnkit.errors import DataError, InvalidArgumentError
+
+C = TypeVar("C")
+BUDGET = ("epochs", "steps", "minutes")
+_FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*?(?:=[^#]*)?#\s*(.+?)\s*$")
+
+
+def field_names(cls: type) -> list[str]:
+    """The field names of dataclass ``cls``, in order."""
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def defaults(cls: type) -> dict[str, Any]:
+    """``{field: default}`` of dataclass ``cls`` (fields without a default are left out)."""
+    return {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
+
+
+@functools.cache
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: inline comment}`` of dataclass ``cls`` and its bases (a subclass wins)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):  # pragma: no cover - source unavailable (frozen app)
+            continue
+        for line in source.splitlines():
+            match = _FIELD_LINE.match(line)
+            if match and match.group(1) in klass.__dataclass_fields__:
+                docs[match.group(1)] = match.group(2)
+    return docs
+
+
+def unknown_key(name: str, section: str, valid: list[str]) -> InvalidArgumentError:
+    """The error for an option no config has: names it and lists the valid ones."""
+    return InvalidArgumentError(
+        f"{name}: unknown {section} option; valid options are {', '.join(sorted(valid))}"
+    )
+
+
+def from_dict(cls: type[C], values: Mapping[str, Any], section: str | None = None) -> C:
+    """``cls(**values)``, refusing unknown keys with a ValueError that lists the valid ones."""
+    valid = field_names(cls)
+    for name in values:
+        if name not in valid:
+            raise unknown_key(name, section or cls.__name__, valid)
+    return cls(**values)
+
+
+def split_options(options: Mapping[str, Any], owners: Mapping[str, type]) -> dict[str, dict]:
+    """Route flat ``options`` to the config that owns each: ``{section: {field: value}}``.
+
+    ``owners`` maps a section name to its dataclass, in priority order (a field two sections
+    share goes to the first). An option no section has is a ValueError listing the valid ones.
+    """
+    routed: dict[str, dict[str, Any]] = {section: {} for section in owners}
+    for name, value in options.items():
+        section = next((s for s, cls in owners.items() if name in field_names(cls)), None)
+        if section is None:
+            valid = sorted({n for cls in owners.values() for n in field_names(cls)})
+            raise unknown_key(name, "/".join(owners), valid)
+        routed[section][name] = value
+    return routed
+
+
+def with_budget(cls: type[C], *layers: Mapping[str, Any]) -> C:
+    """``cls`` from ``layers`` of options, each overriding the ones before it.
+
+    A layer that names one of epochs / steps / minutes (not None) sets the budget alone: the
+    other two become None unless it names them too. Naming none keeps the budget below it
+    and, at the bottom, the dataclass default (e.g. for a classifier at most 30 epochs and
+    14 minutes, ended earlier by patience; 10 minutes for a language model).
+    """
+    values: dict[str, Any] = {}
+    for layer in layers:
+        if any(layer.get(name) is not None for name in BUDGET):
+            values |= {name: layer.get(name) for name in BUDGET}
+        values |= {k: v for k, v in layer.items() if k not in BUDGET}
+    return from_dict(cls, values, "trainer")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Sections ``{"model": {...}, "data": {...}, "trainer": {...}, ...}`` from JSON or TOML.
+
+    ``.toml`` files need Python 3.11 (tomllib) or the ``tomli`` package; anything else is read
+    as JSON. A missing or malformed file is a DataError naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected a JSON or TOML config file")
+    try:
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib  # type: ignore[no-redef]
+            with path.open("rb") as f:
+                config = tomllib.load(f)
+        else:
+            config = json.loads(path.read_text(encoding="utf-8"))
+    except ModuleNotFoundError:
+        raise DataError(f"{path}: TOML needs Python >= 3.11 or `pip install tomli`") from None
+    except ValueError as exc:  # json.JSONDecodeError, tomllib.TOMLDecodeError
+        raise DataError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
+    if not isinstance(config, dict) or not all(isinstance(v, dict) for v in _sections(config)):
+        raise DataError(f"{path}: expected sections such as [model], [data], [trainer]")
+    return config
+
+
+def _sections(config: dict[str, Any]) -> list[Any]:
+    return [config[k] for k in ("model", "data", "trainer") if k in config]

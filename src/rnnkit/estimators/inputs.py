@@ -1,0 +1,126 @@
+"""What the estimators accept as data, turned into plain lists (no pandas or datasets import).
+
+Texts: a list/tuple of str, a 1-D numpy array, anything with ``tolist()`` (a pandas Series),
+a table's column (a pandas DataFrame or a Hugging Face ``datasets.Dataset``, recognised by
+``columns`` / ``column_names``), or any iterable of str. Labels: the same containers of str
+or int values. A language model's corpus: one text, a path or bundled corpus name, or a
+collection of documents (joined with newlines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnnkit.data.corpora import BUNDLED, load_corpus
+from rnnkit.errors import invalid
+
+TEXT_COLUMN, LABEL_COLUMN = "text", "label"  # column names looked for in a table
+_MAX_PATH = 1024  # a longer string (or one with a line break) is a text, never a file name
+
+
+def columns_of(data: Any) -> list[str] | None:
+    """The column names of a table (Hugging Face ``column_names``, pandas ``columns``), or None."""
+    names = getattr(data, "column_names", None)
+    if names is None and hasattr(data, "columns") and hasattr(data, "__getitem__"):
+        names = getattr(data, "columns", None)
+    return None if names is None or isinstance(names, str) else [str(n) for n in names]
+
+
+def column(data: Any, name: str, argument: str) -> Any:
+    """Column ``name`` of a table, or an InvalidArgumentError listing the columns it has."""
+    names = columns_of(data) or []
+    if name not in names:
+        raise invalid(argument, f"a table with columns {names}", f"a column named {name!r}")
+    return data[name]
+
+
+def as_list(values: Any, name: str) -> list[Any]:
+    """Values of a list, tuple, numpy array (1-D, or (N, 1)), Series or iterable as a list."""
+    if isinstance(values, (str, bytes)):
+        raise invalid(name, values, "a list of values; wrap a single text as [text]")
+    if isinstance(values, np.ndarray):
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise invalid(name, f"array of shape {values.shape}", "a 1-D array (N,)")
+        return values.tolist()
+    if hasattr(values, "tolist") and not isinstance(values, (list, tuple)):
+        return as_list(np.asarray(values.tolist(), dtype=object), name)
+    if not isinstance(values, Iterable):
+        raise invalid(name, values, "a list, array or column of values")
+    return list(values)
+
+
+def as_texts(data: Any, name: str = "X") -> list[str]:
+    """N texts as a list of str (a table gives its "text" column, or its only column)."""
+    names = columns_of(data)
+    if names is not None:
+        others = [n for n in names if n != LABEL_COLUMN]
+        if TEXT_COLUMN not in names and len(others) != 1:
+            raise invalid(name, f"a table with columns {names}", f"a {TEXT_COLUMN!r} column")
+        data = data[TEXT_COLUMN if TEXT_COLUMN in names else others[0]]
+    texts = as_list(data, name)
+    if not texts:
+        raise invalid(name, texts, "at least one text")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise invalid(f"{name}[{bad}]", texts[bad], "a str (every element is one text)")
+    return texts
+
+
+def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
+    """(N,) labels of one kind (all str, or all int / bool) as a numpy array."""
+    values = np.asarray(as_list(labels, name))
+    if values.shape != (n,):
+        raise invalid(name, f"{values.size} labels", f"one label per text ({n})")
+    if values.dtype.kind not in "Uiub":
+        raise invalid(name, values.dtype, "labels that are all str or all int")
+    return values
+
+
+def split_table(data: Any, labels: Any, name: str = "X") -> tuple[Any, Any]:
+    """``(texts, labels)`` for ``fit(table)`` / ``fit(table, "label")``: labels by column name."""
+    if columns_of(data) is not None and (labels is None or isinstance(labels, str)):
+        return data, column(data, labels or LABEL_COLUMN, "y")
+    if labels is None:
+        raise invalid("y", None, f"labels for the texts of {name} (or a table with a label column)")
+    return data, labels
+
+
+def is_file(text: str) -> bool:
+    """Whether ``text`` names an existing file (False for a long or multi-line text)."""
+    if len(text) >= _MAX_PATH or "\n" in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except OSError:  # e.g. a name component longer than the file system allows
+        return False
+
+
+def corpus_name(data: Any) -> str:
+    """What config.json records as the corpus: the file or bundled name, else "<text>"."""
+    if isinstance(data, Path) or (isinstance(data, str) and (data in BUNDLED or is_file(data))):
+        return str(data)
+    return "<text>"
+
+
+def as_corpus(data: Any, name: str = "X") -> str:
+    """One training text from a text, a file path or bundled name, or a list of documents.
+
+    A str is read as a file when it names an existing file or a bundled corpus (and is short
+    and on one line); any other str is the text itself, so a long text never reaches the file
+    system. Documents are joined with newlines.
+    """
+    if isinstance(data, Path):
+        return load_corpus(data)
+    if isinstance(data, str):
+        if data in BUNDLED or is_file(data):
+            return load_corpus(data)
+        if not data.strip():
+            raise invalid(name, data, "a non-empty text, a file path or a bundled corpus name")
+        return data
+    return "\n".join(as_texts(data, name))

@@ -1,0 +1,218 @@
+"""The recurrent layers' shared constructor, input checks and dispatch between two paths.
+
+The public classes (RNN, LSTM, GRU, with the full documentation) are in
+:mod:`rnnkit.nn.layers`. Dimensions: T time (torch's L), B batch (N), D input features (H_in), H hidden units,
+P = proj_size (LSTM), H_out = P or H, L layers, dirs = 2 if bidirectional else 1.
+
+This module holds the constructor checks and the dispatch between two paths
+(``self.last_path`` says which ran; debug log ``rnnkit.nn``):
+
+* ``"fused"``: torch's fused kernels (:mod:`rnnkit.nn.fused`: oneDNN on CPU, cuDNN on GPU) with
+  this layer's weights, whenever the options below are off. ``implementation="auto"`` (default)
+  picks it, except for a single time step (T == 1), which the loop path serves faster.
+* ``"loop"``: rnnkit's own time loop (:mod:`rnnkit.nn.loop`, backward by hand in
+  :mod:`rnnkit.nn.bptt`). It serves the options torch.nn lacks: ``recurrent_dropout``,
+  ``layer_norm`` and ``cell``.
+
+The parameter layout (names, shapes, init, ``_flat_weights``...) is :mod:`rnnkit.nn.layout`;
+the checks, with torch.nn's exception types, are :mod:`rnnkit.nn.checks`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
+from rnnkit.nn import checks, fused
+from rnnkit.nn.layout import RecurrentParameters
+from rnnkit.nn.loop import LoopPath, State
+from rnnkit.nn.sequence import check_lengths
+
+logger = logging.getLogger("rnnkit.nn")
+IMPLEMENTATIONS = ("auto", "fused", "loop")
+CellFactory = Callable[[int, int], nn.Module]
+
+
+class RecurrentLayer(RecurrentParameters, LoopPath):
+    """Shared constructor and forward of RNN, LSTM and GRU (see the classes' docstrings)."""
+
+    recurrent_bias_apart = False  # GRU: b_hh sits inside r * (W_hn h + b_hn), not beside b_ih
+
+    def __init__(
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+        proj_size: int = 0, *, nonlinearity: str = "tanh", recurrent_dropout: float = 0.0,
+        layer_norm: bool = False, cell: CellFactory | None = None, implementation: str = "auto",
+        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        checks.check_layer_args(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size,
+            nonlinearity,
+        )  # fmt: skip
+        p = recurrent_dropout
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
+            raise invalid("recurrent_dropout", p, "a probability in [0, 1)")
+        if implementation not in IMPLEMENTATIONS:
+            raise invalid("implementation", implementation, "'auto', 'fused' or 'loop'")
+        if cell is not None and (layer_norm or proj_size or recurrent_dropout):
+            raise invalid(
+                "cell", cell, "no layer_norm, proj_size or recurrent_dropout with a user cell"
+            )
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.proj_size, self.nonlinearity, self.layer_norm = proj_size, nonlinearity, layer_norm
+        self.implementation = implementation
+        self.user_cell = cell is not None
+        self.last_path: str | None = None  # "fused" or "loop" after each forward
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = proj_size or hidden_size  # H_out
+        if cell is not None:  # the user cells hold the parameters
+            self._flat_weights_names, self._all_weights = [], []
+            self.cells = nn.ModuleList(
+                cell(self._layer_input_size(layer), hidden_size)
+                for layer in range(num_layers)
+                for _ in range(self.num_directions)
+            )
+            return
+        factory = torch.device(device) if device is not None else None
+        self._make_parameters(factory, dtype)
+        self.reset_parameters()
+        if layer_norm:
+            self._make_layer_norms(factory, dtype)
+        self.flatten_parameters()  # made on a GPU (device="cuda"): one cuDNN buffer now
+
+    def uses_fused_path(self, steps: int | None = None) -> bool:
+        """True when a forward over ``steps`` time steps goes to torch's fused kernel.
+
+        ``auto`` sends a single step (T == 1, as in token-by-token generation) to the loop: the
+        fused kernel's per-call setup costs more than the step itself (2-layer 256-unit LSTM,
+        batch 1: loop 0.37 ms vs fused 0.68 ms on one thread; 0.66 vs 22 ms on 2 threads with
+        another process busy, where oneDNN's threads wait on each other).
+        """
+        servable = not (
+            self.user_cell or self.layer_norm or (self.recurrent_dropout and self.training)
+        )
+        if self.implementation == "fused" and not servable:
+            raise invalid(
+                "implementation", "fused",
+                "'auto' or 'loop' with a user cell, layer_norm or recurrent_dropout in training",
+            )  # fmt: skip
+        if self.implementation == "auto" and steps == 1:
+            return False
+        return servable and self.implementation != "loop"
+
+    def forward(
+        self, input: Tensor | PackedSequence, hx: State | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """Run the layers; see the class docstring for the shapes of inputs and outputs."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise invalid("lengths", lengths, "None with a PackedSequence (it has lengths)")
+            weights = self._weights_now()
+            self._check_input(input.data, (2,), weights)
+            batch = int(input.batch_sizes[0])
+            state = self._initial_state(hx, batch, input.data, batched=True)
+            if self._choose_path(len(input.batch_sizes)):
+                return fused.run_packed(self.kind, input, state, weights, **self._flags())
+            padded, lengths = pad_packed_sequence(input)
+            output, final = self._loop(padded, state, lengths, weights)
+            return pack_padded_sequence(output, lengths, enforce_sorted=False), final
+        if not isinstance(input, Tensor):
+            raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
+                          ArgumentTypeError)  # fmt: skip
+        weights = self._weights_now()
+        self._check_input(input, (2, 3), weights)
+        unbatched = input.dim() == 2
+        if unbatched:
+            if lengths is not None:
+                raise invalid("lengths", lengths, "None for an unbatched (time, features) input")
+            x = input.unsqueeze(1)
+        else:
+            x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
+        time, batch = x.shape[0], x.shape[1]
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, time)
+        state = self._initial_state(hx, batch, x, batched=not unbatched)
+        if self._choose_path(time):
+            output, final = fused.run_padded(
+                self.kind, x, state, weights, lengths, **self._flags()
+            )
+        else:
+            output, final = self._loop(x, state, lengths, weights)
+        if unbatched:
+            output = output.squeeze(1)
+            final = (
+                tuple(s.squeeze(1) for s in final) if isinstance(final, tuple) else final.squeeze(1)
+            )
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, final
+
+    def _choose_path(self, steps: int) -> bool:
+        use_fused = self.uses_fused_path(steps)
+        self.last_path = "fused" if use_fused else "loop"
+        logger.debug("%s forward on the %s path", type(self).__name__, self.last_path)
+        return use_fused
+
+    def _weights_now(self) -> list[Tensor]:
+        """The flat weights, looked up once per forward (a parametrization such as
+        spectral_norm then runs once per forward, as with torch.nn); [] with a user cell."""
+        return self._flat_weights
+
+    def _check_input(self, input: Tensor, dims: tuple[int, ...], weights: list[Tensor]) -> None:
+        """torch.nn's order: dimensions (ValueError), dtype (ValueError), size (RuntimeError)."""
+        checks.check_input(input, self.input_size, dims, weights[0] if weights else None)
+
+    def _flags(self) -> dict[str, object]:
+        return {
+            "has_biases": self.bias, "num_layers": self.num_layers, "dropout": self.dropout,
+            "training": self.training, "bidirectional": self.num_directions == 2,
+        }  # fmt: skip
+
+    def _initial_state(self, hx: State | None, batch: int, like: Tensor, batched: bool) -> State:
+        """Check hx against (L*dirs, B, H_out) (and c against (L*dirs, B, H)); zeros if None.
+
+        Unbatched (``batched=False``): h_0 (L*dirs, H_out) is given a batch dimension of 1.
+        Wrong dimensions or sizes raise RuntimeError-compatible errors, as torch.nn does.
+        """
+        count = self.num_layers * self.num_directions
+        shapes = [(count, batch, self.output_size)]
+        if self.has_cell_state:
+            shapes.append((count, batch, self.hidden_size))
+        if hx is None:
+            zeros = [like.new_zeros(shape) for shape in shapes]
+            return (zeros[0], zeros[1]) if self.has_cell_state else zeros[0]
+        parts = list(hx) if isinstance(hx, (tuple, list)) else [hx]
+        expected = "a tuple (h_0, c_0)" if self.has_cell_state else "a tensor h_0"
+        if len(parts) != len(shapes) or not all(isinstance(p, Tensor) for p in parts):
+            raise invalid("hx", type(hx).__name__, expected, ShapeMismatchError)
+        dims = 3 if batched else 2
+        for name, part in zip(("hx", "cx"), parts, strict=False):
+            if part.dim() != dims:
+                raise invalid(
+                    name, tuple(part.shape), f"a {dims}-D state, as the input is {dims}-D",
+                    ShapeMismatchError,
+                )  # fmt: skip
+        if not batched:
+            parts = [p.unsqueeze(1) for p in parts]
+        for name, part, shape in zip(("hx", "cx"), parts, shapes, strict=False):
+            checks.check_state(name, part, shape, "(layers*directions, batch, size)")
+        return (parts[0], parts[1]) if self.has_cell_state else parts[0]
+
+    def extra_repr(self) -> str:
+        text = f"{self.input_size}, {self.hidden_size}"
+        defaults = {
+            "proj_size": 0, "num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+            "bidirectional": False, "recurrent_dropout": 0.0, "layer_norm": False,
+        }  # fmt: skip
+        for name, default in defaults.items():
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        return text

@@ -1,0 +1,112 @@
+"""Variable-length batches on torch's fused kernels at the cost of the padded batch.
+
+Dimensions: T time (the longest length), B batch, D input features, H hidden units, H_out
+output units (P with an LSTM projection), L layers, dirs directions.
+
+Packing (``pack_padded_sequence``) makes the kernels shrink the batch step by step, which on
+the CPU costs 1.4-4.6x the padded batch (many small matrix products). Instead, every layer
+direction runs the fast padded kernel once over the whole (T, B) batch:
+
+* forward direction: steps after a sequence's length cannot change its earlier steps, so the
+  padded run's outputs at real steps are exact; h_n is gathered at step ``lengths - 1``;
+* reverse direction: each sequence is reversed within its own length
+  (:func:`rnnkit.nn.sequence.reverse_padded`), run forward from the initial state (which
+  therefore enters at the sequence's own last real step), and the outputs reversed back;
+* LSTM's c_n is not among the outputs, so the padded steps are made to carry c unchanged: the
+  input gets one more feature, 1 at padded steps and 0 at real ones, whose weight column is
+  -BIG on the input gate and +BIG on the forget gate (0 on g and o). At a padded step
+  sigmoid saturates to i = 0, f = 1 exactly, so c_t = c_{t-1}, and c_T is each sequence's
+  c at its last step. At real steps the column adds exact zeros.
+
+Layers therefore run one kernel call per layer direction; the inter-layer dropout is applied
+here, as torch's kernels do (on every layer's output but the last's, in training). Outputs
+after each length are zero. The result equals the packed kernels' up to float rounding.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.nn.sequence import reverse_padded
+
+# Pre-activation pushed onto the input (-) and forget (+) gates at padded LSTM steps: far
+# beyond where fp32 and bf16 sigmoids round to exactly 0 and 1 (|x| > ~104), small enough
+# that W^T grad never overflows.
+SATURATE = 1.0e4
+
+
+def weights_per_direction(weights: list[Tensor], num_layers: int, dirs: int) -> list[list[Tensor]]:
+    """Split torch.nn's flat weight list into one list per layer direction (index l*dirs+d)."""
+    per = len(weights) // (num_layers * dirs)
+    return [weights[i * per : (i + 1) * per] for i in range(num_layers * dirs)]
+
+
+def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """LSTM input and weights with the padded-step feature appended (see module docstring).
+
+    x: (T, B, D), pad: (T, B, 1) 1.0 at padded steps -> (T, B, D + 1); w_ih (4H, D) -> (4H, D + 1).
+    """
+    w_ih = weights[0]
+    hidden = w_ih.shape[0] // 4
+    column = w_ih.new_zeros(4, hidden)
+    column[0], column[1] = -SATURATE, SATURATE  # gates i, f, g, o
+    w_aug = torch.cat([w_ih, column.reshape(-1, 1).to(w_ih.dtype)], dim=1)
+    return torch.cat([x, pad.to(x.dtype)], dim=-1), [w_aug, *weights[1:]]
+
+
+def run_lengths(
+    kernel,  # one of rnnkit.nn.fused.KERNELS
+    x: Tensor,
+    states: tuple[Tensor, ...],
+    weights: list[Tensor],
+    lengths: Tensor,
+    *,
+    has_biases: bool,
+    num_layers: int,
+    dropout: float,
+    training: bool,
+    bidirectional: bool,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The fused kernel over a padded batch with lengths, one call per layer direction.
+
+    x: (T, B, D); states: (h_0[, c_0]) each (L*dirs, B, ·); lengths: (B,) CPU int64 in 1..T.
+    Returns output (T, B, dirs*H_out), zero after each length, and the final states
+    (L*dirs, B, ·) at each sequence's last step (the reverse direction's at its first).
+    """
+    total = x.shape[0]
+    time = int(lengths.max())
+    x = x[:time]  # steps after the longest sequence change nothing
+    dirs = 2 if bidirectional else 1
+    device_lengths = lengths.to(x.device)
+    real = torch.arange(time, device=x.device)[:, None] < device_lengths[None, :]  # (T, B)
+    last = (device_lengths - 1)[None, :, None]  # (1, B, 1): index of each last step
+    carry_c = len(states) == 2
+    pad = (~real).unsqueeze(-1) if carry_c else None
+    per_direction = weights_per_direction(weights, num_layers, dirs)
+    finals: list[list[Tensor]] = [[] for _ in states]
+    layer_input = x
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(dirs):
+            index = layer * dirs + direction
+            source = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
+            w = per_direction[index]
+            if carry_c:
+                source, w = _carry_cell_state(source, w, pad)
+            hx = [s[index : index + 1] for s in states]
+            out, *final = kernel(
+                source, hx if carry_c else hx[0], w, has_biases, 1, 0.0, training, False, False
+            )  # out: (T, B, H_out)
+            finals[0].append(out.gather(0, last.expand(1, -1, out.shape[-1])).squeeze(0))
+            if carry_c:
+                finals[1].append(final[1].squeeze(0))
+            outputs.append(out if direction == 0 else reverse_padded(out, lengths))
+        layer_input = torch.cat(outputs, dim=-1) if dirs == 2 else outputs[0]
+        if dropout and training and layer < num_layers - 1:
+            layer_input = F.dropout(layer_input, dropout, training=True)
+    output = layer_input.masked_fill(~real.unsqueeze(-1), 0.0)
+    if time < total:
+        output = F.pad(output, (0, 0, 0, 0, 0, total - time))
+    return output, tuple(torch.stack(parts) for parts in finals)

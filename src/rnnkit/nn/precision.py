@@ -1,0 +1,158 @@
+"""Whether bf16 pays on this machine: short measurements, cached per machine and shape class.
+
+oneDNN's bf16 recurrent kernels differ a lot between CPU generations and makers (on one
+2-core AMD EPYC VM whose torch reports AVX2 only, no bf16 instructions, torch.nn.LSTM could
+not build a bf16 primitive under autocast, bf16 kernels ran 1.4-10x slower than fp32 and a
+bf16 torch.mm reached 0.6 GFLOP/s; an Intel Xeon measured about 60x slower bf16 backward),
+so rnnkit measures instead of assuming:
+
+* :func:`bf16_kernel` - under CPU bf16 autocast, does the fused kernel for this kind and
+  hidden size run correctly and faster in bf16 than in fp32?
+* :func:`bf16_training_faster` - does a small LSTM model train faster under bf16 autocast
+  (``--precision auto``)?
+
+Answers are cached in memory and in ``$XDG_CACHE_HOME/rnnkit/precision.json`` (default
+``~/.cache/rnnkit``), keyed by CPU model, thread count and torch version. The environment
+variable ``RNNKIT_BF16`` overrides: ``0`` = never bf16 (no measurement), ``1`` = always.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger("rnnkit.nn")
+_ANSWERS: dict[str, bool] = {}
+SPEEDUP = 1.1  # bf16 must be at least this much faster to be chosen
+TOLERANCE = 0.05  # largest relative difference of bf16 outputs from fp32 counted correct
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnkit" / "precision.json"
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _machine() -> str:
+    return f"{cpu_name()}|threads={torch.get_num_threads()}|torch={torch.__version__}"
+
+
+def _cached(key: str, measure: Callable[[], bool]) -> bool:
+    """The answer for ``key`` on this machine: env override, memory, disk, else measure."""
+    forced = os.environ.get("RNNKIT_BF16", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    key = f"{_machine()}|{key}"
+    if key in _ANSWERS:
+        return _ANSWERS[key]
+    path = cache_path()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if key not in stored:
+        stored[key] = measure()
+        logger.info("bf16 %s on this machine: %s", key, "faster" if stored[key] else "not faster")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1))
+            tmp.replace(path)
+        except OSError:
+            logger.debug("could not write %s", path)
+    _ANSWERS[key] = bool(stored[key])
+    return _ANSWERS[key]
+
+
+def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object], rounds: int = 5) -> bool:
+    """Best time of each over ``rounds`` interleaved calls (after a warm-up): bf16 faster?"""
+    best = {bf16: float("inf"), fp32: float("inf")}
+    for fn in (bf16, fp32):
+        fn()  # warm-up (primitive creation)
+    for _ in range(rounds):
+        for fn in (bf16, fp32):
+            start = time.perf_counter()
+            fn()
+            best[fn] = min(best[fn], time.perf_counter() - start)
+    logger.info("bf16 %.2f ms vs fp32 %.2f ms", best[bf16] * 1e3, best[fp32] * 1e3)
+    return best[bf16] * SPEEDUP <= best[fp32]
+
+
+def size_class(hidden: int) -> int:
+    """Hidden sizes measured together: the power of two at or above ``hidden`` (>= 64)."""
+    return max(64, 1 << (hidden - 1).bit_length())
+
+
+def bf16_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Tensor, ...]]) -> bool:
+    """Should the CPU fused ``kernel`` (torch.lstm, ...) of ``mode`` run in bf16 at this size?"""
+    size = size_class(hidden)
+    return _cached(f"kernel:{mode}:H{size}", lambda: _measure_kernel(mode, size, kernel))
+
+
+def _measure_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Tensor, ...]]) -> bool:
+    """fwd+bwd of one layer, B=32 T=16 D=H, in fp32 and bf16: bf16 works, agrees, is faster."""
+    gen = torch.Generator().manual_seed(0)
+    gates = {"lstm": 4, "gru": 3}.get(mode, 1)
+    shapes = [(gates * hidden, hidden)] * 2 + [(gates * hidden,)] * 2
+    weights = [(torch.rand(s, generator=gen) - 0.5) / hidden**0.5 for s in shapes]
+    x = torch.randn(16, 32, hidden, generator=gen)
+    h0 = torch.zeros(1, 32, hidden)
+    hx = [h0, h0] if mode == "lstm" else h0
+
+    def run(dtype: torch.dtype) -> torch.Tensor:
+        ws = [w.to(dtype).requires_grad_() for w in weights]
+        state = [h.to(dtype) for h in hx] if isinstance(hx, list) else hx.to(dtype)
+        out = kernel(x.to(dtype), state, ws, True, 1, 0.0, True, False, False)[0]
+        out.float().sum().backward()
+        return out.detach().float()
+
+    with torch.enable_grad(), torch.autocast("cpu", enabled=False):
+        try:
+            error = (run(torch.bfloat16) - run(torch.float32)).abs().max().item()
+        except RuntimeError as exc:  # e.g. oneDNN cannot build a bf16 primitive here
+            logger.debug("bf16 %s kernel fails here: %s", mode, exc)
+            return False
+        if not error <= TOLERANCE:
+            return False
+        return _bf16_faster(lambda: run(torch.bfloat16), lambda: run(torch.float32))
+
+
+def bf16_training_faster() -> bool:
+    """Does a small LSTM language model step (fwd+bwd) run faster under CPU bf16 autocast?"""
+    return _cached("training:lstm", _measure_training)
+
+
+def _measure_training() -> bool:
+    from rnnkit.nn.layers import LSTM  # here: layers imports this module's users
+
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random stream alone
+        torch.manual_seed(0)
+        model = torch.nn.ModuleDict(
+            {"rnn": LSTM(64, 256, num_layers=2, batch_first=True), "out": torch.nn.Linear(256, 64)}
+        )
+        x = torch.randn(32, 32, 64)
+
+    def step(bf16: bool) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = model["out"](model["rnn"](x)[0])
+        out.float().square().mean().backward()
+
+    with torch.enable_grad():
+        return _bf16_faster(lambda: step(True), lambda: step(False))

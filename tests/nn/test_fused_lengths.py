@@ -1,0 +1,143 @@
+"""The fused path's variable-length runs (rnnkit.nn.fused_lengths) against torch.nn packed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import rnnkit.nn as rnn
+from rnnkit.nn import fused_lengths
+
+KINDS = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
+
+
+def pair(kind: str, input_size: int, hidden: int, **kw):
+    if kind.startswith("RNN"):
+        kw["nonlinearity"] = kind[4:].lower()
+        kind = "RNN"
+    ref = getattr(nn, kind)(input_size, hidden, **kw)
+    mine = getattr(rnn, kind)(input_size, hidden, implementation="fused", **kw)
+    mine.load_state_dict(ref.state_dict())
+    return ref, mine
+
+
+def parts(state) -> list[torch.Tensor]:
+    return list(state) if isinstance(state, tuple) else [state]
+
+
+@pytest.fixture
+def spy(monkeypatch) -> list[int]:
+    """Counts calls of the padded variable-length path (so a test knows it ran)."""
+    calls: list[int] = []
+    original = fused_lengths.run_lengths
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("rnnkit.nn.fused.run_lengths", counting)
+    return calls
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    kind=st.sampled_from(KINDS),
+    num_layers=st.integers(1, 3),
+    bidirectional=st.booleans(),
+    proj=st.booleans(),
+    use_hx=st.booleans(),
+    lengths=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    extra=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_lengths_match_torch_packed_with_gradients(
+    kind, num_layers, bidirectional, proj, use_hx, lengths, extra, seed
+) -> None:
+    torch.manual_seed(seed)
+    kw = {"num_layers": num_layers, "bidirectional": bidirectional}
+    if proj and kind == "LSTM":
+        kw["proj_size"] = 2
+    ref, mine = pair(kind, 3, 4, **kw)
+    time, batch = max(lengths) + extra, len(lengths)  # extra: padding past the longest
+    lengths_t = torch.tensor(lengths)
+    x = torch.randn(time, batch, 3, requires_grad=True)
+    count = num_layers * (2 if bidirectional else 1)
+    hx = None
+    if use_hx:
+        hx = torch.randn(count, batch, kw.get("proj_size") or 4, requires_grad=True)
+        if kind == "LSTM":
+            hx = (hx, torch.randn(count, batch, 4, requires_grad=True))
+    out, final = mine(x, hx, lengths=lengths_t)
+    packed = pack_padded_sequence(x, lengths_t, enforce_sorted=False)
+    ref_packed, ref_final = ref(packed, hx)
+    ref_out, _ = pad_packed_sequence(ref_packed, total_length=time)
+    torch.testing.assert_close(out, ref_out, atol=1e-5, rtol=1e-5)
+    for a, b in zip(parts(final), parts(ref_final), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert not out[lengths_t[None, :] <= torch.arange(time)[:, None]].any()  # zero padding
+    weights = torch.randn_like(out)
+    inputs = [x, *([] if hx is None else parts(hx)), *mine.parameters()]
+    grads = torch.autograd.grad((out * weights).sum() + sum(s.sum() for s in parts(final)), inputs)
+    ref_inputs = [x, *([] if hx is None else parts(hx)), *ref.parameters()]
+    ref_grads = torch.autograd.grad(
+        (ref_out * weights).sum() + sum(s.sum() for s in parts(ref_final)), ref_inputs
+    )
+    for a, b in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_padded_path_runs_and_equal_lengths_use_the_plain_kernel(kind, spy) -> None:
+    torch.manual_seed(0)
+    ref, mine = pair(kind, 3, 5, num_layers=2, bidirectional=True)
+    x = torch.randn(7, 4, 3)
+    mine(x, lengths=torch.tensor([7, 1, 4, 4]))
+    assert spy == [1]
+    out, final = mine(x, lengths=torch.tensor([7, 7, 7, 7]))  # all full: one plain call
+    assert spy == [1]
+    ref_out, ref_final = ref(x)
+    torch.testing.assert_close(out, ref_out)
+    for a, b in zip(parts(final), parts(ref_final), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_lstm_cell_state_is_carried_exactly_over_padding() -> None:
+    """The saturated gates keep c through padded steps (c_n = c at the length, to rounding)."""
+    torch.manual_seed(1)
+    _, mine = pair("LSTM", 3, 6)
+    x = torch.randn(9, 2, 3) * 5  # large inputs: gates far from their linear range
+    _, (_, c_short) = mine(x[:4])
+    _, (_, c_padded) = mine(x, lengths=torch.tensor([4, 9]))  # 5 padded steps for sequence 0
+    torch.testing.assert_close(c_padded[:, 0], c_short[:, 0], atol=1e-6, rtol=0)
+
+
+def test_packed_input_with_tied_lengths_keeps_the_packing_order() -> None:
+    torch.manual_seed(2)
+    ref, mine = pair("GRU", 3, 4, bidirectional=True)
+    x = torch.randn(5, 6, 3)
+    packed = pack_padded_sequence(x, torch.tensor([3, 5, 3, 1, 3, 5]), enforce_sorted=False)
+    out, h = mine(packed)
+    ref_out, ref_h = ref(packed)
+    assert torch.equal(out.batch_sizes, ref_out.batch_sizes)
+    assert torch.equal(out.sorted_indices, ref_out.sorted_indices)
+    torch.testing.assert_close(out.data, ref_out.data)
+    torch.testing.assert_close(h, ref_h)
+
+
+def test_inter_layer_dropout_in_training_only() -> None:
+    torch.manual_seed(3)
+    _, mine = pair("LSTM", 3, 4, num_layers=2, dropout=0.5)
+    x, lengths = torch.randn(6, 3, 3), torch.tensor([6, 2, 4])
+    mine.eval()
+    first, _ = mine(x, lengths=lengths)
+    assert torch.equal(first, mine(x, lengths=lengths)[0])
+    mine.train()
+    torch.manual_seed(4)
+    dropped, _ = mine(x, lengths=lengths)
+    assert not torch.allclose(dropped, first)
+    torch.manual_seed(4)
+    assert torch.equal(dropped, mine(x, lengths=lengths)[0])  # the torch RNG draws the masks

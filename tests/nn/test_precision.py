@@ -1,0 +1,74 @@
+"""bf16 where it pays: the fused kernels' precision under CPU autocast, measured and cached."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import rnnkit.nn as rnn
+from rnnkit.nn import fused, precision
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """An empty cache (memory and disk) and no override."""
+    monkeypatch.delenv("RNNKIT_BF16", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(precision, "_ANSWERS", {})
+    return tmp_path
+
+
+@pytest.mark.parametrize("layer_type", [rnn.GRU, rnn.RNN])
+def test_forced_bf16_kernel_agrees_with_fp32_to_bf16_precision(layer_type, monkeypatch) -> None:
+    monkeypatch.setenv("RNNKIT_BF16", "1")
+    torch.manual_seed(0)
+    layer = layer_type(8, 16, num_layers=2, bidirectional=True)
+    x, lengths = torch.randn(6, 3, 8), torch.tensor([6, 2, 4])
+    expected, _ = layer(x, lengths=lengths)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, h = layer(x, lengths=lengths)
+    assert out.dtype == torch.bfloat16 and h.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected, atol=3e-2, rtol=3e-2)
+    out.float().sum().backward()  # gradients reach the fp32 master weights
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in layer.parameters())
+
+
+def test_measured_answer_is_cached_on_disk_and_reused(fresh, monkeypatch) -> None:
+    answer = precision.bf16_kernel("gru", 100, fused.KERNELS["gru"])  # class H=128
+    stored = json.loads(precision.cache_path().read_text())
+    assert list(stored.values()) == [answer]
+    assert next(iter(stored)).endswith("kernel:gru:H128")
+    monkeypatch.setattr(precision, "_ANSWERS", {})  # a new process: read from disk
+    monkeypatch.setattr(precision, "_measure_kernel", lambda *a: pytest.fail("measured again"))
+    assert precision.bf16_kernel("gru", 120, fused.KERNELS["gru"]) == answer
+
+
+def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
+    def broken(*args):
+        raise RuntimeError("could not create a primitive descriptor")
+
+    assert precision._measure_kernel("lstm", 64, broken) is False
+    timings = iter([0.0, 1.0, 0.0, 1.05] * 5)  # bf16 1.0 s, fp32 1.05 s
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: next(timings))
+    assert precision._bf16_faster(lambda: None, lambda: None) is False  # < 1.1x: not worth it
+
+
+def test_override_zero_never_measures(monkeypatch) -> None:
+    monkeypatch.setenv("RNNKIT_BF16", "0")
+    monkeypatch.setattr(precision, "_measure_kernel", lambda *a: pytest.fail("measured"))
+    layer = rnn.LSTM(4, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = layer(torch.randn(3, 2, 4))
+    assert out.dtype == torch.float32
+    assert precision.bf16_training_faster() is False
+
+
+@pytest.mark.parametrize(("override", "dtype"), [("0", torch.float32), ("1", torch.bfloat16)])
+def test_precision_auto_on_the_cpu_follows_the_measurement(override, dtype, monkeypatch) -> None:
+    from rnnkit.train.device import resolve_precision
+
+    monkeypatch.setenv("RNNKIT_BF16", override)
+    assert resolve_precision("auto", torch.device("cpu")) == dtype
+    assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
