@@ -212,8 +212,8 @@ def test_defaults_use_the_bundled_vectors_and_stop_when_validation_stops_improvi
 ) -> None:
     assert train(files, tmp_path, files["train.csv.gz"], *ag_flags(files), "--max-len", "20",
                  "--epochs", "30", "--lr", "0.02") == 0  # fmt: skip
-    printed = capsys.readouterr().out
-    assert "of the running words covered" in printed  # the bundled vectors' coverage line
+    logged = capsys.readouterr().err
+    assert "of the running words covered" in logged  # the bundled vectors' coverage line
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["embeddings"] == "default" and config["data"]["standardize"] == "glove"
     assert config["model"]["embedding_size"] == 50 and config["trainer"]["patience"] == 3
@@ -223,6 +223,6 @@ def test_defaults_use_the_bundled_vectors_and_stop_when_validation_stops_improvi
     assert main(["train", "classify", "--train", str(files["train.csv.gz"]), *ag_flags(files),
                  "--embeddings", "none", "--epochs", "1", "--hidden", "8", "--no-progress",
                  "--out", str(tmp_path / "random")]) == 0  # fmt: skip
-    assert "running words" not in capsys.readouterr().out
+    assert "running words" not in capsys.readouterr().err
     config = json.loads((tmp_path / "random" / "config.json").read_text())
     assert config["model"]["embedding_size"] == 100

@@ -363,7 +363,7 @@ def fit_classifier(
     size, default_size = model.embedding_size, defaults(ClassifierConfig)["embedding_size"]
     embeddings = data.embeddings if data.embeddings != "none" else None
     if embeddings == BUNDLED_NAME and size not in (BUNDLED_DIM, default_size):
-        logger.warning(
+        logger.info(  # info, not warning: an explicit size is a choice (verbose=0 stays silent)
             f"embeddings: random, as embedding_size={size} is not the bundled vectors' "
             f"{BUNDLED_DIM}"
         )

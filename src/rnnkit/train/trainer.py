@@ -3,9 +3,10 @@
 A :class:`Task` supplies batches, the loss of one batch and the validation metrics; the
 :class:`Trainer` does the rest: AdamW/Adam, warm-up + cosine schedule, gradient-norm clipping,
 a budget in epochs, steps or minutes, validation every ``eval_every`` steps (or each epoch),
-the best checkpoint by the task's metric, early stopping, callbacks (rnnkit.train.callbacks:
-progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics log, a PNG loss curve, and
-exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
+the best checkpoint by the task's metric, early stopping (``patience``; ``restore_best`` ends
+with best/'s weights in the model), parameter groups with their own ``lr_scale``, callbacks
+(rnnkit.train.callbacks: progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics
+log, a PNG loss curve, and exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
 
 Run directory::
 
