@@ -19,7 +19,12 @@ from rnnkit.nn.precision import cpu_name
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
-SHARED_DATA = HERE.parent.parent / "shared" / "data"
+# ../shared/data from the repository root; RNNKIT_SHARED_DATA, or /work/shared/data, otherwise
+SHARED_DATA = next(
+    (p for p in (HERE.parent.parent / "shared" / "data", Path(os.environ.get(
+        "RNNKIT_SHARED_DATA", "/work/shared/data"))) if p.is_dir()),
+    HERE.parent.parent / "shared" / "data",
+)  # fmt: skip
 
 
 def machine() -> dict[str, object]:

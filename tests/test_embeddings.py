@@ -193,10 +193,12 @@ def test_embedding_layer_freezes_or_trains(table: np.ndarray) -> None:
 
 @pytest.mark.skipif(not GLOVE.exists(), reason="shared GloVe vectors absent")
 def test_real_glove_loads_fast_and_has_sane_neighbours() -> None:
-    start = time.perf_counter()
+    # CPU seconds of this process, not wall time: other jobs on a shared machine do not count.
+    # About 1.5 s when idle; 10 s still catches a per-line slowdown of a few times.
+    start = time.process_time()
     vectors = load_vectors(GLOVE)
-    seconds = time.perf_counter() - start
-    assert vectors.vectors.shape == (100_000, 50) and seconds < 8, seconds
+    seconds = time.process_time() - start
+    assert vectors.vectors.shape == (100_000, 50) and seconds < 10, seconds
     with gzip.open(GLOVE, "rt", encoding="utf-8") as f:
         first = f.readline().split()
     assert vectors.words[0] == first[0] == "the"

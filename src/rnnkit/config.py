@@ -100,8 +100,8 @@ def with_budget(cls: type[C], *layers: Mapping[str, Any]) -> C:
 
     A layer that names one of epochs / steps / minutes (not None) sets the budget alone: the
     other two become None unless it names them too. Naming none keeps the budget below it
-    and, at the bottom, the dataclass default (e.g. 5 epochs for a classifier, 10 minutes for
-    a language model).
+    and, at the bottom, the dataclass default (e.g. for a classifier at most 30 epochs and
+    14 minutes, ended earlier by patience; 10 minutes for a language model).
     """
     values: dict[str, Any] = {}
     for layer in layers:

@@ -204,3 +204,25 @@ def test_predict_refuses_an_empty_or_undecodable_file(
     assert "empty.txt: empty; expected one text per line" in one_error_line(capsys)
     assert main(["predict", str(run_dir), "--file", str(latin)]) == 2
     assert "latin.txt:2: bytes" in one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_defaults_use_the_bundled_vectors_and_stop_when_validation_stops_improving(
+    files, tmp_path: Path, capsys
+) -> None:
+    assert train(files, tmp_path, files["train.csv.gz"], *ag_flags(files), "--max-len", "20",
+                 "--epochs", "30", "--lr", "0.02") == 0  # fmt: skip
+    logged = capsys.readouterr().err
+    assert "of the running words covered" in logged  # the bundled vectors' coverage line
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["embeddings"] == "default" and config["data"]["standardize"] == "glove"
+    assert config["model"]["embedding_size"] == 50 and config["trainer"]["patience"] == 3
+    validations = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    epochs = [r["epoch"] for r in validations if "val_accuracy" in r]
+    assert len(epochs) < 30  # stopped by patience, long before the cap
+    assert main(["train", "classify", "--train", str(files["train.csv.gz"]), *ag_flags(files),
+                 "--embeddings", "none", "--epochs", "1", "--hidden", "8", "--no-progress",
+                 "--out", str(tmp_path / "random")]) == 0  # fmt: skip
+    assert "running words" not in capsys.readouterr().err
+    config = json.loads((tmp_path / "random" / "config.json").read_text())
+    assert config["model"]["embedding_size"] == 100

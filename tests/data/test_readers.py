@@ -142,7 +142,7 @@ def test_empty_file_missing_file_and_unknown_format(tmp_path: Path) -> None:
         read_labelled(only_bad, skip_bad_rows=True)
     with pytest.raises(DataError, match="does not exist"):
         read_labelled(tmp_path / "absent.csv")
-    huge = write(tmp_path / "huge.csv", 'text,label\nok,a\n"' + "x" * 200_000 + '",b\n')
+    huge = write(tmp_path / "huge.csv", 'text,label\nok,a\n"' + "x" * 1_100_000 + '",b\n')
     with pytest.raises(DataError, match=r"huge\.csv:3: field larger than field limit"):
         read_labelled(huge)
     with pytest.raises(InvalidArgumentError, match="encoding='klingon'"):

@@ -45,7 +45,9 @@ def test_every_argument_has_a_dataclass_default_and_help() -> None:
     signature = inspect.signature(rnnkit.TextClassifier)
     doc = rnnkit.TextClassifier.__doc__
     assert signature.parameters["lr"].default == rnnkit.ClassifierTrainerConfig.lr == 3e-3
-    assert signature.parameters["epochs"].default == 5
+    budget = {name: signature.parameters[name].default for name in ("epochs", "minutes", "patience")}
+    assert budget == {"epochs": 30, "minutes": 14.0, "patience": 3}  # early stopping by default
+    assert signature.parameters["restore_best"].default is True
     for name, parameter in signature.parameters.items():
         assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
         assert f"\n        {name}={parameter.default!r}: " in doc, name  # documented

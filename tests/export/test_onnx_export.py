@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from rnnkit.train.trainer import TrainerConfig
 
 ort = pytest.importorskip("onnxruntime")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export.md"
+GLOVE_PY = Path(__file__).resolve().parents[2] / "src" / "rnnkit" / "text" / "glove.py"
 
 
 def run_onnx(path: Path, *inputs: torch.Tensor) -> list[np.ndarray]:
@@ -134,6 +136,7 @@ def run_without_torch(tmp_path: Path, name: str, *args: str) -> str:
     """Run docs/export.md's program ``name`` where ``import torch`` fails; return its stdout."""
     script = tmp_path / name
     script.write_text(documented_example(name))
+    shutil.copy(GLOVE_PY, tmp_path / "glove.py")  # as the docs say: beside the program
     blocker = tmp_path / "block"  # sitecustomize runs first: `import torch` then fails
     blocker.mkdir(exist_ok=True)
     (blocker / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None\n")

@@ -70,12 +70,15 @@ def column_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def register(tasks: argparse._SubParsersAction) -> None:
-    epochs = defaults(ClassifierTrainerConfig)["epochs"]
+    trainer = defaults(ClassifierTrainerConfig)
     parser = tasks.add_parser(
         "classify",
         help="train a text classifier on labelled texts (csv, tsv, jsonl, folder per class)",
         description="Train an RNN text classifier; with --test, score the best checkpoint at the "
-        f"end. With no budget flag it trains for {epochs} epochs.",
+        "end. With no budget flag it trains until validation accuracy stops improving for "
+        f"--patience epochs ({trainer['patience']}), at most {trainer['epochs']} epochs and "
+        f"{trainer['minutes']:g} minutes, and keeps the best epoch's weights; naming one of "
+        "--epochs, --steps, --minutes sets that budget alone.",
     )
     add_task_flags(parser, OWNERS, out="runs/classify")
     parser.set_defaults(handler=run)

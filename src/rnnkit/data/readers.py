@@ -35,6 +35,9 @@ _MAX_EXAMPLES = 5  # skipped rows whose reasons are kept in LabelledTexts.skippe
 Column = str | int
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
+FIELD_LIMIT = 1 << 20  # longest CSV field read, in characters (csv's default: 131,072;
+# a 20 Newsgroups message has 160,616); a longer one is a DataError (an unclosed quote)
+
 
 @dataclass
 class LabelledTexts:
@@ -217,6 +220,8 @@ class _Reader:
         return [self.column("text_cols", c, names, width) for c in specs], label
 
     def delimited(self, tsv: bool) -> None:
+        if csv.field_size_limit() < FIELD_LIMIT:  # process-wide: the csv module has no other
+            csv.field_size_limit(FIELD_LIMIT)
         dialect = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
         with open_text(self.path, self.encoding, newline="") as f:
             reader = csv.reader(f, **dialect)

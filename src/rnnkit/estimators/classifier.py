@@ -78,7 +78,10 @@ class TextClassifier(Estimator):
         """Train on texts ``X`` with labels ``y``; returns self.
 
         validation_data: (texts, labels); None holds out ``val_fraction`` of X (stratified).
-        epochs / steps / minutes: the budget, replacing the constructor's (default 5 epochs).
+        epochs / steps / minutes: the budget, replacing the constructor's (default: until
+            val_accuracy stops improving for ``patience`` epochs, at most 30 epochs and 14
+            minutes); ``fit(epochs=5)`` means 5 epochs, no minutes cap, while the
+            constructor's ``epochs=5`` only lowers the epoch cap (the 14 minutes stay).
         callbacks: rnnkit.callbacks objects (EarlyStopping, CSVLogger, TensorBoard, your own).
         verbose: 0 silent, 1 progress bar on a terminal, 2 one line every log_every steps.
         out: keep the run directory there (config.json, metrics.jsonl, best/, last/);

@@ -60,6 +60,7 @@ class ClassifierConfig(RecurrentConfig):
     pooling: str = "max"  # last | mean | max | attention, over each text's real steps
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
+    embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -77,6 +78,7 @@ class ClassifierConfig(RecurrentConfig):
             self.attention_size + self.num_classes + 1
         )
         check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + other)
+        check_float("embedding_lr_scale", self.embedding_lr_scale, 0, 1, lo_open=True)
 
     @property
     def num_outputs(self) -> int:
@@ -105,6 +107,7 @@ class TextClassifier(nn.Module):
                 raise invalid("embedding_matrix", matrix.shape, f"shape (vocab_size, E) = {size}")
             self.embedding = embedding_layer(matrix, freeze=False, padding_idx=0)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
+        self.pretrained = embedding_matrix is not None  # its rows get a lower learning rate
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = config.make_rnn(config.embedding_size, config.bidirectional)
         width = config.output_size * (2 if config.bidirectional else 1)  # dirs*H
@@ -177,6 +180,18 @@ class TextClassifier(nn.Module):
             return losses.mean()
         w = class_weights.to(losses)[targets]  # (B,)
         return (w * losses).sum() / w.sum()
+
+    def param_groups(self) -> list[dict[str, object]]:
+        """Optimizer groups: everything but the embedding at the full learning rate, then the
+        embedding (unless frozen), at ``embedding_lr_scale`` of it when it was initialised from
+        pretrained vectors (the Trainer reads ``lr_scale``): they are fine-tuned gently."""
+        embedding = self.embedding.weight
+        others = [p for p in self.parameters() if p.requires_grad and p is not embedding]
+        groups: list[dict[str, object]] = [{"params": others, "lr_scale": 1.0}]
+        if embedding.requires_grad:
+            scale = self.config.embedding_lr_scale if self.pretrained else 1.0
+            groups.append({"params": [embedding], "lr_scale": scale})
+        return groups
 
     def num_parameters(self) -> int:
         """Trainable parameters (a frozen embedding not counted)."""

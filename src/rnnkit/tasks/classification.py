@@ -5,7 +5,7 @@ Dimensions: N texts, B batch, T padded length (<= max_len), C classes, K model o
 ``train_classifier`` reads the training file (and a validation file, or holds out a stratified
 ``val_fraction``; and a test file, checked before training starts), builds a word vectorizer on
 the training texts, truncates each text to ``max_len`` tokens, optionally initialises the
-embedding from pretrained vectors (printing their coverage), and trains with the shared
+embedding from word vectors (the bundled GloVe by default; their coverage is logged), and trains with the shared
 Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
 seed); the padding fraction is printed each epoch. The best checkpoint is the one with the
 highest ``val_accuracy`` (the figure a classifier is judged by; ``val_loss`` and
@@ -37,6 +37,7 @@ from rnnkit.data.readers import (
     read_labelled,
     train_val_split,
 )
+from rnnkit.data.vectors import BUNDLED_DIM, BUNDLED_NAME, load_bundled_vectors
 from rnnkit.embeddings import build_embedding_matrix, load_vectors
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
@@ -69,14 +70,14 @@ class ClassifyDataConfig:
     header: bool = True  # whether the first CSV/TSV row names the columns
     classes: str | None = None  # file of class names, one per line (labels: names or 1..C)
     skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
-    standardize: str = "lower_and_strip_punctuation"  # text clean-up before splitting on spaces
+    standardize: str = "glove"  # text clean-up before splitting on spaces (glove: GloVe's tokens)
     vocab_size: int = 20_000  # vocabulary cap, <pad> and <unk> included
     max_len: int = 400  # tokens kept per text (longer texts are truncated)
     truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last
     batch_size: int = 64  # B: texts per training batch
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
     class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
-    embeddings: str | None = None  # pretrained word vectors (GloVe / word2vec) for the embedding
+    embeddings: str | None = "default"  # word vectors: default (bundled GloVe), none, or a PATH
 
     def __post_init__(self) -> None:
         check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
@@ -114,7 +115,12 @@ class ClassifierTrainerConfig(TrainerConfig):
 
     lr: float = 3e-3  # peak learning rate
     warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
-    epochs: int | None = 5  # budget: passes over the training data (default budget: 5 epochs)
+    # The default budget: until val_accuracy stops improving for `patience` epochs, at most
+    # 30 epochs and 14 minutes. Naming any of epochs / steps / minutes replaces both caps.
+    epochs: int | None = 30  # budget: passes over the training data (default: at most 30)
+    minutes: float | None = 14.0  # budget: wall-clock minutes (default: at most 14)
+    patience: int = 3  # stop after this many validations without improvement; 0 = never
+    restore_best: bool = True  # end with best/'s weights (best val_accuracy) in the model
 
 
 def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:
@@ -269,14 +275,26 @@ class ClassificationTask:
         }
 
 
-def pretrained_matrix(path: str, vectorizer: TextVectorizer, seed: int) -> np.ndarray:
-    """The (V, D) embedding matrix of the vectorizer's tokens from a vectors file.
+def pretrained_matrix(
+    path: str, vectorizer: TextVectorizer, seed: int, ids: Sequence[Sequence[int]] = ()
+) -> np.ndarray:
+    """The (V, D) embedding matrix of the vectorizer's tokens from the bundled vectors
+    (``path`` "default") or a vectors file; missing tokens are drawn from a normal with the
+    found rows' per-dimension mean and std.
 
-    Logs the coverage: tokens found, missing (initialised at random), examples.
+    Logs the coverage: tokens found, missing, examples, and the share of the running words
+    of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector.
     """
     tokens = list(vectorizer.vocab)
-    matrix, coverage = build_embedding_matrix(load_vectors(path, vocab=tokens), tokens, seed=seed)
-    logger.info(coverage.summary())
+    vectors = load_bundled_vectors() if path == BUNDLED_NAME else load_vectors(path, vocab=tokens)
+    matrix, coverage = build_embedding_matrix(vectors, tokens, seed=seed)
+    line = coverage.summary()
+    if ids:
+        found = np.array([token in vectors for token in tokens])  # (V,) exact or lower-case
+        running = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids])
+        counts = np.bincount(running, minlength=len(tokens))  # (V,) occurrences of each id
+        line += f"; {counts[found].sum() / max(counts.sum(), 1):.1%} of the running words covered"
+    logger.info(line)
     return matrix
 
 
@@ -346,10 +364,18 @@ def fit_classifier(
     val_y = encode_labels(labels, val)
     test_y = None if test is None else encode_labels(labels, test)  # fails before training
     vectorizer = build_vectorizer(train.texts, data)
-    matrix = None  # read before anything is reported: a bad vectors file is the one message
-    if data.embeddings:
-        matrix = pretrained_matrix(data.embeddings, vectorizer, trainer.seed)
     full = [vectorizer.encode(text) for text in train.texts]
+    size, default_size = model.embedding_size, defaults(ClassifierConfig)["embedding_size"]
+    embeddings = data.embeddings if data.embeddings != "none" else None
+    if embeddings == BUNDLED_NAME and size not in (BUNDLED_DIM, default_size):
+        logger.info(  # info, not warning: an explicit size is a choice (verbose=0 stays silent)
+            f"embeddings: random, as embedding_size={size} is not the bundled vectors' "
+            f"{BUNDLED_DIM}"
+        )
+        embeddings = None
+    matrix = None  # read before anything is reported: a bad vectors file is the one message
+    if embeddings:
+        matrix = pretrained_matrix(embeddings, vectorizer, trainer.seed, full)
     cut = sum(len(row) > data.max_len for row in full) / len(full)
     logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"
@@ -357,9 +383,8 @@ def fit_classifier(
         + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
         f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
     )
-    size = model.embedding_size
     if matrix is not None:
-        if size not in (matrix.shape[1], defaults(ClassifierConfig)["embedding_size"]):
+        if size not in (matrix.shape[1], default_size):
             raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
         size = matrix.shape[1]
     config = replace(
@@ -373,7 +398,8 @@ def fit_classifier(
     progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
     if test is None or test_y is None:
         return progress, None
-    network.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
+    if not trainer.restore_best:  # else fit ended with best/'s weights in the network
+        network.load_state_dict(load_checkpoint(Path(out) / "best").state_dict)
     network.eval()
     test_ids = encode_texts(vectorizer, test.texts, data.max_len, data.truncate)
     loss, report = score(network, test_ids, test_y, labels.names)

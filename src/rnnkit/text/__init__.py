@@ -7,7 +7,8 @@
     ids, lengths = vec.encode_batch(batch_of_texts, return_lengths=True)
     vec.save("run/vocab.json")
 
-Modules: ``tokenize`` (char / word / whitespace / word_punct tokenizers), ``vocab``
+Modules: ``tokenize`` (char / word / whitespace / word_punct tokenizers), ``glove`` (the
+standardisation that gives GloVe's tokens, ``WordTokenizer("glove")``), ``vocab``
 (``Vocabulary``: ``<pad>`` = 0, ``<unk>`` = 1, optional specials, frequency-ordered tokens),
 ``vectorizer`` (``TextVectorizer``), ``padding`` (``pad_sequences``).
 """

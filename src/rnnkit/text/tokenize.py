@@ -2,7 +2,8 @@
 
 - ``char``: every Unicode code point is a token, the text kept exactly; joined with ``""``.
 - ``word``: standardize (default: lowercase, then strip punctuation as Keras
-  ``TextVectorization`` does), then split on whitespace; joined with ``" "``.
+  ``TextVectorization`` does; ``"glove"``: GloVe's own tokens, see :mod:`rnnkit.text.glove`),
+  then split on whitespace; joined with ``" "``.
 - ``whitespace``: split on whitespace, the text kept as is; joined with ``" "``.
 - ``word_punct``: runs of letters/digits/underscore, and every other non-space character as a
   token of its own; joined with ``" "``.
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from rnnkit.errors import DataError, invalid
+from rnnkit.text.glove import glove_standardize
 
 # The 32 ASCII punctuation characters, exactly the set of Keras' DEFAULT_STRIP_REGEX
 # r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']' (the apostrophe included: "don't" -> "dont").
@@ -51,6 +53,7 @@ STANDARDIZERS: dict[str, Callable[[str], str]] = {
     "lower_and_strip_punctuation": lower_and_strip_punctuation,
     "lower": str.lower,
     "strip_punctuation": strip_punctuation,
+    "glove": glove_standardize,  # GloVe / Penn Treebank tokens: "does n't", "it 's", "$ 5" ...
 }
 
 
@@ -131,7 +134,8 @@ class WordTokenizer(Tokenizer):
     Args:
         standardize: ``"lower_and_strip_punctuation"`` (default: lowercase, then delete the 32
             ASCII punctuation characters, apostrophe and hyphen included, so ``"don't"`` becomes
-            ``"dont"``), ``"lower"``, ``"strip_punctuation"``, ``None`` or ``"none"`` (keep the
+            ``"dont"``), ``"glove"`` (GloVe's tokens: ``"does n't"``, punctuation kept as
+            tokens), ``"lower"``, ``"strip_punctuation"``, ``None`` or ``"none"`` (keep the
             text), or a callable ``str -> str`` (which cannot be saved by :meth:`to_dict`).
 
     Unlike Keras, lowercasing is Unicode-aware (``str.lower``) and the split is on Unicode

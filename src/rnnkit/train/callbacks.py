@@ -60,7 +60,11 @@ class EarlyStopping(Callback):
         patience: validations without improvement tolerated before stopping (0 = stop at the
             first validation that does not improve).
         min_delta: the smallest change that counts as an improvement.
-        restore_best: at the end of training, put back the weights of the best validation.
+        restore_best: at the end of training, put back the weights of the best validation
+            (kept in memory). For the task's own metric this is not needed: the trainer's
+            ``TrainerConfig.patience`` / ``restore_best`` (on for classifiers) stop and reload
+            ``best/`` from disk. This hook runs after that reload, so the callback's monitor
+            has the last word.
     """
 
     def __init__(

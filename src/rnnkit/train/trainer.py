@@ -3,9 +3,10 @@
 A :class:`Task` supplies batches, the loss of one batch and the validation metrics; the
 :class:`Trainer` does the rest: AdamW/Adam, warm-up + cosine schedule, gradient-norm clipping,
 a budget in epochs, steps or minutes, validation every ``eval_every`` steps (or each epoch),
-the best checkpoint by the task's metric, early stopping, callbacks (rnnkit.train.callbacks:
-progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics log, a PNG loss curve, and
-exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
+the best checkpoint by the task's metric, early stopping (``patience``; ``restore_best`` ends
+with best/'s weights in the model), parameter groups with their own ``lr_scale``, callbacks
+(rnnkit.train.callbacks: progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics
+log, a PNG loss curve, and exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
 
 Run directory::
 
@@ -101,6 +102,7 @@ class TrainerConfig:
     eval_every: int = 0  # steps between validation + checkpoint; 0 = at each epoch's end
     log_every: int = 50  # steps between training-loss records in metrics.jsonl
     patience: int = 0  # stop after this many validations without improvement; 0 = never
+    restore_best: bool = False  # end with best/'s weights (the best task metric) in the model
     seed: int = 0  # seeds weights, data order, dropout and sampling
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; weights stay fp32)
@@ -158,6 +160,7 @@ class Progress:
     bad_evals: int = 0
     elapsed: float = 0.0  # training seconds so far, across resumes
     last_eval_step: int = -1
+    stopped: str = ""  # why training ended: "patience", "callback" (stop_training) or "budget"
 
 
 class Trainer:
@@ -236,6 +239,8 @@ class Trainer:
         try:
             self._call("on_train_begin")
             self._loop()
+            if self.config.restore_best:  # before on_train_end: an EarlyStopping callback's
+                self._load_best()  # own restore_best (another monitor) has the last word
         finally:
             self._call("on_train_end")
             drawn = not self.dist.is_main or plot_curves(
@@ -245,6 +250,13 @@ class Trainer:
                 logger.info("loss.png not drawn: matplotlib is missing (pip install 'rnnkit[plot]')")
         distributed.barrier()  # rank 0's last checkpoint is complete before any rank reads it
         return self.progress
+
+    def _load_best(self) -> None:
+        """Put the weights of best/ (the best ``task.metric``) back into the model."""
+        distributed.barrier()  # rank 0 has finished writing best/ before any rank reads it
+        if (self.out / "best").is_dir():
+            best = load_checkpoint(self.out / "best", map_location=self.device)
+            self.model.load_state_dict(best.state_dict)
 
     def _call(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -282,7 +294,7 @@ class Trainer:
                 for batch in self.task.train_batches(p.epoch, p.batch):
                     lr = self.learning_rate(p.step, p.elapsed)
                     for group in self.optimizer.param_groups:
-                        group["lr"] = lr
+                        group["lr"] = lr * group.get("lr_scale", 1.0)
                     loss, count = self._train_step(batch)
                     p.step, p.batch, p.elapsed = p.step + 1, p.batch + 1, time.monotonic() - started
                     running.update(loss, count)
@@ -301,6 +313,10 @@ class Trainer:
                     p.epoch, p.batch = p.epoch + 1, 0
                     if not cfg.eval_every or self._budget_spent():
                         stop = self._validate() or self._budget_spent()
+            patience_spent = bool(cfg.patience) and p.bad_evals >= cfg.patience
+            p.stopped = (
+                "patience" if patience_spent else "callback" if self.stop_training else "budget"
+            )
         except KeyboardInterrupt:
             if is_checkpoint(self.out / "last"):
                 step = load_checkpoint(self.out / "last", verify=False).trainer_state or {}
@@ -366,9 +382,15 @@ class Trainer:
 
     # ---- state ----
     def _make_optimizer(self) -> torch.optim.Optimizer:
+        """One parameter group, or the model's own ``param_groups()`` (each with an
+        ``lr_scale``, the fraction of the scheduled learning rate it gets)."""
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
-        params = [q for q in self.model.parameters() if q.requires_grad]
-        return cls(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        groups = getattr(self.model, "param_groups", None)
+        if groups is None:
+            groups = [{"params": [q for q in self.model.parameters() if q.requires_grad]}]
+        else:
+            groups = groups()
+        return cls(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
 
     def _trainer_state(self) -> dict[str, Any]:
         state = {

@@ -1,0 +1,140 @@
+"""Early stopping: stop on a plateau, end with the best validation's weights; lr groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from rnnkit.config import with_budget
+from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+from rnnkit.tasks.classification import ClassifierTrainerConfig
+from rnnkit.train.callbacks import Callback, EarlyStopping
+from rnnkit.train.trainer import Trainer, TrainerConfig
+
+
+class ScriptedTask:
+    """Synthetic regression batches; validation returns the scripted accuracies in turn and
+    records a copy of the weights it scored."""
+
+    name, metric, maximize, unit = "test", "val_accuracy", True, "ex"
+
+    def __init__(self, accuracies: list[float]) -> None:
+        self.accuracies = accuracies
+        self.scored: list[dict[str, Tensor]] = []
+        generator = torch.Generator().manual_seed(0)
+        self.x = torch.randn(32, 4, generator=generator)
+        self.y = self.x @ torch.randn(4, 1, generator=generator)
+
+    def batches_per_epoch(self) -> int:
+        return 4
+
+    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
+        for i in range(start, 4):
+            yield self.x[8 * i : 8 * i + 8], self.y[8 * i : 8 * i + 8]
+
+    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
+        x, y = batch
+        return ((model(x) - y) ** 2).mean(), len(x)
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        self.scored.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"val_loss": 0.0, "val_accuracy": self.accuracies[len(self.scored) - 1]}
+
+    state_dict = vocab = run_sections = staticmethod(dict)  # no state, vocabulary, sections
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        assert not state
+
+
+def fit(
+    tmp_path: Path, accuracies: list[float], callbacks: Sequence[Callback] = (), **options: Any
+) -> tuple[nn.Module, Any, Any]:
+    torch.manual_seed(0)
+    model, task = nn.Linear(4, 1), ScriptedTask(accuracies)
+    config = TrainerConfig(**({"epochs": len(accuracies), "lr": 0.05, "warmup_steps": 0,
+                               "progress": False, "restore_best": True} | options))  # fmt: skip
+    trainer = Trainer(model, task, config, tmp_path / "run", callbacks=callbacks)
+    progress = trainer.fit()
+    return model, task, progress
+
+
+def test_stops_after_patience_evaluations_without_gain_and_restores_the_best(tmp_path) -> None:
+    model, task, progress = fit(tmp_path, [0.5, 0.8, 0.7, 0.8, 0.75, 0.9, 0.95], patience=3)
+    assert len(task.scored) == 5 and progress.epoch == 5  # epochs 3, 4, 5 bring no gain
+    assert progress.stopped == "patience" and progress.best == 0.8
+    for name, value in model.state_dict().items():  # the weights scored at epoch 2, exactly
+        torch.testing.assert_close(value, task.scored[1][name], rtol=0, atol=0)
+    assert not torch.equal(model.weight, task.scored[-1]["weight"])
+
+
+def test_plateau_stops_and_budget_runs_out_otherwise(tmp_path) -> None:
+    _, task, progress = fit(tmp_path / "flat", [0.6] * 10, patience=2)
+    assert len(task.scored) == 3 and progress.stopped == "patience"
+    _, task, progress = fit(tmp_path / "rising", [0.1 * i for i in range(1, 6)], patience=2)
+    assert len(task.scored) == 5 and progress.stopped == "budget"
+
+
+def test_without_restore_best_the_last_weights_stay(tmp_path) -> None:
+    model, task, _ = fit(tmp_path, [0.9, 0.5, 0.5], patience=2, restore_best=False)
+    torch.testing.assert_close(model.weight, task.scored[-1]["weight"], rtol=0, atol=0)
+
+
+def test_a_callbacks_restore_best_on_another_monitor_has_the_last_word(tmp_path) -> None:
+    """The trainer restores best/ (best val_accuracy: epoch 2); the callback's own best (its
+    val_loss, here the scripted accuracy itself, so the lowest: epoch 1) is put back after it."""
+
+    class LossIsAccuracy(EarlyStopping):
+        def on_eval_end(self, trainer: Trainer, step: int, metrics: dict[str, float]) -> None:
+            super().on_eval_end(trainer, step, {"val_loss": metrics["val_accuracy"]})
+
+    early = LossIsAccuracy(monitor="val_loss", patience=0, restore_best=True)
+    model, task, progress = fit(tmp_path, [0.5, 0.9, 0.95], callbacks=[early])
+    assert progress.stopped == "callback" and len(task.scored) == 2 and progress.best == 0.9
+    torch.testing.assert_close(model.weight, task.scored[0]["weight"], rtol=0, atol=0)
+    assert not torch.equal(model.weight, task.scored[1]["weight"])
+
+
+def test_classifier_trainer_defaults_and_a_named_budget() -> None:
+    default = ClassifierTrainerConfig()
+    assert (default.patience, default.epochs, default.minutes, default.restore_best) == (3, 30, 14.0, True)
+    named = with_budget(ClassifierTrainerConfig, {"epochs": 5})
+    assert (named.epochs, named.steps, named.minutes, named.patience) == (5, None, None, 3)
+    assert with_budget(ClassifierTrainerConfig, {"epochs": None}).minutes == 14.0
+    assert not TrainerConfig(epochs=1).restore_best  # a language model keeps its last weights
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_pretrained_embedding_gets_its_own_lower_learning_rate(tmp_path, freeze: bool) -> None:
+    matrix = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32)
+    config = ClassifierConfig(vocab_size=10, embedding_size=6, hidden_size=4,
+                              embedding_lr_scale=0.25, freeze_embeddings=freeze)  # fmt: skip
+    model = TextClassifier(config, matrix)
+    groups = model.param_groups()
+    embedding = model.embedding.weight
+    assert [g["lr_scale"] for g in groups] == ([1.0] if freeze else [1.0, 0.25])
+    assert sum(p is embedding for g in groups for p in g["params"]) == (0 if freeze else 1)
+    trainer = Trainer(model, ScriptedTask([0.5]), TrainerConfig(epochs=1, lr=0.01), tmp_path)
+    optimizer = trainer._make_optimizer()
+    assert len(optimizer.param_groups) == len(groups)
+    random_init = TextClassifier(config)  # not pretrained: trained at the full rate
+    assert [g["lr_scale"] for g in random_init.param_groups()] == ([1.0] if freeze else [1.0, 1.0])
+
+
+class TwoRates(nn.Linear):
+    def param_groups(self) -> list[dict[str, Any]]:
+        return [{"params": [self.weight], "lr_scale": 1.0}, {"params": [self.bias], "lr_scale": 0.5}]
+
+
+def test_trainer_schedules_each_group_at_its_lr_scale(tmp_path) -> None:
+    model = TwoRates(4, 1)
+    trainer = Trainer(model, ScriptedTask([0.5, 0.6]), TrainerConfig(epochs=2, lr=0.04,
+                      warmup_steps=0, progress=False), tmp_path)  # fmt: skip
+    trainer.fit()
+    full, half = (group["lr"] for group in trainer.optimizer.param_groups)
+    assert half == pytest.approx(full / 2) and full == pytest.approx(trainer.learning_rate(7, 0))
