@@ -315,9 +315,10 @@ def train_classifier(
     if not isinstance(model, ClassifierConfig):
         model = from_dict(ClassifierConfig, model or {}, "model")  # checked before the data
     check_run_dir(out, "classify", resume)
-    for name in ("classes", "embeddings"):
-        if getattr(data, name) is not None:
-            check_input_file(name, getattr(data, name), f"a {name} file")
+    if data.classes is not None:
+        check_input_file("classes", data.classes, "a classes file")
+    if data.embeddings not in (None, "none", BUNDLED_NAME):
+        check_input_file("embeddings", data.embeddings, "a word-vectors file, default or none")
     for name in ("train", "val", "test"):
         if name == "train" or getattr(data, name) is not None:
             check_labelled_path(name, getattr(data, name), data.format)
