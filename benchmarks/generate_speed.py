@@ -64,6 +64,29 @@ def rnnkit_beam(model: LanguageModel, chars: int) -> float:
     return chars / (time.perf_counter() - start)
 
 
+def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tuple[int, float]:
+    """Bytes of weights one batch-1 step reads, and the machine's read speed for that much.
+
+    Each step multiplies every recurrent and output weight once, so a step cannot take less
+    than bytes / bandwidth; the bandwidth is that of summing a buffer of the same size back to
+    back (one thread, as the per-step ops run): the best of ``rounds`` averages of ``calls``.
+    """
+    names = ("weight_ih", "weight_hh")
+    layers = range(model.config.num_layers)
+    weights = [getattr(model.rnn, f"{n}_l{i}") for n in names for i in layers]
+    nbytes = sum(w.numel() * w.element_size() for w in [*weights, model.decoder.weight])
+    buffer, best, threads = torch.ones(nbytes // 4), float("inf"), torch.get_num_threads()
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(calls):
+                buffer.sum()
+            best = min(best, (time.perf_counter() - start) / calls)
+    torch.set_num_threads(threads)
+    return nbytes, nbytes / best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chars", type=int, default=2000)
@@ -86,6 +109,8 @@ def main() -> None:
             speeds[name].append(run())
     median = {name: statistics.median(s) for name, s in speeds.items()}
     hand = median["hand LSTMCell loop, 1 sample"]
+    nbytes, bandwidth = weight_bound(model)
+    bound = bandwidth / nbytes
     rows = [f"| {name} | {cps:,.0f} | {cps / hand:.2f} |" for name, cps in median.items()]
     print("\n".join(rows))
     table = (
@@ -93,9 +118,17 @@ def main() -> None:
         f"Default char model (2x256 LSTM, embedding 64, V={VOCAB}, random weights), "
         f"{n} characters per run (beam: {max(n // 5, 1)}), median of {args.repeats} "
         f"interleaved runs, {torch.get_num_threads()} threads. Several samples: characters of "
-        "all samples together per second."
+        "all samples together per second.\n\n"
+        f"What bounds one sample: each character reads all {nbytes / 2**20:.1f} MiB of fp32 "
+        f"weights once; this machine reads that much at {bandwidth / 1e9:.1f} GB/s (one thread, "
+        f"sums back to back), so one sample cannot exceed {bound:,.0f} characters/s here; "
+        f"rnnkit's batch-1 sampling reaches {median['rnnkit sample, 1 sample'] / bound:.0%} "
+        "of that bound. Several samples share each weight read, which is why throughput "
+        "grows with their number."
     )
-    publish("generate_speed", "Generation speed: default char model (CPU)", {"cps": median}, table)
+    figures = {"cps": median, "weight_bytes": nbytes, "read_gb_s": bandwidth / 1e9,
+               "bound_cps": bound}  # fmt: skip
+    publish("generate_speed", "Generation speed: default char model (CPU)", figures, table)
 
 
 if __name__ == "__main__":

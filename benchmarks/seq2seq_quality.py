@@ -15,6 +15,7 @@ BLEU is close to, not identical with, scores against the 2016 release.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import time
 from pathlib import Path
@@ -22,7 +23,12 @@ from pathlib import Path
 import torch
 from common import SHARED_DATA, publish
 
-from rnnkit.tasks.translation import Seq2SeqTrainerConfig, TranslationDataConfig, train_translator
+from rnnkit.tasks.translation import (
+    DecodingConfig,
+    Seq2SeqTrainerConfig,
+    TranslationDataConfig,
+    train_translator,
+)
 from rnnkit.tasks.translation_inference import load_translator
 
 RUNS = Path(__file__).resolve().parent / "runs"
@@ -45,17 +51,26 @@ def run(attention: str, minutes: float, data: Path, precision: str) -> dict[str,
     trainer = Seq2SeqTrainerConfig(epochs=None, minutes=minutes, progress=False,
                                    precision=precision)  # fmt: skip
     start = time.perf_counter()
-    progress, _ = train_translator(out, config, MODEL | {"attention": attention}, trainer)
-    wall = time.perf_counter() - start
+    train_translator(out, config, MODEL | {"attention": attention}, trainer)
+    return score(out, minutes, data, time.perf_counter() - start)
+
+
+def score(out: Path, minutes: float, data: Path, wall: float) -> dict[str, object]:
+    """Test BLEU/chrF (greedy and beam 5) and speed of the trained run in ``out``."""
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in records if "val_loss" in r]
+    config = json.loads((out / "config.json").read_text())
     translator = load_translator(out)
     source, target = str(data / "test_2016_flickr.de"), str(data / "test_2016_flickr.en")
     row: dict[str, object] = {
-        "attention": attention, "train_minutes": minutes, "wall_seconds": round(wall, 1),
-        "steps": progress.step, "epochs": progress.epoch, "best_val_loss": progress.best,
+        "attention": config["model"]["attention"], "train_minutes": minutes,
+        "wall_seconds": round(wall, 1), "steps": records[-1]["step"],
+        "epochs": records[-1]["epoch"], "best_val_loss": min(r["val_loss"] for r in val),
+        "best_val_bleu": max((r.get("val_bleu", 0.0) for r in val), default=None),
     }  # fmt: skip
     for beam in (1, 5):
         began = time.perf_counter()
-        scores = translator.evaluate_files(source, target, beam=beam)
+        scores = translator.evaluate_files(source, target, DecodingConfig(beam=beam))
         seconds = time.perf_counter() - began
         row[f"bleu_beam{beam}"] = round(float(scores["bleu"]), 2)
         row[f"chrf_beam{beam}"] = round(float(scores["chrf"]), 2)
@@ -73,31 +88,55 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "multi30k")
     parser.add_argument("--note", default="", help="conditions to record (e.g. a shared machine)")
+    parser.add_argument("--score-only", type=float, metavar="WALL_S", default=None,
+                        help="score the runs already trained (their wall time in seconds)")
     args = parser.parse_args()
     if not (args.data / "train.de").exists():
         print(f"skipped: {args.data} is absent")
         return
     torch.set_num_threads(args.threads)
     note = (
-        f"German -> English, Multi30k test_2016_flickr (1,000 sentences), sacrebleu "
-        f"case-sensitive BLEU on detokenised output; {args.threads} torch threads, "
-        f"{args.precision}. Model: {MODEL}. {args.note}"
+        "German -> English, Multi30k test_2016_flickr (1,000 sentences), sacrebleu "
+        f"case-sensitive BLEU on detokenised output. Model: {MODEL}. Runs of earlier "
+        "invocations are kept (a run is replaced by one with the same attention, budget, "
+        "threads and precision); each row says its conditions."
     )
-    rows = []
+    rows = previous_runs()
     for attention in args.attention:  # published after each model, so a cut-off keeps the rest
-        rows.append(run(attention, args.minutes, args.data, args.precision))
+        if args.score_only is None:
+            row = run(attention, args.minutes, args.data, args.precision)
+        else:
+            out = RUNS / f"multi30k-{attention}"
+            row = score(out, args.minutes, args.data, args.score_only)
+        row |= {"threads": args.threads, "precision": args.precision, "conditions": args.note}
+        rows = [r for r in rows if run_key(r) != run_key(row)] + [row]
         table = [
-            "| attention | train min | steps | BLEU greedy | BLEU beam 5 | chrF beam 5 | sent/s beam 5 |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
+            "| attention | train min | threads | steps | epochs | BLEU greedy | BLEU beam 5 "
+            "| chrF beam 5 | sent/s beam 5 | conditions |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ] + [
-            f"| {r['attention']} | {r['train_minutes']} | {r['steps']} | {r['bleu_beam1']} | "
-            f"{r['bleu_beam5']} | {r['chrf_beam5']} | {r['sentences_per_s_beam5']} |"
+            f"| {r['attention']} | {r['train_minutes']} | {r.get('threads', '?')} | "
+            f"{r['steps']} | {r['epochs']} | {r['bleu_beam1']} | {r['bleu_beam5']} | "
+            f"{r['chrf_beam5']} | {r['sentences_per_s_beam5']} | {r.get('conditions', '')} |"
             for r in rows
         ]
         publish("seq2seq_quality", "Translation quality (Multi30k de-en)",
-                {"threads": args.threads, "note": note, "runs": rows},
-                note + "\n\n" + "\n".join(table))  # fmt: skip
+                {"note": note, "runs": rows}, note + "\n\n" + "\n".join(table))  # fmt: skip
 
+
+def run_key(row: dict[str, object]) -> tuple[object, ...]:
+    """What makes two runs the same experiment."""
+    return tuple(row.get(k) for k in ("attention", "train_minutes", "threads", "precision"))
+
+
+def previous_runs() -> list[dict[str, object]]:
+    """The runs already in results/seq2seq_quality.json (none when it is absent)."""
+    path = Path(__file__).resolve().parent / "results" / "seq2seq_quality.json"
+    if not path.exists():
+        return []
+    payload = json.loads(path.read_text())
+    threads = payload.get("threads")
+    return [{"threads": threads, **r} for r in payload.get("runs", [])]
 
 if __name__ == "__main__":
     main()
