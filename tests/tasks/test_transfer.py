@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import rnnkit
+from rnnkit.cli.main import main
 from rnnkit.data.vectors import load_bundled_vectors
 from rnnkit.errors import CheckpointError, InvalidArgumentError
 from rnnkit.tasks.classification import (
@@ -122,9 +123,13 @@ def test_lm_reads_a_csv_corpus_one_text_per_line(world, tmp_path: Path) -> None:
     assert read_corpus(str(no_header), LMDataConfig(header=False)) == "a fine film pos\ndull neg"
 
 
-def test_lm_embedding_starts_from_glove(world) -> None:
+def test_lm_embedding_starts_from_glove_and_evaluates_a_csv(world, capsys) -> None:
     lm = load_language_model(world["lm"], "cpu")
     assert lm.model.config.embedding_size == 50 and lm.config["data"]["tokenizer"] == "glove"
+    assert main(["evaluate", str(world["lm"]), "--data", str(world["train"]), "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    text = read_corpus(str(world["train"]), LMDataConfig())
+    assert scored["tokens"] == len(encode_corpus(text, lm.vectorizer))  # the text column only
 
 
 def test_encoder_from_copies_the_language_model_exactly(world, tmp_path: Path) -> None:

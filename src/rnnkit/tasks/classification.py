@@ -5,8 +5,9 @@ Dimensions: N texts, B batch, T padded length (<= max_len), C classes, K model o
 ``train_classifier`` reads the training file (and a validation file, or holds out a stratified
 ``val_fraction``; and a test file, checked before training starts), builds a word vectorizer on
 the training texts, truncates each text to ``max_len`` tokens, optionally initialises the
-embedding from word vectors (the bundled GloVe by default; their coverage is logged), and trains with the shared
-Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
+embedding from word vectors (the bundled GloVe by default; their coverage is logged) or the
+embedding and recurrent stack from a word-level language model (``encoder_from``, see
+rnnkit.tasks.transfer), and trains with the shared Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
 seed); the padding fraction is printed each epoch. The best checkpoint is the one with the
 highest ``val_accuracy`` (the figure a classifier is judged by; ``val_loss`` and
 ``val_macro_f1`` are logged beside it). At the end the best checkpoint is scored on the test

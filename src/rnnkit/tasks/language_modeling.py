@@ -28,6 +28,7 @@ from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
 from rnnkit.data.readers import read_texts
+from rnnkit.data.vectors import BUNDLED_NAME
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.language_model import (
     LanguageModel,
@@ -43,7 +44,7 @@ from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
-from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_int
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 
 LEVELS = ("char", "word")
 TABLES = ("csv", "tsv", "jsonl")  # corpus formats read through rnnkit.data.readers
@@ -270,6 +271,8 @@ def train_language_model(
     if not isinstance(model, LanguageModelConfig):
         model = from_dict(LanguageModelConfig, model or {}, "model")  # checked before the data
     check_run_dir(out, "lm", resume)
+    if data.embeddings not in (None, "none", BUNDLED_NAME):  # before the long corpus read
+        check_input_file("embeddings", data.embeddings, "a word-vectors file, default or none")
     val_text = None if data.val_corpus is None else read_corpus(data.val_corpus, data, "val_corpus")
     text = read_corpus(data.corpus, data)  # a bad val_corpus path failed before this long read
     return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
