@@ -88,6 +88,12 @@ def world(tmp_path_factory) -> dict[str, str]:
         assert main(["train", "classify", "--train", str(paths["train.csv"]), "--steps", "4",
                      "--hidden", "8", "--embed", "4", "--batch-size", "8", "--out", str(clf),
                      "--no-progress"]) == 0  # fmt: skip
+        for name, extra in (("lm_word", ["--corpus", str(paths["corpus.txt"])]),
+                            ("lm_glove", ["--corpus", str(paths["train.csv"]), "--tokenizer", "glove"])):
+            assert main(["train", "lm", *extra, "--level", "word", "--steps", "2", "--hidden", "8",
+                         "--layers", "1", "--embed", "4", "--seq-len", "4", "--batch-size", "4",
+                         "--out", str(root / name), "--no-progress"]) == 0  # fmt: skip
+            paths[name] = root / name
     paths["lm"], paths["clf"] = lm, clf
     names = {k: str(v) for k, v in paths.items()}
     names |= {
@@ -310,6 +316,21 @@ FILES: list[tuple[list[str], set[str], set[str], str]] = [
     (["inspect", "{lm}", "--text", "to be", "--out", "{out_under_file}"], {"out"}, {"file"}, "inspect out under a file"),
     (["inspect", "{lm}", "--text", "to be", "--out", "{empty_dir}"], {"out"}, {"is a directory"}, "inspect out is a directory"),
     (["train", "lm", "--tie-weights", "--embed", "4", "--hidden", "8", "--steps", "1", "--out", "{out}"], {"tie_weights", "tie-weights"}, {"embedding_size"}, "tie weights sizes"),
+    (CLF + BUDGET + ["--encoder-from", "{missing}"], {"encoder_from", "encoder-from"}, {"does not exist"}, "encoder-from missing"),
+    (CLF + BUDGET + ["--encoder-from", "{lm}"], {"encoder"}, {"word-level"}, "encoder-from char level"),
+    (CLF + BUDGET + ["--encoder-from", "{clf}"], {"encoder"}, {"'classify'"}, "encoder-from a classifier"),
+    (CLF + BUDGET + ["--encoder-from", "{lm_tampered_tensor}"], {"encoder"}, {"shape"}, "encoder-from tampered"),
+    (CLF + BUDGET + ["--encoder-from", "{lm_word}"], {"encoder"}, {"--tokenizer glove"}, "encoder-from whitespace tokens"),
+    (CLF + BUDGET + ["--encoder-from", "{lm_glove}", "--bidirectional"], {"bidirectional"}, {"language model"}, "encoder-from bidirectional"),
+    (CLF + BUDGET + ["--encoder-from", "{lm_glove}", "--hidden", "16"], {"hidden"}, {"language model"}, "encoder-from other hidden size"),
+    (CLF + BUDGET + ["--encoder-from", "{lm_glove}", "--discriminative-lr", "0.5"], {"discriminative"}, {"0.5"}, "discriminative-lr below 1"),
+    (LM + BUDGET + ["--tokenizer", "bpe"], {"tokenizer"}, {"bpe"}, "lm tokenizer unknown"),
+    (LM + BUDGET + ["--tokenizer", "glove"], {"tokenizer"}, {"char level"}, "lm tokenizer at char level"),
+    (LM + BUDGET + ["--embeddings", "default"], {"embeddings"}, {"char level"}, "lm embeddings at char level"),
+    (LM + BUDGET + ["--format", "xml"], {"format"}, {"xml"}, "lm corpus format unknown"),
+    ([*LM[:3], "{train.csv}", *LM[4:], *BUDGET, "--level", "word", "--text-col", "nope"], {"text_cols", "text-col"}, {"nope"}, "lm csv text column missing"),
+    ([*LM[:3], "{header_only.csv}", *LM[4:], *BUDGET, "--level", "word"], {"header_only.csv"}, {"no rows"}, "lm csv without rows"),
+    (LM + BUDGET + ["--level", "word", "--embeddings", "{missing}"], {"embeddings"}, {"does not exist"}, "lm embeddings missing"),
 ]  # fmt: skip
 
 CASES += [pytest.param(argv, names, phrases, id=name) for argv, names, phrases, name in FILES]

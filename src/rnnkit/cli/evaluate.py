@@ -14,8 +14,8 @@ import json
 from rnnkit.cli.options import add_expect_sha256, flag
 from rnnkit.cli.train_classify import add_column_flags, column_options
 from rnnkit.cli.translate import add_seq2seq_flags, evaluate_seq2seq
-from rnnkit.data.corpora import load_corpus
 from rnnkit.errors import invalid
+from rnnkit.tasks.language_modeling import LMDataConfig, read_corpus
 from rnnkit.tasks.lm_inference import checkpoint_dir, load_language_model
 from rnnkit.train.checkpoint import read_config
 
@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--data", None, f"a file to score the {task!r} model on")
     if task == "lm":
         lm = load_language_model(args.dir, device=args.device, expect_sha256=args.expect_sha256)
-        metrics = lm.evaluate_text(load_corpus(args.data, "--data"))
+        trained = lm.config["data"]  # a csv/tsv/jsonl file: the text columns of training
+        columns = {k: trained[k] for k in ("format", "text_cols", "header") if k in trained}
+        metrics = lm.evaluate_text(read_corpus(args.data, LMDataConfig(**columns), "--data"))
         print(
             json.dumps(metrics)
             if args.json

@@ -151,11 +151,29 @@ def read_labelled(
             reader.jsonl()
         else:
             reader.delimited(tsv=format == "tsv")
-    data = reader.data
-    if not data.texts:
-        skipped = f" ({data.skipped} bad, e.g. {data.skipped_examples[0]})" if data.skipped else ""
-        raise DataError(f"{path}: no rows{skipped}; expected rows with a text and a label")
-    return data
+    return reader.result()
+
+
+def read_texts(
+    path: str | Path,
+    format: str | None = None,
+    text_cols: Column | Sequence[Column] | None = None,
+    header: bool = True,
+    skip_bad_rows: bool = False,
+) -> list[str]:
+    """The texts of a csv/tsv/jsonl file (``.gz`` too) without labels, e.g. to train a language
+    model on a classifier's training file: columns and bad rows as in :func:`read_labelled`,
+    but no label column is needed (without a header every column is text)."""
+    path, format = check_labelled_path("path", path, format)
+    if format == "folder":
+        raise invalid("format", format, "csv, tsv or jsonl for unlabelled texts")
+    reader = _Reader(path, text_cols, None, header, skip_bad_rows, "utf-8", labelled=False)
+    with file_errors(path):
+        if format == "jsonl":
+            reader.jsonl()
+        else:
+            reader.delimited(tsv=format == "tsv")
+    return reader.result().texts
 
 
 @dataclass
@@ -168,17 +186,27 @@ class _Reader:
     header: bool
     skip_bad_rows: bool
     encoding: str
+    labelled: bool = True  # False: texts only (no label column; labels left empty)
     data: LabelledTexts = field(init=False)
 
     def __post_init__(self) -> None:
         self.data = LabelledTexts([], [], source=str(self.path))
+
+    def result(self) -> LabelledTexts:
+        """The rows read; none at all is a DataError (with the first bad row's reason)."""
+        data = self.data
+        if not data.texts:
+            skipped = f" ({data.skipped} bad, e.g. {data.skipped_examples[0]})" if data.skipped else ""
+            what = "a text and a label" if self.labelled else "a text"
+            raise DataError(f"{self.path}: no rows{skipped}; expected rows with {what}")
+        return data
 
     def add(self, where: str, texts: Iterable[str], label: str) -> None:
         text = " ".join(t for t in texts if t.strip())  # several text columns: one space between
         label = label.strip()
         if not text:
             self.bad(where, "empty text", "a non-empty text")
-        elif not label:
+        elif not label and self.labelled:
             self.bad(where, "empty label", "a non-empty label")
         elif _SURROGATE.search(text + label):  # JSON's "\ud800": no UTF-8 can hold it
             self.bad(where, "a lone surrogate (e.g. \\ud800) in the text or label", "Unicode text")
@@ -206,7 +234,13 @@ class _Reader:
         raise invalid(arg, spec, expected)
 
     def columns(self, names: list[str] | None, width: int) -> tuple[list[int], int]:
-        """(text column indices, label column index) for a header ``names`` or ``width`` fields."""
+        """(text column indices, label column index) for a header ``names`` or ``width`` fields;
+        unlabelled: the label index is -1 and, without a header, every column is text."""
+        if not self.labelled:
+            specs = _as_list(self.text_cols if self.text_cols is not None else "text")
+            if self.text_cols is None and names is None:
+                return list(range(width)), -1
+            return [self.column("text_cols", c, names, width) for c in specs], -1
         label_spec = self.label_col
         if label_spec is None:
             label_spec = "label" if names is not None else 0
@@ -242,14 +276,16 @@ class _Reader:
                     if len(row) != width:
                         self.bad(where, f"{len(row)} fields", f"{width} like the first row")
                     else:
-                        self.add(where, (row[i] for i in text_idx), row[label_idx])
+                        label = row[label_idx] if label_idx >= 0 else ""
+                        self.add(where, (row[i] for i in text_idx), label)
             except csv.Error as e:  # e.g. a field longer than csv.field_size_limit()
                 raise DataError(f"{self.path}:{next_line}: {e}; expected CSV") from None
 
     def jsonl(self) -> None:
         text_keys = _as_list("text" if self.text_cols is None else self.text_cols)
         label_key = "label" if self.label_col is None else self.label_col
-        keys = [*(("text_cols", k) for k in text_keys), ("label_col", label_key)]
+        keys = [*(("text_cols", k) for k in text_keys)]
+        keys += [("label_col", label_key)] if self.labelled else []
         for arg, key in keys:
             if not isinstance(key, str):
                 raise invalid(arg, key, "a key name (str) for JSON Lines")

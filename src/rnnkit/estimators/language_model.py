@@ -42,7 +42,7 @@ class LanguageModel(Estimator):
     """
 
     SECTIONS: ClassVar[dict[str, type]] = {"model": LanguageModelConfig, "data": LMDataConfig, "trainer": LMTrainerConfig}
-    HIDDEN: ClassVar[dict[str, Sequence[str]]] = {"model": ("vocab_size",), "data": ("corpus", "val_corpus"), "trainer": ("progress",)}
+    HIDDEN: ClassVar[dict[str, Sequence[str]]] = {"model": ("vocab_size",), "data": ("corpus", "val_corpus", "format", "text_cols", "header"), "trainer": ("progress",)}
     fitted_: LoadedLanguageModel | None = None
 
     def fit(

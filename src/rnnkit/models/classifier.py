@@ -21,6 +21,7 @@ V*E + L*dirs*G*H*(E' + H) + dirs*H*K (G = 4 LSTM, 3 GRU, 1 RNN; E' = E, then dir
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,7 @@ from rnnkit.validation import (
 )
 
 POOLINGS = ("last", "mean", "max", "attention")
+_LAYER_RE = re.compile(r"_l(\d+)(?:_reverse)?$")  # weight_ih_l0, ln_c_bias_l1, ..._l0_reverse
 
 
 @dataclass
@@ -61,6 +63,8 @@ class ClassifierConfig(RecurrentConfig):
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
     embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
+    discriminative_lr: float = 2.6  # encoder_from: each lower layer's lr is this factor smaller (1 = off)
+    gradual_unfreezing: bool = True  # encoder_from: train the head alone, then one more layer per epoch
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +83,9 @@ class ClassifierConfig(RecurrentConfig):
         )
         check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + other)
         check_float("embedding_lr_scale", self.embedding_lr_scale, 0, 1, lo_open=True)
+        check_float("discriminative_lr", self.discriminative_lr, 1, 100)
+        if not isinstance(self.gradual_unfreezing, bool):
+            raise invalid("gradual_unfreezing", self.gradual_unfreezing, "True or False")
 
     @property
     def num_outputs(self) -> int:
@@ -108,6 +115,7 @@ class TextClassifier(nn.Module):
             self.embedding = embedding_layer(matrix, freeze=False, padding_idx=0)
         self.embedding.weight.requires_grad_(not config.freeze_embeddings)
         self.pretrained = embedding_matrix is not None  # its rows get a lower learning rate
+        self.transferred = False  # set by rnnkit.tasks.transfer: layer-wise lrs and unfreezing
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.rnn = config.make_rnn(config.embedding_size, config.bidirectional)
         width = config.output_size * (2 if config.bidirectional else 1)  # dirs*H
@@ -181,17 +189,56 @@ class TextClassifier(nn.Module):
         w = class_weights.to(losses)[targets]  # (B,)
         return (w * losses).sum() / w.sum()
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters bottom to top: [embedding], recurrent layer 0, ..., layer L-1 (both
+        directions), then the head (with the attention scorer)."""
+        layers: list[list[nn.Parameter]] = [[] for _ in range(self.config.num_layers)]
+        for name, param in self.rnn.named_parameters():
+            layers[int(_LAYER_RE.search(name).group(1))].append(param)  # type: ignore[union-attr]
+        recurrent = {id(p) for layer in layers for p in layer}
+        top = [p for p in self.parameters() if id(p) not in recurrent and p is not self.embedding.weight]
+        return [[self.embedding.weight], *layers, top]
+
     def param_groups(self) -> list[dict[str, object]]:
-        """Optimizer groups: everything but the embedding at the full learning rate, then the
-        embedding (unless frozen), at ``embedding_lr_scale`` of it when it was initialised from
-        pretrained vectors (the Trainer reads ``lr_scale``): they are fine-tuned gently."""
+        """Optimizer groups (the Trainer reads each one's ``lr_scale``).
+
+        Transferred from a language model (``transferred``): one group per layer group of
+        :meth:`layer_groups`, the head at the full learning rate and each lower group
+        ``discriminative_lr`` times smaller (ULMFiT's discriminative fine-tuning), every group
+        listed even while gradual unfreezing holds it. Otherwise: everything but the embedding
+        at the full learning rate, then the embedding (unless frozen), at
+        ``embedding_lr_scale`` of it when it was initialised from pretrained vectors: they are
+        fine-tuned gently."""
         embedding = self.embedding.weight
+        if self.transferred:
+            groups = self.layer_groups()
+            decay, top = self.config.discriminative_lr, len(groups) - 1
+            return [
+                {"params": params, "lr_scale": decay ** -(top - k)}
+                for k, params in enumerate(groups)
+                if k > 0 or not self.config.freeze_embeddings
+            ]
         others = [p for p in self.parameters() if p.requires_grad and p is not embedding]
         groups: list[dict[str, object]] = [{"params": others, "lr_scale": 1.0}]
         if embedding.requires_grad:
             scale = self.config.embedding_lr_scale if self.pretrained else 1.0
             groups.append({"params": [embedding], "lr_scale": scale})
         return groups
+
+    def unfreeze(self, epoch: int) -> int | None:
+        """Gradual unfreezing (ULMFiT) for epoch ``epoch`` (0-based): only the top ``epoch + 1``
+        layer groups of :meth:`layer_groups` train (the head alone first, the embedding last,
+        never with ``freeze_embeddings``). Returns how many train, None when it does not apply
+        (not transferred, or ``gradual_unfreezing`` off)."""
+        if not (self.transferred and self.config.gradual_unfreezing):
+            return None
+        groups = self.layer_groups()
+        count = min(epoch + 1, len(groups))
+        for k, params in enumerate(groups):
+            train = k >= len(groups) - count and not (k == 0 and self.config.freeze_embeddings)
+            for param in params:
+                param.requires_grad_(train)
+        return count
 
     def num_parameters(self) -> int:
         """Trainable parameters (a frozen embedding not counted)."""

@@ -5,8 +5,9 @@ Dimensions: N texts, B batch, T padded length (<= max_len), C classes, K model o
 ``train_classifier`` reads the training file (and a validation file, or holds out a stratified
 ``val_fraction``; and a test file, checked before training starts), builds a word vectorizer on
 the training texts, truncates each text to ``max_len`` tokens, optionally initialises the
-embedding from word vectors (the bundled GloVe by default; their coverage is logged), and trains with the shared
-Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
+embedding from word vectors (the bundled GloVe by default; their coverage is logged) or the
+embedding and recurrent stack from a word-level language model (``encoder_from``, see
+rnnkit.tasks.transfer), and trains with the shared Trainer. Batches group texts of similar length (BucketBatcher, reshuffled each epoch from the
 seed); the padding fraction is printed each epoch. The best checkpoint is the one with the
 highest ``val_accuracy`` (the figure a classifier is judged by; ``val_loss`` and
 ``val_macro_f1`` are logged beside it). At the end the best checkpoint is scored on the test
@@ -17,12 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -37,10 +37,12 @@ from rnnkit.data.readers import (
     read_labelled,
     train_val_split,
 )
-from rnnkit.data.vectors import BUNDLED_DIM, BUNDLED_NAME, load_bundled_vectors
-from rnnkit.embeddings import build_embedding_matrix, load_vectors
+from rnnkit.data.vectors import BUNDLED_NAME
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+from rnnkit.tasks.lm_inference import LoadedLanguageModel
+from rnnkit.tasks.pretrained import initial_embedding
+from rnnkit.tasks.transfer import encoder_config, load_encoder, transfer_weights
 from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
@@ -78,6 +80,7 @@ class ClassifyDataConfig:
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
     class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
     embeddings: str | None = "default"  # word vectors: default (bundled GloVe), none, or a PATH
+    encoder_from: str | None = None  # a word-level LM run (rnnkit train lm) to start the embedding and RNN from
 
     def __post_init__(self) -> None:
         check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
@@ -205,7 +208,11 @@ class ClassificationTask:
         labels: LabelMap,
         data: ClassifyDataConfig,
         seed: int = 0,
+        unfreeze: Callable[[int], int | None] | None = None,
     ) -> None:
+        """``unfreeze(epoch)`` is called as each epoch starts (the model's gradual unfreezing,
+        see TextClassifier.unfreeze); it returns how many layer groups train, or None."""
+        self.unfreeze = unfreeze
         (self.train_ids, self.train_y), (self.val_ids, self.val_y) = train, val
         self.vectorizer, self.labels, self.data = vectorizer, labels, data
         self.lengths = [max(1, len(row)) for row in self.train_ids]  # collate pads empty to 1
@@ -223,6 +230,9 @@ class ClassificationTask:
         """(tokens (B, T), lengths (B,), targets (B,)) of epoch ``epoch`` from batch ``start``."""
         self.batcher.set_epoch(epoch)
         batches = list(self.batcher)
+        training = self.unfreeze(epoch) if self.unfreeze is not None else None
+        if training is not None:
+            logger.info(f"epoch {epoch}: gradual unfreezing trains the top {training} layer group(s)")
         logger.info(
             f"epoch {epoch}: {len(batches):,} batches of {self.data.batch_size}, padding "
             f"{padding_fraction(self.lengths, batches):.1%} of the (B, T) slots "
@@ -275,29 +285,6 @@ class ClassificationTask:
         }
 
 
-def pretrained_matrix(
-    path: str, vectorizer: TextVectorizer, seed: int, ids: Sequence[Sequence[int]] = ()
-) -> np.ndarray:
-    """The (V, D) embedding matrix of the vectorizer's tokens from the bundled vectors
-    (``path`` "default") or a vectors file; missing tokens are drawn from a normal with the
-    found rows' per-dimension mean and std.
-
-    Logs the coverage: tokens found, missing, examples, and the share of the running words
-    of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector.
-    """
-    tokens = list(vectorizer.vocab)
-    vectors = load_bundled_vectors() if path == BUNDLED_NAME else load_vectors(path, vocab=tokens)
-    matrix, coverage = build_embedding_matrix(vectors, tokens, seed=seed)
-    line = coverage.summary()
-    if ids:
-        found = np.array([token in vectors for token in tokens])  # (V,) exact or lower-case
-        running = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids])
-        counts = np.bincount(running, minlength=len(tokens))  # (V,) occurrences of each id
-        line += f"; {counts[found].sum() / max(counts.sum(), 1):.1%} of the running words covered"
-    logger.info(line)
-    return matrix
-
-
 def train_classifier(
     out: str | Path,
     data: ClassifyDataConfig,
@@ -319,6 +306,7 @@ def train_classifier(
         check_input_file("classes", data.classes, "a classes file")
     if data.embeddings not in (None, "none", BUNDLED_NAME):
         check_input_file("embeddings", data.embeddings, "a word-vectors file, default or none")
+    encoder = None if data.encoder_from is None else load_encoder(data.encoder_from, data.standardize)
     for name in ("train", "val", "test"):
         if name == "train" or getattr(data, name) is not None:
             check_labelled_path(name, getattr(data, name), data.format)
@@ -327,7 +315,9 @@ def train_classifier(
     train = data.read(data.train)
     test = data.read(data.test) if data.test else None
     val = data.read(data.val) if data.val else None
-    return fit_classifier(out, train, val, test, data, model, trainer, resume, **fit_options)
+    return fit_classifier(
+        out, train, val, test, data, model, trainer, resume, encoder=encoder, **fit_options
+    )
 
 
 def fit_classifier(
@@ -343,6 +333,7 @@ def fit_classifier(
     verbose: int | None = None,
     labels: LabelMap | None = None,
     run_extra: dict[str, Any] | None = None,
+    encoder: LoadedLanguageModel | None = None,
 ) -> tuple[Progress, ClassificationReport | None]:
     """Train a text classifier on labelled texts in memory into the run directory ``out``.
 
@@ -350,12 +341,19 @@ def fit_classifier(
     the ClassifierConfig options (a dict is checked for unknown keys); ``vocab_size`` and
     ``num_classes`` come from the data, ``embedding_size`` from ``data.embeddings`` when given.
     ``labels`` fixes the classes (default: the sorted distinct training labels); ``run_extra``
-    adds sections to config.json. Returns the final progress and the best checkpoint's report
+    adds sections to config.json; ``encoder`` is the language model of ``data.encoder_from``
+    when the caller has loaded it already (rnnkit.tasks.transfer). Returns the final progress and the best checkpoint's report
     on ``test`` (None without one). The same seed on the same machine gives the same weights.
     """
     trainer = trainer or ClassifierTrainerConfig()
     if not isinstance(model, ClassifierConfig):
         model = from_dict(ClassifierConfig, model or {}, "model")
+    if data.encoder_from is not None:
+        encoder = encoder or load_encoder(data.encoder_from, data.standardize)
+        model = encoder_config(model, encoder, data.encoder_from)
+        if model.gradual_unfreezing and distributed.launched():
+            raise invalid("gradual_unfreezing", True, "False under torchrun (DDP cannot change "
+                          "which parameters train)")  # fmt: skip
     seed_everything(trainer.seed)
     if val is None:
         train, val = train_val_split(train, data.val_fraction, seed=trainer.seed)
@@ -367,16 +365,9 @@ def fit_classifier(
     vectorizer = build_vectorizer(train.texts, data)
     full = [vectorizer.encode(text) for text in train.texts]
     size, default_size = model.embedding_size, defaults(ClassifierConfig)["embedding_size"]
-    embeddings = data.embeddings if data.embeddings != "none" else None
-    if embeddings == BUNDLED_NAME and size not in (BUNDLED_DIM, default_size):
-        logger.info(  # info, not warning: an explicit size is a choice (verbose=0 stays silent)
-            f"embeddings: random, as embedding_size={size} is not the bundled vectors' "
-            f"{BUNDLED_DIM}"
-        )
-        embeddings = None
-    matrix = None  # read before anything is reported: a bad vectors file is the one message
-    if embeddings:
-        matrix = pretrained_matrix(embeddings, vectorizer, trainer.seed, full)
+    # read before anything is reported: a bad vectors file is the one message
+    matrix, size = initial_embedding(data.embeddings, vectorizer, size, default_size,
+                                     trainer.seed, full, fixed_size=data.encoder_from is not None)  # fmt: skip
     cut = sum(len(row) > data.max_len for row in full) / len(full)
     logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"
@@ -384,18 +375,16 @@ def fit_classifier(
         + f" texts; {len(labels)} classes ({', '.join(labels.names)}); vocabulary"
         f" {vectorizer.vocab_size:,}; max_len {data.max_len} cuts {cut:.1%} of training texts"
     )
-    if matrix is not None:
-        if size not in (matrix.shape[1], default_size):
-            raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
-        size = matrix.shape[1]
     config = replace(
         model, vocab_size=vectorizer.vocab_size, num_classes=len(labels), embedding_size=size
     )
     network = TextClassifier(config, matrix)
+    if data.encoder_from is not None and encoder is not None:
+        transfer_weights(network, encoder, vectorizer, full)
     val_ids = encode_texts(vectorizer, val.texts, data.max_len, data.truncate)
     train_ids = padding.truncate(full, data.max_len, data.truncate)
     task = ClassificationTask((train_ids, encode_labels(labels, train)), (val_ids, val_y),
-                              vectorizer, labels, data, trainer.seed)  # fmt: skip
+                              vectorizer, labels, data, trainer.seed, network.unfreeze)  # fmt: skip
     progress = Trainer(network, task, trainer, out, run_extra, callbacks, verbose).fit(resume)
     if test is None or test_y is None:
         return progress, None

@@ -4,7 +4,11 @@ Dimensions: B streams (batch), T steps per window (seq_len), V vocabulary.
 
 Character level: every character is a token (newlines included). Word level: each line is
 split on whitespace and ends with ``<eos>``, as in Mikolov's Penn Treebank setup (a literal
-``<unk>`` in the text is the unknown id). The last ``val_fraction`` of the ids is held out
+``<unk>`` in the text is the unknown id), or, with ``tokenizer="glove"`` (what a classifier's
+``encoder_from`` needs), split into GloVe's lower-cased tokens as the classifier does; the
+embedding can then start from the bundled GloVe vectors (``embeddings="default"``). A
+csv/tsv/jsonl corpus (``.gz`` too; e.g. a classifier's training file) is read as its
+``text_cols`` column, one text per line of the stream (a text's own line breaks made spaces). The last ``val_fraction`` of the ids is held out
 for validation; training reads the rest as B contiguous streams, carrying the detached hidden
 state from one window to the next (see rnnkit.data.batching.LMStream).
 """
@@ -20,10 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.config import from_dict
+from rnnkit.config import defaults, from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
-from rnnkit.errors import DataError
+from rnnkit.data.readers import read_texts
+from rnnkit.data.vectors import BUNDLED_NAME
+from rnnkit.errors import DataError, invalid
 from rnnkit.models.language_model import (
     LanguageModel,
     LanguageModelConfig,
@@ -31,15 +37,19 @@ from rnnkit.models.language_model import (
     detach_state,
     move_state,
 )
-from rnnkit.text import EOS, TextVectorizer
+from rnnkit.tasks.pretrained import initial_embedding
+from rnnkit.text import EOS, STANDARDIZERS, TextVectorizer, WordTokenizer
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
-from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_int
+from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
 
 LEVELS = ("char", "word")
+TABLES = ("csv", "tsv", "jsonl")  # corpus formats read through rnnkit.data.readers
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")  # inferred as a table (after .gz)
+TOKENIZERS = ("whitespace", *STANDARDIZERS)  # word level: split as is, or standardised first
 EVAL_BATCH_SIZE = 32  # streams used to score held-out text
 MAX_SEQ_LEN = 100_000  # BPTT steps per window; longer windows only exhaust memory
 
@@ -56,9 +66,22 @@ class LMDataConfig:
     seq_len: int = 100  # T: steps of back-propagation through time per window
     batch_size: int = 64  # B: parallel streams
     val_fraction: float = 0.05  # held-out tail of the corpus (when no val_corpus)
+    format: str | None = None  # csv | tsv | jsonl corpus (one text per row); None: from the suffix
+    text_cols: list[str] | None = None  # csv/tsv/jsonl: text columns (names or indices), joined
+    header: bool = True  # csv/tsv: the first row names the columns
+    tokenizer: str = "whitespace"  # word level: whitespace, or glove (a classifier's encoder_from)
+    embeddings: str | None = None  # word level: default (bundled GloVe), none, or a vectors PATH
 
     def __post_init__(self) -> None:
         check_choice("level", self.level, LEVELS)
+        check_choice("tokenizer", self.tokenizer, TOKENIZERS)
+        if self.format is not None:
+            check_choice("format", self.format, TABLES)
+        if self.level == "char":
+            if self.tokenizer != "whitespace":
+                raise invalid("tokenizer", self.tokenizer, "whitespace at char level (or level=word)")
+            if self.embeddings not in (None, "none"):
+                raise invalid("embeddings", self.embeddings, "none at char level (or level=word)")
         check_int("seq_len", self.seq_len, 1, MAX_SEQ_LEN)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         smallest = 4 if self.level == "word" else 3  # <pad>, <unk>, (<eos>,) and one token
@@ -78,11 +101,26 @@ class LMTrainerConfig(TrainerConfig):
     minutes: float | None = 10.0  # budget: wall-clock minutes (default budget: 10 minutes)
 
 
+def is_table(corpus: str, format: str | None) -> bool:
+    """Whether ``corpus`` is read as a csv/tsv/jsonl file of texts (``format`` or its suffix)."""
+    return format is not None or str(corpus).lower().removesuffix(".gz").endswith(TABLE_SUFFIXES)
+
+
+def read_corpus(corpus: str, data: LMDataConfig, arg: str = "corpus") -> str:
+    """The text of a bundled corpus or text file, or of a csv/tsv/jsonl file's texts: one
+    text per line (a text's own line breaks become spaces)."""
+    if not is_table(corpus, data.format):
+        return load_corpus(corpus, arg)
+    texts = read_texts(corpus, data.format, data.text_cols, data.header)
+    return "\n".join(" ".join(text.splitlines()) for text in texts)
+
+
 def build_vectorizer(text: str, data: LMDataConfig) -> TextVectorizer:
     """Adapt a char or word vectorizer on the corpus (word level adds the <eos> special)."""
     if data.level == "char":
         return TextVectorizer("char", max_tokens=data.max_tokens).adapt([text])
-    vectorizer = TextVectorizer("whitespace", max_tokens=data.max_tokens, specials=[EOS])
+    tokenizer = "whitespace" if data.tokenizer == "whitespace" else WordTokenizer(data.tokenizer)
+    vectorizer = TextVectorizer(tokenizer, max_tokens=data.max_tokens, specials=[EOS])
     return vectorizer.adapt(text.splitlines())
 
 
@@ -233,8 +271,10 @@ def train_language_model(
     if not isinstance(model, LanguageModelConfig):
         model = from_dict(LanguageModelConfig, model or {}, "model")  # checked before the data
     check_run_dir(out, "lm", resume)
-    val_text = None if data.val_corpus is None else load_corpus(data.val_corpus, "val_corpus")
-    text = load_corpus(data.corpus)  # a bad val_corpus path failed before this long read
+    if data.embeddings not in (None, "none", BUNDLED_NAME):  # before the long corpus read
+        check_input_file("embeddings", data.embeddings, "a word-vectors file, default or none")
+    val_text = None if data.val_corpus is None else read_corpus(data.val_corpus, data, "val_corpus")
+    text = read_corpus(data.corpus, data)  # a bad val_corpus path failed before this long read
     return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
 
 
@@ -266,7 +306,13 @@ def fit_language_model(
     val_ids = None
     if val_text is not None:
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
-    model_config = replace(model, vocab_size=vectorizer.vocab_size)
+    default_size = defaults(LanguageModelConfig)["embedding_size"]
+    matrix, size = initial_embedding(data.embeddings, vectorizer, model.embedding_size,
+                                     default_size, trainer.seed, [ids.numpy()])  # fmt: skip
+    model_config = replace(model, vocab_size=vectorizer.vocab_size, embedding_size=size)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)
     network = LanguageModel(model_config)
+    if matrix is not None and network.embedding is not None:
+        with torch.no_grad():
+            network.embedding.weight.copy_(torch.from_numpy(matrix))
     return Trainer(network, task, trainer, out, None, callbacks, verbose).fit(resume)

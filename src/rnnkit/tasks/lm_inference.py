@@ -113,7 +113,7 @@ class LoadedLanguageModel:
             tokens = [
                 t
                 for i, line in enumerate(lines)
-                for t in [*line.split(), *([EOS] if i < len(lines) - 1 else [])]
+                for t in [*self.vectorizer.tokenizer.tokenize(line), *([EOS] if i < len(lines) - 1 else [])]
             ]
         else:
             tokens = self.vectorizer.tokenizer.tokenize(prompt)
