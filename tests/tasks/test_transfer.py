@@ -141,6 +141,7 @@ def test_encoder_from_copies_the_language_model_exactly(world, tmp_path: Path) -
     assert {k: config["model"][k] for k in ("cell", "num_layers", "hidden_size", "embedding_size",
             "bidirectional")} == {"cell": "lstm", "num_layers": 2, "hidden_size": 12,
                                   "embedding_size": 50, "bidirectional": False}  # fmt: skip
+    assert all(g[0] == 1.0 and g[2] for g in recorder.groups[0])  # default: no ULMFiT schedule
     start = recorder.start
     for name, tensor in lm.model.rnn.state_dict().items():
         assert torch.equal(start[f"rnn.{name}"], tensor), name
@@ -160,8 +161,8 @@ def test_encoder_from_copies_the_language_model_exactly(world, tmp_path: Path) -
 
 
 def test_discriminative_lrs_and_gradual_unfreezing_follow_the_config(world, tmp_path: Path) -> None:
-    recorder = Recorder()
-    train_classifier(tmp_path / "clf", clf_data(world), trainer=ClassifierTrainerConfig(
+    recorder, ulmfit = Recorder(), {"discriminative_lr": 2.6, "gradual_unfreezing": True}
+    train_classifier(tmp_path / "clf", clf_data(world), ulmfit, ClassifierTrainerConfig(
         epochs=5, schedule="constant", patience=0, **QUIET), callbacks=[recorder], verbose=0)  # fmt: skip
     # groups bottom to top: embedding, layer 0, layer 1, head; lr / 2.6 per group down
     scales = [2.6**-3, 2.6**-2, 2.6**-1, 1.0]
@@ -187,16 +188,17 @@ def test_schedule_options_and_freeze_embeddings(world, tmp_path: Path) -> None:
 
 def test_resume_continues_the_unfreezing_schedule_exactly(world, tmp_path: Path) -> None:
     data, options = clf_data(world), {"schedule": "constant", "patience": 0, **QUIET}
-    train_classifier(tmp_path / "straight", data, trainer=ClassifierTrainerConfig(epochs=3, **options), verbose=0)
-    train_classifier(tmp_path / "cut", data, trainer=ClassifierTrainerConfig(epochs=1, **options), verbose=0)
-    train_classifier(tmp_path / "cut", data, trainer=ClassifierTrainerConfig(epochs=3, **options),
+    ulmfit = {"discriminative_lr": 2.6, "gradual_unfreezing": True}
+    train_classifier(tmp_path / "straight", data, ulmfit, ClassifierTrainerConfig(epochs=3, **options), verbose=0)
+    train_classifier(tmp_path / "cut", data, ulmfit, ClassifierTrainerConfig(epochs=1, **options), verbose=0)
+    train_classifier(tmp_path / "cut", data, ulmfit, ClassifierTrainerConfig(epochs=3, **options),
                      resume=True, verbose=0)  # fmt: skip
     a = load_checkpoint(tmp_path / "straight" / "last").state_dict
     b = load_checkpoint(tmp_path / "cut" / "last").state_dict
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(Exception, match="encoder_from"):  # the encoder source is part of the run
         other = clf_data(world, encoder_from=str(world["lm_whitespace"]), standardize="none")
-        train_classifier(tmp_path / "cut", other, trainer=ClassifierTrainerConfig(epochs=4, **options),
+        train_classifier(tmp_path / "cut", other, ulmfit, ClassifierTrainerConfig(epochs=4, **options),
                          resume=True, verbose=0)  # fmt: skip
 
 

@@ -63,8 +63,8 @@ class ClassifierConfig(RecurrentConfig):
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
     embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
-    discriminative_lr: float = 2.6  # encoder_from: each lower layer's lr is this factor smaller (1 = off)
-    gradual_unfreezing: bool = True  # encoder_from: train the head alone, then one more layer per epoch
+    discriminative_lr: float = 1.0  # encoder_from: each lower layer's lr is this factor smaller (ULMFiT: 2.6)
+    gradual_unfreezing: bool = False  # encoder_from: the head alone, then one more layer per epoch
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -15,10 +15,12 @@ Model Fine-tuning for Text Classification"):
   language model knows t (``<unk>`` maps to ``<unk>``; ``<pad>`` stays zero); the other rows
   are initialised as without transfer (the bundled vectors when their dimension is the
   language model's embedding size, else random). The recurrent weights are copied exactly.
-- **Fine-tuning** (TextClassifier.param_groups / unfreeze): discriminative learning rates
-  (the head at the full rate, each lower layer ``discriminative_lr`` = 2.6 times less, the
-  embedding lowest) and gradual unfreezing (epoch 1 trains the head alone, each later epoch
-  one more layer, top down).
+- **Fine-tuning** (TextClassifier.param_groups / unfreeze): every layer at the full rate by
+  default; on request ULMFiT's discriminative learning rates (the head at the full rate, each
+  lower layer ``discriminative_lr``, e.g. 2.6, times less, the embedding lowest) and gradual
+  unfreezing (epoch 1 trains the head alone, each later epoch one more layer, top down).
+  Both are off by default: after a short language-model run they cost accuracy
+  (docs/classification.md, "Measured").
 
 The language model is read with :func:`rnnkit.tasks.lm_inference.load_language_model`: its
 manifest's sizes and SHA-256 are verified, tensors come from safetensors only.
