@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 
@@ -12,3 +14,15 @@ def _private_cache_dir(tmp_path_factory) -> None:
     mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _interruptible_subprocesses() -> None:
+    """Let the Ctrl-C tests' CLI subprocesses receive SIGINT.
+
+    A shell starts a background job (``.ci/run &``) with SIGINT ignored, and that disposition
+    passes through exec to every child, whose Python then never raises KeyboardInterrupt.
+    A handler installed here is reset to the default on exec instead.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
