@@ -91,7 +91,8 @@ def transfer_weights(
     ids: list[list[int]],
 ) -> None:  # fmt: skip
     """Copy the language model's embedding rows (by token string) and recurrent stack into
-    ``network`` (built with :func:`encoder_config`), and turn on its ULMFiT fine-tuning.
+    ``network`` (built with :func:`encoder_config`), and mark it transferred: one optimizer
+    group per layer, with ULMFiT's schedule when its config asks for it.
 
     ``ids`` (the encoded training texts) weigh the logged share of running words mapped.
     """
