@@ -35,6 +35,7 @@ from rnnkit.tasks.classification import (
     ClassifyDataConfig,
     train_classifier,
 )
+from rnnkit.train.metrics import MetricLog
 
 RUNS = Path(__file__).resolve().parent / "runs" / "classify"
 RESULTS = Path(__file__).resolve().parent / "results" / "classify_quality.json"
@@ -103,7 +104,7 @@ def train(name: str, overrides: dict[str, dict[str, Any]], tag: str) -> dict[str
     progress, report = train_classifier(out, data, dict(overrides.get("model", {})), trainer)
     total = time.perf_counter() - start
     assert report is not None
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = MetricLog(out / "metrics.jsonl").read()
     val = [r for r in records if "val_accuracy" in r]
     train_n = round(len(data.read(data.train).texts) * (1 - data.val_fraction))  # about
     best = max(range(len(val)), key=lambda i: (val[i]["val_accuracy"], -i))

@@ -56,6 +56,7 @@ from rnnkit.tasks.classification import (
     train_classifier,
 )
 from rnnkit.tasks.language_modeling import LMDataConfig, LMTrainerConfig, train_language_model
+from rnnkit.train.metrics import MetricLog
 
 RUNS = Path(__file__).resolve().parent / "runs" / "transfer"
 LM_DATA = {"level": "word", "tokenizer": "glove", "embeddings": "default", "max_tokens": 10_000,
@@ -109,7 +110,7 @@ def clf_run(name: str, train: Path, test: Path, minutes: float, **options: Any) 
     start = time.perf_counter()
     progress, report = train_classifier(out, data, dict(options.get("model", {})), trainer)
     assert report is not None
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = MetricLog(out / "metrics.jsonl").read()
     val = [r for r in records if "val_accuracy" in r]
     return {"test_accuracy": report.accuracy, "test_macro_f1": report.macro_f1,
             "best_val_accuracy": progress.best, "validations": len(val),

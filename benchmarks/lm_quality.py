@@ -22,6 +22,7 @@ from common import SHARED_DATA, publish
 from rnnkit.config import with_budget
 from rnnkit.tasks.language_modeling import LMDataConfig, LMTrainerConfig, train_language_model
 from rnnkit.tasks.lm_inference import load_language_model
+from rnnkit.train.metrics import MetricLog
 
 RUNS = Path(__file__).resolve().parent / "runs"
 
@@ -37,7 +38,7 @@ def train(name: str, data: LMDataConfig, model: dict, **trainer: object) -> tupl
 
 
 def best_val(out: Path) -> dict:
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = MetricLog(out / "metrics.jsonl").read()
     val = [r for r in records if "val_loss" in r]
     return min(val, key=lambda r: r["val_loss"]) | {"evaluations": len(val)}
 

@@ -30,6 +30,7 @@ from rnnkit.tasks.translation import (
     train_translator,
 )
 from rnnkit.tasks.translation_inference import load_translator
+from rnnkit.train.metrics import MetricLog
 
 RUNS = Path(__file__).resolve().parent / "runs"
 MODEL = {  # the recipe: word level, bidirectional GRU encoder, GRU decoder
@@ -57,7 +58,7 @@ def run(attention: str, minutes: float, data: Path, precision: str) -> dict[str,
 
 def score(out: Path, minutes: float, data: Path, wall: float) -> dict[str, object]:
     """Test BLEU/chrF (greedy and beam 5) and speed of the trained run in ``out``."""
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    records = MetricLog(out / "metrics.jsonl").read()
     val = [r for r in records if "val_loss" in r]
     config = json.loads((out / "config.json").read_text())
     translator = load_translator(out)
