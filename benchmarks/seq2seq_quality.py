@@ -135,9 +135,7 @@ def previous_runs() -> list[dict[str, object]]:
     path = Path(__file__).resolve().parent / "results" / "seq2seq_quality.json"
     if not path.exists():
         return []
-    payload = json.loads(path.read_text())
-    threads = payload.get("threads")
-    return [{"threads": threads, **r} for r in payload.get("runs", [])]
+    return json.loads(path.read_text()).get("runs", [])
 
 if __name__ == "__main__":
     main()
