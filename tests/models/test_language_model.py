@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from rnnkit.errors import InvalidArgumentError
-from rnnkit.models.language_model import LanguageModel, LanguageModelConfig, detach_state
+from rnnkit.models.language_model import (
+    LanguageModel,
+    LanguageModelConfig,
+    detach_state,
+    move_state,
+)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -32,6 +37,21 @@ def test_shapes_and_state_carry(cell: str, embedding_size: int) -> None:
     first, mid = model(ids[:, :4])
     second, _ = model(ids[:, 4:], detach_state(mid))
     torch.testing.assert_close(torch.cat([first, second], 1), logits, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_bf16_carried_state_goes_on_in_fp32(cell: str) -> None:
+    """A state from a bf16 step, or from a run saved under another --precision, feeds fp32."""
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(vocab_size=11, cell=cell, hidden_size=16))
+    ids = torch.randint(0, 11, (2, 5))
+    _, state = model(ids)
+    half = tuple(s.bfloat16() for s in state) if cell == "lstm" else state.bfloat16()
+    moved = move_state(half, torch.device("cpu"))
+    parts = moved if isinstance(moved, tuple) else (moved,)
+    assert all(p.dtype == torch.float32 for p in parts)
+    logits, _ = model(ids, moved)  # the fused kernel takes it (a bf16 state would fail there)
+    assert logits.dtype == torch.float32
 
 
 @pytest.mark.parametrize("tie", [False, True])

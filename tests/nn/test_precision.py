@@ -72,3 +72,21 @@ def test_precision_auto_on_the_cpu_follows_the_measurement(override, dtype, monk
     monkeypatch.setenv("RNNKIT_BF16", override)
     assert resolve_precision("auto", torch.device("cpu")) == dtype
     assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
+
+
+def test_a_cpu_with_other_vector_extensions_measures_afresh(fresh, monkeypatch) -> None:
+    """One VM model name ("AMD EPYC") covers AVX2-only and AVX-512 bf16 CPUs: never share."""
+    measured = []
+
+    def measure(*args) -> bool:
+        measured.append(torch.backends.cpu.get_cpu_capability())
+        return len(measured) == 1
+
+    monkeypatch.setattr(precision, "_measure_kernel", measure)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert precision.bf16_kernel("lstm", 64, fused.KERNELS["lstm"]) is True
+    monkeypatch.setattr(precision, "_ANSWERS", {})  # a new process on another CPU, same cache
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert precision.bf16_kernel("lstm", 64, fused.KERNELS["lstm"]) is False
+    assert measured == ["AVX2", "AVX512"]
+    assert len(json.loads(precision.cache_path().read_text())) == 2

@@ -80,6 +80,25 @@ def test_plateau_stops_and_budget_runs_out_otherwise(tmp_path) -> None:
     assert len(task.scored) == 5 and progress.stopped == "budget"
 
 
+class LearningRates(Callback):
+    """The learning rate of each step."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+        self.rates.append(trainer.optimizer.param_groups[0]["lr"])
+
+
+def test_plateau_schedule_halves_at_each_validation_without_gain(tmp_path) -> None:
+    seen = LearningRates()
+    _, _, progress = fit(tmp_path, [0.5, 0.4, 0.6, 0.6, 0.3, 0.7, 0.2, 0.1], [seen],
+                         schedule="plateau", min_lr_ratio=0.2, patience=0)  # fmt: skip
+    assert progress.lr_drops == 5
+    by_epoch = seen.rates[::4]  # 4 steps an epoch; validation after each epoch
+    assert by_epoch == pytest.approx([0.05, 0.05, 0.025, 0.025, 0.0125, 0.01, 0.01, 0.01])
+
+
 def test_without_restore_best_the_last_weights_stay(tmp_path) -> None:
     model, task, _ = fit(tmp_path, [0.9, 0.5, 0.5], patience=2, restore_best=False)
     torch.testing.assert_close(model.weight, task.scored[-1]["weight"], rtol=0, atol=0)

@@ -71,6 +71,18 @@ def test_a_changed_budget_is_applied_logged_and_recorded(run, copy, caplog) -> N
     assert config["resumed"] == [{"step": 6, "changed": {"steps": [6, 9], "eval_every": [3, 9]}}]
 
 
+def test_what_auto_precision_became_is_recorded_and_a_change_resumes(run, copy, caplog) -> None:
+    first = json.loads((run[1] / "config.json").read_text())["resolved"]
+    assert first["device"] == "cpu" and first["precision"] in ("fp32", "bf16")
+    with caplog.at_level(logging.INFO, logger="rnnkit"):
+        code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--precision", "fp32",
+                        "--resume")  # fmt: skip
+    assert code == 0 and "training on cpu in fp32 (precision fp32)" in caplog.text
+    config = json.loads((copy / "config.json").read_text())
+    assert config["resolved"] == {"device": "cpu", "precision": "fp32"}
+    assert config["resumed"][0]["changed"]["precision"] == ["auto", "fp32"]
+
+
 def test_metrics_after_the_checkpoint_are_dropped_on_resume(run, copy) -> None:
     log = copy / "metrics.jsonl"
     log.write_text(log.read_text() + '{"step": 7, "epoch": 0, "val_loss": 9.0}\n{"step": 8, "ep')

@@ -112,13 +112,17 @@ def detach_state(state: State | None) -> State | None:
     return state.detach()
 
 
-def move_state(state: State | None, device: torch.device) -> State | None:
-    """The state on ``device`` (a resumed run's CPU-loaded state moves to the GPU here)."""
+def move_state(
+    state: State | None, device: torch.device, dtype: torch.dtype = torch.float32
+) -> State | None:
+    """The state on ``device`` in ``dtype`` (a resumed run's CPU-loaded state moves to the GPU
+    here; a state a bf16 step returned, or a run saved under another --precision, is fp32
+    again: the fused kernels take the state in the input's dtype)."""
     if state is None:
         return None
     if isinstance(state, tuple):
-        return (state[0].to(device), state[1].to(device))
-    return state.to(device)
+        return (state[0].to(device, dtype), state[1].to(device, dtype))
+    return state.to(device, dtype)
 
 
 def repeat_state(state: State, count: int) -> State:

@@ -51,7 +51,10 @@ def cpu_name() -> str:
 
 
 def _machine() -> str:
-    return f"{cpu_name()}|threads={torch.get_num_threads()}|torch={torch.__version__}"
+    """The cache key's machine part.  The vector extensions torch dispatches to are part of it:
+    a VM's model name ("AMD EPYC") can stand for a CPU with AVX2 only or one with AVX-512 bf16."""
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{cpu_name()}|{isa}|threads={torch.get_num_threads()}|torch={torch.__version__}"
 
 
 def _cached(key: str, measure: Callable[[], bool]) -> bool:

@@ -57,7 +57,13 @@ from rnnkit.train.checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from rnnkit.train.device import PRECISIONS, autocast, resolve_device, resolve_precision
+from rnnkit.train.device import (
+    PRECISION_NAMES,
+    PRECISIONS,
+    autocast,
+    resolve_device,
+    resolve_precision,
+)
 from rnnkit.train.metrics import MetricLog, RunningMean, plot_curves
 from rnnkit.train.run_dir import check_output_dir, recover_interrupted_saves
 from rnnkit.validation import check_choice, check_float, check_int, check_seed
@@ -82,7 +88,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "plateau")
 
 
 @dataclass
@@ -93,7 +99,7 @@ class TrainerConfig:
     lr: float = 2e-3  # peak learning rate
     weight_decay: float = 0.0  # decoupled weight decay (AdamW)
     clip_norm: float = 5.0  # max global gradient norm; 0 turns clipping off
-    schedule: str = "cosine"  # cosine (to min_lr_ratio * lr) | constant, after warm-up
+    schedule: str = "cosine"  # cosine (to min_lr_ratio * lr) | constant | plateau (halved at each validation without improvement, to min_lr_ratio * lr), after warm-up
     warmup_steps: int = 50  # linear warm-up from lr / warmup_steps
     min_lr_ratio: float = 0.1  # where the cosine schedule ends, as a fraction of lr
     epochs: int | None = None  # budget: passes over the training data
@@ -158,6 +164,7 @@ class Progress:
     batch: int = 0  # next batch index within the epoch
     best: float | None = None
     bad_evals: int = 0
+    lr_drops: int = 0  # validations without improvement so far (the plateau schedule's halvings)
     elapsed: float = 0.0  # training seconds so far, across resumes
     last_eval_step: int = -1
     stopped: str = ""  # why training ended: "patience", "callback" (stop_training) or "budget"
@@ -194,6 +201,10 @@ class Trainer:
         }
         self.dist, self.device = distributed.init_from_env(resolve_device(config.device))
         self.dtype = resolve_precision(config.precision, self.device)
+        # what "auto" became on this machine: recorded beside the settings, never compared
+        self.run_config["resolved"] = {
+            "device": str(self.device), "precision": PRECISION_NAMES[self.dtype],
+        }  # fmt: skip
         self.progress = Progress()
         # fp16 needs loss scaling against gradient underflow; a disabled scaler is a no-op.
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.dtype == torch.float16)
@@ -235,6 +246,8 @@ class Trainer:
             temp = config.with_name(".config.json.tmp")
             temp.write_text(json.dumps(self.run_config, indent=2) + "\n")
             temp.replace(config)
+            logger.info("training on %s in %s (precision %s)", self.device,
+                        self.run_config["resolved"]["precision"], self.config.precision)  # fmt: skip
         self.stop_training = False
         try:
             self._call("on_train_begin")
@@ -270,11 +283,13 @@ class Trainer:
         return min(limits) if limits else None
 
     def learning_rate(self, step: int, elapsed: float) -> float:
-        """Warm-up then cosine (or constant) learning rate for the next step."""
+        """Warm-up then cosine, constant or plateau learning rate for the next step."""
         cfg = self.config
         warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
         if cfg.schedule == "constant":
             return cfg.lr * warm
+        if cfg.schedule == "plateau":  # as Keras' ReduceLROnPlateau(factor=0.5, patience=1)
+            return cfg.lr * warm * max(cfg.min_lr_ratio, 0.5**self.progress.lr_drops)
         done = [step / total] if (total := self.planned_steps()) else []
         if cfg.minutes:
             done.append(elapsed / (cfg.minutes * 60))
@@ -363,6 +378,7 @@ class Trainer:
         value = metrics[self.task.metric]
         improved = p.best is None or (value > p.best if self.task.maximize else value < p.best)
         p.best, p.bad_evals = (value, 0) if improved else (p.best, p.bad_evals + 1)
+        p.lr_drops += not improved
         shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
         trainer_state = self._trainer_state()  # a collective under torchrun: every rank calls it
         if self.dist.is_main:  # metrics are all-reduced: every rank took the same decisions
@@ -383,14 +399,19 @@ class Trainer:
     # ---- state ----
     def _make_optimizer(self) -> torch.optim.Optimizer:
         """One parameter group, or the model's own ``param_groups()`` (each with an
-        ``lr_scale``, the fraction of the scheduled learning rate it gets)."""
+        ``lr_scale``, the fraction of the scheduled learning rate it gets).
+
+        The fused implementation (one kernel for all parameters) on the CPU and CUDA: a
+        classifier's 50,000-row embedding made the per-parameter loop cost as much as the
+        rest of a small model's step."""
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
         groups = getattr(self.model, "param_groups", None)
         if groups is None:
             groups = [{"params": [q for q in self.model.parameters() if q.requires_grad]}]
         else:
             groups = groups()
-        return cls(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        fused = self.device.type in ("cpu", "cuda")
+        return cls(groups, lr=self.config.lr, weight_decay=self.config.weight_decay, fused=fused)
 
     def _trainer_state(self) -> dict[str, Any]:
         state = {
@@ -419,7 +440,7 @@ class Trainer:
                     if name != "step" and value.shape != param.shape:
                         raise ValueError(f"optimizer {name} of shape {tuple(value.shape)}")
             self.progress = Progress(**state["progress"])
-            for name in ("step", "epoch", "batch", "bad_evals", "last_eval_step"):
+            for name in ("step", "epoch", "batch", "bad_evals", "lr_drops", "last_eval_step"):
                 check_int(f"progress.{name}", getattr(self.progress, name), -1)
             check_float("progress.elapsed", self.progress.elapsed, 0)
             check_float("progress.best", self.progress.best, optional=True)
