@@ -144,6 +144,16 @@ def test_embedding_matrix_rows_and_coverage(tmp_path: Path, table: np.ndarray) -
     np.testing.assert_array_equal(zeros[[1, 3, 5, 7]], 0)
 
 
+def test_the_unknown_token_starts_as_the_average_found_word(tmp_path: Path, table: np.ndarray) -> None:
+    """Never trained on small data, a random <unk> would tilt every text with an unseen word."""
+    vectors = load_vectors(write(tmp_path / "v.txt", glove_text(table)))
+    tokens = ["<pad>", "<unk>", "the", "queen", "zebra"]
+    for seed in (0, 1, 2):
+        matrix, _ = build_embedding_matrix(vectors, tokens, seed=seed, unk_id=1)
+        np.testing.assert_allclose(matrix[1], table[[0, 2]].mean(axis=0), rtol=1e-6)
+        assert not np.allclose(matrix[4], matrix[1])  # other missing words are still drawn
+
+
 def test_missing_rows_match_the_found_statistics() -> None:
     rng = np.random.default_rng(0)
     table = (rng.standard_normal((2000, 8)) * 0.5 + 3).astype(np.float32)

@@ -305,12 +305,17 @@ def build_embedding_matrix(
     pad_id: int | None = 0,
     seed: int = 0,
     init: str = "normal_matched",
+    unk_id: int | None = None,
 ) -> tuple[np.ndarray, Coverage]:
     """The (V, D) float32 matrix whose row i is the vector of ``tokens[i]`` (id -> token).
 
     Lookup: exact, then lowercase. Rows of missing tokens: init "normal_matched" draws from a
     normal with the per-dimension mean and std of the found rows (``np.random.default_rng(seed)``),
     "zeros" leaves them zero. Row ``pad_id`` (None: no padding row) is zeros and is not counted.
+    Row ``unk_id`` (the unknown-word token, when it has no vector) is the found rows' mean under
+    "normal_matched": a word a model never saw in training reads as the average word, not as a
+    random one (a random <unk> that training never updates tilts every prediction with unseen
+    words one way, by up to 8 points on MPQA depending on the seed).
     """
     if init not in ("normal_matched", "zeros"):
         raise invalid("init", init, "'normal_matched' or 'zeros'")
@@ -342,6 +347,8 @@ def build_embedding_matrix(
         rng = np.random.default_rng(seed)
         noise = rng.standard_normal((len(missing_ids), vectors.dim))  # (M, D)
         matrix[missing_ids] = found.mean(axis=0) + noise * found.std(axis=0)
+        if unk_id in missing_ids:
+            matrix[unk_id] = found.mean(axis=0)
     coverage = Coverage(
         len(found_ids), len(missing_ids), lowercased, [tokens[i] for i in missing_ids[:10]]
     )

@@ -41,7 +41,7 @@ from rnnkit.data.vectors import BUNDLED_NAME
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
-from rnnkit.tasks.pretrained import initial_embedding
+from rnnkit.tasks.pretrained import add_vector_words, embedding_source, initial_embedding
 from rnnkit.tasks.transfer import encoder_config, load_encoder, transfer_weights
 from rnnkit.text import STANDARDIZERS, TextVectorizer, WordTokenizer, padding
 from rnnkit.train import distributed
@@ -73,19 +73,21 @@ class ClassifyDataConfig:
     classes: str | None = None  # file of class names, one per line (labels: names or 1..C)
     skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
     standardize: str = "glove"  # text clean-up before splitting on spaces (glove: GloVe's tokens)
-    vocab_size: int = 20_000  # vocabulary cap, <pad> and <unk> included
+    vocab_size: int = 20_000  # cap on the words learned from the training texts, <pad> and <unk> included (vector_words come on top)
     max_len: int = 400  # tokens kept per text (longer texts are truncated)
     truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last
     batch_size: int = 64  # B: texts per training batch
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
     class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
     embeddings: str | None = "default"  # word vectors: default (bundled GloVe), none, or a PATH
+    vector_words: int = 50_000  # the vectors' most frequent words added to the vocabulary, so that words unseen in training keep their vectors; 0: none
     encoder_from: str | None = None  # a word-level LM run (rnnkit train lm) to start the embedding and RNN from
 
     def __post_init__(self) -> None:
         check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
         check_int("vocab_size", self.vocab_size, 3, MAX_VOCAB)  # <pad>, <unk> and a word
         check_int("max_len", self.max_len, 1, MAX_LEN)
+        check_int("vector_words", self.vector_words, 0, MAX_VOCAB)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         check_choice("truncate", self.truncate, ("post", "pre"))
         check_float("val_fraction", self.val_fraction, 0, 1, lo_open=True, hi_open=True)
@@ -118,6 +120,7 @@ class ClassifierTrainerConfig(TrainerConfig):
 
     lr: float = 3e-3  # peak learning rate
     warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
+    schedule: str = "plateau"  # cosine | constant | plateau (halved at each validation without improvement)
     # The default budget: until val_accuracy stops improving for `patience` epochs, at most
     # 30 epochs and 14 minutes. Naming any of epochs / steps / minutes replaces both caps.
     epochs: int | None = 30  # budget: passes over the training data (default: at most 30)
@@ -363,11 +366,15 @@ def fit_classifier(
     val_y = encode_labels(labels, val)
     test_y = None if test is None else encode_labels(labels, test)  # fails before training
     vectorizer = build_vectorizer(train.texts, data)
-    full = [vectorizer.encode(text) for text in train.texts]
     size, default_size = model.embedding_size, defaults(ClassifierConfig)["embedding_size"]
+    fixed = data.encoder_from is not None  # the LM's embedding: its vocabulary, its size
+    source = embedding_source(data.embeddings, size, default_size, fixed)
+    # before encoding: a training word past the vocabulary cap that has a vector gets its row
+    added = 0 if source is None or fixed else add_vector_words(source, vectorizer, data.vector_words)
+    full = [vectorizer.encode(text) for text in train.texts]
     # read before anything is reported: a bad vectors file is the one message
-    matrix, size = initial_embedding(data.embeddings, vectorizer, size, default_size,
-                                     trainer.seed, full, fixed_size=data.encoder_from is not None)  # fmt: skip
+    matrix, size = initial_embedding(source, vectorizer, size, default_size, trainer.seed, full,
+                                     added, fixed)  # fmt: skip
     cut = sum(len(row) > data.max_len for row in full) / len(full)
     logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"

@@ -37,7 +37,7 @@ from rnnkit.models.language_model import (
     detach_state,
     move_state,
 )
-from rnnkit.tasks.pretrained import initial_embedding
+from rnnkit.tasks.pretrained import embedding_source, initial_embedding
 from rnnkit.text import EOS, STANDARDIZERS, TextVectorizer, WordTokenizer
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback
@@ -307,8 +307,9 @@ def fit_language_model(
     if val_text is not None:
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
     default_size = defaults(LanguageModelConfig)["embedding_size"]
-    matrix, size = initial_embedding(data.embeddings, vectorizer, model.embedding_size,
-                                     default_size, trainer.seed, [ids.numpy()])  # fmt: skip
+    source = embedding_source(data.embeddings, model.embedding_size, default_size)
+    matrix, size = initial_embedding(source, vectorizer, model.embedding_size, default_size,
+                                     trainer.seed, [ids.numpy()])  # fmt: skip
     model_config = replace(model, vocab_size=vectorizer.vocab_size, embedding_size=size)
     task = LanguageModelingTask(ids, vectorizer, data, val_ids)
     network = LanguageModel(model_config)

@@ -137,6 +137,19 @@ class TextVectorizer:
         self._vocab = vocab
         return self
 
+    def extend(self, tokens: Iterable[str]) -> int:
+        """Append ``tokens`` the vocabulary lacks, after its last id; returns how many.
+
+        Existing ids stay as they are, so a model's embedding rows for them still line up;
+        ``max_tokens`` caps what :meth:`adapt` learns, not what is added here.
+        """
+        vocab = self.vocab
+        known = set(vocab.specials).union(vocab.tokens)
+        new = [t for t in dict.fromkeys(tokens) if t not in known]
+        if new:
+            self._vocab = Vocabulary((*vocab.tokens, *new), specials=vocab.specials[2:])
+        return len(new)
+
     @property
     def is_adapted(self) -> bool:
         """Whether a vocabulary exists (from :meth:`adapt`, :meth:`from_dict` or :meth:`load`)."""
