@@ -43,6 +43,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit.nn as rnn
+from rnnkit.train.device import resolve_precision
 
 CONFIGS = {
     "imdb_rnn": {"kind": "RNN", "vocab": 10000, "embed": 64, "hidden": 64, "layers": 2,
@@ -130,15 +131,32 @@ class TorchModel(nn.Module):
         return x
 
 
-def torch_trainer(model: nn.Module):
+def torch_trainer(model: nn.Module, dtype: torch.dtype = torch.float32):
+    """One Adam step per call; the forward under CPU autocast to ``dtype`` (fp32: none)."""
     opt = torch.optim.Adam(model.parameters(), 1e-3)
 
     def step(ids: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
-        F.cross_entropy(model(ids, lengths), labels).backward()
+        with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
+            logits = model(ids, lengths)
+        F.cross_entropy(logits.float(), labels).backward()
         opt.step()
 
     return step
+
+
+def rnnkit_precision() -> torch.dtype:
+    """What ``--precision auto`` picks on this CPU (bf16 when measured faster here)."""
+    return resolve_precision("auto", torch.device("cpu"))
+
+
+def torch_bf16_works(cfg: dict, ids, lengths, labels) -> bool:
+    """Can torch.nn run this configuration under bf16 autocast here (oneDNN may refuse)?"""
+    try:
+        torch_trainer(TorchModel(cfg, "padded"), torch.bfloat16)(ids, lengths, labels)
+        return True
+    except RuntimeError:
+        return False
 
 
 def keras_available(threads: int) -> bool:
@@ -179,13 +197,29 @@ def keras_inputs(cfg: dict, ids: torch.Tensor, lengths: torch.Tensor):
     return arr.numpy()
 
 
+def synthetic_batch(name: str, cfg: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ids (B, T), lengths (B,), labels (B,) of the configuration's real shape."""
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, cfg["vocab"], (cfg["batch"], cfg["time"]), generator=gen)
+    lengths = synthetic_lengths(name, cfg, gen)
+    return ids, lengths, torch.randint(0, cfg["classes"], (cfg["batch"],), generator=gen)
+
+
 def training_steps(cfg: dict, ids, lengths, labels, use_keras: bool) -> dict:
-    """One training step on (ids, lengths, labels) per system, as argument-free callables."""
-    modes = ["rnnkit", "padded"] + (["packed"] if cfg["varlen"] else []) + ["loop"]
+    """One training step on (ids, lengths, labels) per system, as argument-free callables.
+
+    rnnkit runs at its default precision (``auto``); where that is bf16, "rnnkit_fp32" shows
+    it in fp32 too. "padded_bf16" is torch.nn under bf16 autocast, where oneDNN builds it.
+    """
+    fp32, bf16, auto = torch.float32, torch.bfloat16, rnnkit_precision()
+    modes = [("rnnkit", "rnnkit", auto)] + ([("rnnkit_fp32", "rnnkit", fp32)] if auto != fp32 else [])
+    modes += [("padded", "padded", fp32)]
+    modes += [("padded_bf16", "padded", bf16)] if torch_bf16_works(cfg, ids, lengths, labels) else []
+    modes += ([("packed", "packed", fp32)] if cfg["varlen"] else []) + [("loop", "loop", fp32)]
     runs = {}
-    for mode in modes:
+    for name, mode, dtype in modes:
         torch.manual_seed(0)
-        runs[mode] = partial(torch_trainer(TorchModel(cfg, mode)), ids, lengths, labels)
+        runs[name] = partial(torch_trainer(TorchModel(cfg, mode), dtype), ids, lengths, labels)
     if use_keras:
         model = keras_model(cfg)
         runs["keras"] = partial(model.train_on_batch, keras_inputs(cfg, ids, lengths), labels.numpy())
@@ -195,10 +229,7 @@ def training_steps(cfg: dict, ids, lengths, labels, use_keras: bool) -> dict:
 def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
     results = []
     for name, cfg in CONFIGS.items():
-        gen = torch.Generator().manual_seed(0)
-        ids = torch.randint(1, cfg["vocab"], (cfg["batch"], cfg["time"]), generator=gen)
-        lengths = synthetic_lengths(name, cfg, gen)
-        labels = torch.randint(0, cfg["classes"], (cfg["batch"],), generator=gen)
+        ids, lengths, labels = synthetic_batch(name, cfg)
         runs = training_steps(cfg, ids, lengths, labels, use_keras)
         speeds = {mode: [] for mode in runs}
         for run in runs.values():
@@ -211,8 +242,11 @@ def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
                 speeds[mode].append(cfg["batch"] * steps / (time.perf_counter() - start))
         median = {mode: statistics.median(v) for mode, v in speeds.items()}
         best_other = max(v for m, v in median.items() if m in ("padded", "packed", "keras"))
+        best_any = max(v for m, v in median.items() if not m.startswith("rnnkit"))
         results.append({"config": name, **cfg, "samples_per_s": median,
-                        "rnnkit_over_best_other": median["rnnkit"] / best_other})  # fmt: skip
+                        "rnnkit_precision": str(rnnkit_precision()).removeprefix("torch."),
+                        "rnnkit_over_best_other": median["rnnkit"] / best_other,
+                        "rnnkit_over_best_incl_bf16": median["rnnkit"] / best_any})  # fmt: skip
         print(name, {m: round(v) for m, v in median.items()}, flush=True)
     return results
 
@@ -285,7 +319,8 @@ def imdb_epoch(subset: int, use_keras: bool) -> dict | None:
     for mode in ("rnnkit", "packed"):
         torch.manual_seed(0)
         model = TorchModel(cfg, mode)
-        step = torch_trainer(model)
+        dtype = rnnkit_precision() if mode == "rnnkit" else torch.float32
+        step = torch_trainer(model, dtype)
         step(ids[:batch], lengths[:batch], labels[:batch])  # warm-up, not timed
         if mode == "rnnkit":  # length buckets: sort, cut into batches, shuffle the batches
             order = torch.argsort(lengths + torch.rand(n), descending=True)
@@ -299,7 +334,7 @@ def imdb_epoch(subset: int, use_keras: bool) -> dict | None:
             step(ids[b], lengths[b], labels[b])
         epoch[mode] = (time.perf_counter() - start) * 25000 / n
         model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype, enabled=dtype != torch.float32):
             model(test_ids[:256], test_lengths[:256])  # warm-up
             start = time.perf_counter()
             for i in range(0, len(test_ids), 256):
@@ -321,21 +356,27 @@ def imdb_epoch(subset: int, use_keras: bool) -> dict | None:
 
 
 def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | None) -> str:
-    columns = ["rnnkit", "padded", "packed", "loop", "keras"]
+    columns = ["rnnkit", "rnnkit_fp32", "padded", "padded_bf16", "packed", "loop", "keras"]
     lines = [
-        "| configuration | " + " | ".join(columns) + " | rnnkit / best of torch.nn & Keras |",
-        "|---|" + "---|" * (len(columns) + 1),
+        "| configuration | " + " | ".join(columns) + " | rnnkit / best of fp32 torch.nn & Keras "
+        "| rnnkit / best of all others |",
+        "|---|" + "---|" * (len(columns) + 2),
     ]
     for r in results:
         cells = [f"{r['samples_per_s'][c]:,.0f}" if c in r["samples_per_s"] else "—" for c in columns]
-        lines.append(f"| {r['config']} | " + " | ".join(cells) + f" | **{r['rnnkit_over_best_other']:.2f}** |")
+        lines.append(f"| {r['config']} | " + " | ".join(cells) + f" | **{r['rnnkit_over_best_other']:.2f}** "
+                     f"| {r['rnnkit_over_best_incl_bf16']:.2f} |")  # fmt: skip
     text = "\n".join(lines) + (
         "\n\nTraining samples/s (forward, loss, backward, Adam), median of interleaved rounds, "
-        f"torch.set_num_threads({torch.get_num_threads()}). padded = torch.nn ignoring lengths; packed = torch.nn on "
+        f"torch.set_num_threads({torch.get_num_threads()}). rnnkit = its defaults, precision auto "
+        f"({results[0]['rnnkit_precision']} here; rnnkit_fp32 = the same in fp32, shown when auto "
+        "picks bf16); padded = torch.nn ignoring lengths; padded_bf16 = the same under bf16 "
+        "autocast (— where oneDNN cannot build it); packed = torch.nn on "
         "pack_padded_sequence; loop = torch.nn cells stepped in Python; keras = Keras 3 on "
         "TensorFlow CPU (— when not installed).\n\n"
         f"GEMM peak (torch.mm 2048³): fp32 {peak['fp32']:.1f} GFLOP/s, bf16 {peak['bf16']:.1f} "
-        f"GFLOP/s. rnnkit's char LSTM 256 reaches {flop_fraction:.0%} of the fp32 peak."
+        f"GFLOP/s. rnnkit's char LSTM 256 reaches {flop_fraction:.0%} of the peak of the precision "
+        f"it ran in ({results[-1]['rnnkit_precision']})."
     )
     if imdb:
         e, p = imdb["epoch_s_extrapolated_25k"], imdb["predict_texts_per_s"]
@@ -365,7 +406,8 @@ def main() -> None:
     results = seed_configs(args.rounds, args.steps, use_keras)
     peak = gemm_peak()
     char = next(r for r in results if r["config"] == "char_lstm")
-    flop_fraction = char["samples_per_s"]["rnnkit"] * char_lstm_flops_per_sample() / 1e9 / peak["fp32"]
+    used = "bf16" if char["rnnkit_precision"] == "bfloat16" else "fp32"
+    flop_fraction = char["samples_per_s"]["rnnkit"] * char_lstm_flops_per_sample() / 1e9 / peak[used]
     imdb = imdb_epoch(args.imdb_subset, use_keras)
     figures = {"configs": results, "gemm_peak_gflops": peak, "char_lstm_fp32_peak_fraction":
                flop_fraction, "imdb": imdb, "keras": use_keras}  # fmt: skip
