@@ -84,7 +84,11 @@ the small sets by 0.7 on average and raised AG News by 0.2, and it doubles the r
 the capped long-document sets pay for in epochs. IMDB with the defaults: 88.62% (bf16, the
 precision "auto" picks on this machine, 33 s an epoch, best epoch 8 of 11) and 88.84% in fp32
 (48 s an epoch, best 5 of 8); on 2026-11-23, fp32 with the cosine schedule on an AVX2-only
-EPYC (80 s an epoch, stopped by the 14-minute cap after 10.4 epochs): 89.29%.
+EPYC (80 s an epoch, stopped by the 14-minute cap after 10.4 epochs): 89.29%. IMDB
+bidirectional (bf16, 68 s an epoch, best epoch 5 of 8, 10 minutes): 89.57%, one seed; a rule
+"two directions for long documents" would fit that and the small sets, but one seed of IMDB
+(and none of 20 Newsgroups) is not enough to set it, and on the AVX2 machine an epoch of it
+would take about 160 s, 5 epochs in the cap.
 
 Conditions. 2026-12-04: a 2-core AMD EPYC with AVX-512 bf16 (the machine of 2026-11-23 had
 AVX2 only), where precision "auto" measures bf16 faster and trains in it. Subj, CR, MPQA and
