@@ -70,6 +70,11 @@ def pretrained_matrix(
     return matrix
 
 
+def _free_sizes(default_size: int, fixed_size: bool) -> tuple[int, ...]:
+    """Sizes that mean "the vectors' dimension": the default, unless a language model fixed it."""
+    return () if fixed_size else (default_size,)
+
+
 def embedding_source(
     embeddings: str | None, size: int, default_size: int, fixed_size: bool = False
 ) -> str | None:
@@ -82,8 +87,7 @@ def embedding_source(
     explicit even when it equals the default.
     """
     source = None if embeddings in (None, "none") else embeddings
-    free = () if fixed_size else (default_size,)
-    if source == BUNDLED_NAME and size not in (BUNDLED_DIM, *free):
+    if source == BUNDLED_NAME and size not in (BUNDLED_DIM, *_free_sizes(default_size, fixed_size)):
         logger.info(  # info, not warning: an explicit size is a choice (verbose=0 stays silent)
             f"embeddings: random, as embedding_size={size} is not the bundled vectors' "
             f"{BUNDLED_DIM}"
@@ -111,6 +115,6 @@ def initial_embedding(
     if source is None:
         return None, size
     matrix = pretrained_matrix(source, vectorizer, seed, ids, added)
-    if size not in (matrix.shape[1], *(() if fixed_size else (default_size,))):
+    if size not in (matrix.shape[1], *_free_sizes(default_size, fixed_size)):
         raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
     return matrix, matrix.shape[1]

@@ -144,8 +144,7 @@ class TextVectorizer:
         ``max_tokens`` caps what :meth:`adapt` learns, not what is added here.
         """
         vocab = self.vocab
-        known = set(vocab.specials).union(vocab.tokens)
-        new = [t for t in dict.fromkeys(tokens) if t not in known]
+        new = [t for t in dict.fromkeys(tokens) if t not in vocab]  # specials included
         if new:
             self._vocab = Vocabulary((*vocab.tokens, *new), specials=vocab.specials[2:])
         return len(new)

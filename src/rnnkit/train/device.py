@@ -12,7 +12,8 @@ from rnnkit.nn import precision
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-PRECISION_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISION_NAMES = {dtype: name for name, dtype in DTYPES.items()}  # what a run records
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,12 +36,8 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     """
     if name not in PRECISIONS:
         raise invalid("precision", name, "auto, fp32, bf16 or fp16")
-    if name == "fp32":
-        return torch.float32
-    if name == "bf16":
-        return torch.bfloat16
-    if name == "fp16":
-        return torch.float16
+    if name in DTYPES:
+        return DTYPES[name]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if precision.bf16_training_faster() else torch.float32
