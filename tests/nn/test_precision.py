@@ -90,3 +90,16 @@ def test_a_cpu_with_other_vector_extensions_measures_afresh(fresh, monkeypatch) 
     assert precision.bf16_kernel("lstm", 64, fused.KERNELS["lstm"]) is False
     assert measured == ["AVX2", "AVX512"]
     assert len(json.loads(precision.cache_path().read_text())) == 2
+
+
+def test_loop_products_are_measured_once_per_kind_and_size_class(fresh, monkeypatch) -> None:
+    measured = []
+    monkeypatch.setattr(precision, "_measure_matmul", lambda *shape: measured.append(shape) or True)
+    assert precision.bf16_matmul("gru", 200) is True  # class H=256, 3 gate blocks
+    assert precision.bf16_matmul("gru", 256) is True  # same class: the cached answer
+    assert precision.bf16_matmul("lstm", 256) is True
+    assert measured == [(3, 256), (4, 256)]
+
+
+def test_the_loop_products_measurement_runs_here(fresh) -> None:
+    assert isinstance(precision._measure_matmul(1, 64, batch=8, steps=2), bool)

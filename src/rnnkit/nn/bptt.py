@@ -40,9 +40,19 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx
 
-from rnnkit.nn import cells
+from rnnkit.nn import cells, precision
 
 State = tuple[Tensor, ...]  # (h,) or (h, c)
+
+
+def affine(bias: Tensor | None, x: Tensor, w: Tensor) -> Tensor:
+    """bias + x @ w in x's dtype (float32).  w: (K, N) in float32, or in bf16 when the loop's
+    products run in bf16 (then x (M, K) is rounded to bf16 and the product comes back float32);
+    bias: (M, N), (N,) or None."""
+    if w.dtype == x.dtype:
+        return torch.mm(x, w) if bias is None else torch.addmm(bias, x, w)
+    product = torch.mm(x.to(w.dtype), w).to(x.dtype)
+    return product if bias is None else product.add_(bias)
 
 
 class SimpleRNNSteps:
@@ -61,7 +71,7 @@ class SimpleRNNSteps:
     ) -> tuple[State, tuple[Tensor, ...]]:  # fmt: skip
         """gi_t: (B, H); x: (B, H) = h_{t-1} * mask_h; w_hh_t: (H, H) = W_hh^T.
         Returns (h_t,) and what backward needs: (h_t,)."""
-        h = cells.simple_rnn_pointwise(torch.addmm(gi_t, x, w_hh_t), self.nonlinearity)
+        h = cells.simple_rnn_pointwise(affine(gi_t, x, w_hh_t), self.nonlinearity)
         return (h,), (h,)
 
     def backward(
@@ -95,7 +105,7 @@ class LSTMSteps:
         """gi_t: (B, 4H); x: (B, H_out); state (h, c). Returns (h_t, c_t) and
         (acts (B, 5H), c_{t-1}[, m_t])."""
         c = state[1]
-        m, c_new, acts = cells.lstm_pointwise(torch.addmm(gi_t, x, w_hh_t), c)
+        m, c_new, acts = cells.lstm_pointwise(affine(gi_t, x, w_hh_t), c)
         saved = (torch.cat(acts, dim=-1), c)
         if w_hr is None:
             return (m, c_new), saved
@@ -139,7 +149,7 @@ class GRUSteps:
     ) -> tuple[State, tuple[Tensor, ...]]:  # fmt: skip
         """gi_t: (B, 3H) (without b_hh); x: (B, H). Returns (h_t,) and (acts (B, 4H), h_{t-1})."""
         h = state[0]
-        gh = torch.mm(x, w_hh_t) if b_hh is None else torch.addmm(b_hh, x, w_hh_t)
+        gh = affine(b_hh, x, w_hh_t)
         h_new, acts = cells.gru_pointwise(gi_t, gh, h)
         return (h_new,), (torch.cat(acts, dim=-1), h)
 
@@ -188,26 +198,41 @@ def run(
     h_mask: (B, H_out) recurrent-dropout mask applied to h_{t-1} where it meets W_hh, or None.
 
     Returns the outputs (T, B, H_out), zero at padded steps, and the final state.
-    Under autocast it runs in float32 (like the fused CPU kernels), returning float32.
+    Under autocast the state and the gate arithmetic stay float32 (the result is float32);
+    the recurrent matrix products run in bf16 under CPU bf16 autocast where
+    :func:`rnnkit.nn.precision.bf16_matmul` measured that faster here, else in float32.
     """
     device = gi.device.type
     c0 = state[1] if len(state) > 1 else None
     inputs = [gi, state[0], c0, weight_hh, bias_hh, weight_hr]
+    matmul_dtype = weight_hh.dtype
     if torch.is_autocast_enabled(device):
         inputs = [t if t is None else t.float() for t in inputs]
         h_mask = None if h_mask is None else h_mask.float()
+        bf16 = _bf16_products(device, kind, weight_hh.shape[1])
+        matmul_dtype = torch.bfloat16 if bf16 else torch.float32
     with torch.autocast(device, enabled=False):
-        outputs = _Recurrence.apply(kind, *inputs, mask, h_mask)
+        outputs = _Recurrence.apply(kind, *inputs, mask, h_mask, matmul_dtype)
     return outputs[0], tuple(outputs[1:])
+
+
+def _bf16_products(device: str, kind: str, hidden: int) -> bool:
+    """Under autocast: should the recurrent products run in bf16 (CPU bf16 autocast, measured)?"""
+    return (
+        device == "cpu"
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        and precision.bf16_matmul(kind, hidden)
+    )
 
 
 def _steps(
     kind: str, gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None, w_hr: Tensor | None,
-    mask: Tensor | None, h_mask: Tensor | None,
+    mask: Tensor | None, h_mask: Tensor | None, matmul_dtype: torch.dtype,
 ) -> tuple[Tensor, State, list[tuple[Tensor, ...]]]:  # fmt: skip
     """The time loop: outputs (T, B, H_out) zero at padded steps, final state, and per step
-    (x_t, *what the kind's backward needs). Pure torch ops: under grad mode it records a graph."""
-    steps, w_hh_t = STEPS[kind], w_hh.t()
+    (x_t, *what the kind's backward needs). Pure torch ops: under grad mode it records a graph.
+    ``matmul_dtype``: the dtype W_hh x_t is computed in (the weights', or bf16 for speed)."""
+    steps, w_hh_t = STEPS[kind], w_hh.t().to(matmul_dtype)
     outputs, saved = [], []
     for t in range(gi.shape[0]):
         h = state[0]
@@ -241,12 +266,13 @@ class _Recurrence(torch.autograd.Function):
         w_hr: Tensor | None,
         mask: Tensor | None,
         h_mask: Tensor | None,
+        matmul_dtype: torch.dtype,
     ) -> tuple[Tensor, ...]:
         state = (h0,) if c0 is None else (h0, c0)
-        out, final, saved = _steps(kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask)
+        out, final, saved = _steps(kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask, matmul_dtype)
         stacked = [torch.stack(slot) for slot in zip(*saved, strict=True)]  # (T, B, ...) per slot
         ctx.save_for_backward(gi, h0, c0, w_hh, b_hh, w_hr, mask, h_mask, *stacked)
-        ctx.kind = kind
+        ctx.kind, ctx.matmul_dtype = kind, matmul_dtype
         return (out, *final)
 
     @staticmethod
@@ -254,7 +280,7 @@ class _Recurrence(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: differentiate a recorded replay
             return _second_order_backward(ctx, d_out, d_final)
         gi, _, c0, w_hh, b_hh, w_hr, mask, h_mask, h_in, *per_step = ctx.saved_tensors
-        steps = STEPS[ctx.kind]
+        steps, w_hh_low = STEPS[ctx.kind], w_hh.to(ctx.matmul_dtype)
         d_in = torch.empty_like(gi)  # (T, B, G*H), input side
         d_rec = d_in if isinstance(steps, (SimpleRNNSteps, LSTMSteps)) else torch.empty_like(gi)
         d_proj = torch.empty_like(h_in) if w_hr is not None else None  # (T, B, P)
@@ -270,7 +296,7 @@ class _Recurrence(torch.autograd.Function):
             )
             if d_proj is not None:
                 d_proj[t] = d_m
-            d_h = torch.mm(d_rec[t], w_hh)  # (B, H_out): reaching h_{t-1} through W_hh
+            d_h = affine(None, d_rec[t], w_hh_low)  # (B, H_out): reaching h_{t-1} through W_hh
             if h_mask is not None:
                 d_h = d_h * h_mask
             if direct[0] is not None:
@@ -279,13 +305,13 @@ class _Recurrence(torch.autograd.Function):
             if mask is not None:
                 d_state = tuple(d + k for d, k in zip(d_state, d_keep, strict=True))
         flat = d_rec.flatten(0, 1)  # (T*B, G*H)
-        d_w_hh = torch.mm(flat.t(), h_in.flatten(0, 1))
+        d_w_hh = affine(None, flat.t(), h_in.flatten(0, 1).to(ctx.matmul_dtype))
         d_b_hh = flat.sum(0) if b_hh is not None else None
         d_w_hr = None
         if d_proj is not None:
             d_w_hr = torch.mm(d_proj.flatten(0, 1).t(), per_step[-1].flatten(0, 1))
         d_c0 = d_state[1] if c0 is not None else None
-        return None, d_in, d_state[0], d_c0, d_w_hh, d_b_hh, d_w_hr, None, None
+        return None, d_in, d_state[0], d_c0, d_w_hh, d_b_hh, d_w_hr, None, None, None
 
 
 def _second_order_backward(
@@ -303,7 +329,7 @@ def _second_order_backward(
         if t is not None and ctx.needs_input_grad[_Recurrence.SECOND_ORDER_INPUTS[i]]
     ]  # fmt: skip
     state = (h0,) if c0 is None else (h0, c0)
-    out, final, _ = _steps(ctx.kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask)
+    out, final, _ = _steps(ctx.kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask, ctx.matmul_dtype)
     grads = torch.autograd.grad(
         (out, *final), [inputs[i] for i in wanted], (d_out, *d_final),
         create_graph=True, allow_unused=True,
@@ -311,4 +337,4 @@ def _second_order_backward(
     result: list[Tensor | None] = [None] * len(inputs)
     for i, g in zip(wanted, grads, strict=True):
         result[i] = g if g is not None else torch.zeros_like(inputs[i])
-    return (None, *result, None, None)
+    return (None, *result, None, None, None)

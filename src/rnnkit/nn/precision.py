@@ -8,6 +8,8 @@ so rnnkit measures instead of assuming:
 
 * :func:`bf16_kernel` - under CPU bf16 autocast, does the fused kernel for this kind and
   hidden size run correctly and faster in bf16 than in fp32?
+* :func:`bf16_matmul` - under CPU bf16 autocast, is the loop path's per-step recurrent
+  product (B, H) x (H, G*H) faster in bf16 (with the casts it needs) than in fp32?
 * :func:`bf16_training_faster` - does a small LSTM model train faster under bf16 autocast
   (``--precision auto``)?
 
@@ -31,6 +33,7 @@ import torch
 logger = logging.getLogger("rnnkit.nn")
 _ANSWERS: dict[str, bool] = {}
 SPEEDUP = 1.1  # bf16 must be at least this much faster to be chosen
+GATES = {"lstm": 4, "gru": 3}  # gate blocks per kind (the SimpleRNNs: 1)
 TOLERANCE = 0.05  # largest relative difference of bf16 outputs from fp32 counted correct
 
 
@@ -112,7 +115,7 @@ def bf16_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Tensor
 def _measure_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Tensor, ...]]) -> bool:
     """fwd+bwd of one layer, B=32 T=16 D=H, in fp32 and bf16: bf16 works, agrees, is faster."""
     gen = torch.Generator().manual_seed(0)
-    gates = {"lstm": 4, "gru": 3}.get(mode, 1)
+    gates = GATES.get(mode, 1)
     shapes = [(gates * hidden, hidden)] * 2 + [(gates * hidden,)] * 2
     weights = [(torch.rand(s, generator=gen) - 0.5) / hidden**0.5 for s in shapes]
     x = torch.randn(16, 32, hidden, generator=gen)
@@ -135,6 +138,38 @@ def _measure_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Te
         if not error <= TOLERANCE:
             return False
         return _bf16_faster(lambda: run(torch.bfloat16), lambda: run(torch.float32))
+
+
+def bf16_matmul(mode: str, hidden: int) -> bool:
+    """Should the loop path's recurrent products of ``mode`` (lstm, gru, rnn_tanh...) run in
+    bf16 at this hidden size?"""
+    size = size_class(hidden)
+    return _cached(f"matmul:{mode}:H{size}", lambda: _measure_matmul(GATES.get(mode, 1), size))
+
+
+def _measure_matmul(gates: int, hidden: int, batch: int = 64, steps: int = 20) -> bool:
+    """``steps`` products h (B, H) x W_hh^T (H, G*H) plus the gates' input, as the loop runs
+    them: fp32 addmm against h rounded to bf16, a bf16 mm and the result back in fp32."""
+    gen = torch.Generator().manual_seed(0)
+    h = torch.rand(batch, hidden, generator=gen)
+    gi = torch.rand(batch, gates * hidden, generator=gen)
+    w = torch.rand(hidden, gates * hidden, generator=gen)
+    w_bf16 = w.bfloat16()
+
+    def bf16() -> None:
+        for _ in range(steps):
+            torch.mm(h.bfloat16(), w_bf16).float().add_(gi)
+
+    def fp32() -> None:
+        for _ in range(steps):
+            torch.addmm(gi, h, w)
+
+    with torch.autocast("cpu", enabled=False):
+        try:
+            return _bf16_faster(bf16, fp32)
+        except RuntimeError as exc:  # no bf16 matrix product on this build
+            logger.debug("bf16 matmul fails here: %s", exc)
+            return False
 
 
 def bf16_training_faster() -> bool:
