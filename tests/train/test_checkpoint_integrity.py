@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,20 @@ def test_round_trip_builds_the_model(tmp_path: Path) -> None:
     reference = LanguageModel(LanguageModelConfig(**MODEL))
     for key, tensor in reference.state_dict().items():
         assert torch.equal(model.state_dict()[key], tensor)
+
+
+def test_loading_a_model_leaves_torch_dynamo_unimported(tmp_path: Path) -> None:
+    """Laying the model out on the meta device must not run an embedding's normal_ there: its
+    meta decomposition imports torch._dynamo, which cost every `rnnkit predict` about 1 s."""
+    ckpt = save(tmp_path / "c")
+    code = (
+        "import sys; from rnnkit.train.checkpoint import build_model, load_checkpoint; "
+        "from rnnkit.models.language_model import LanguageModel, LanguageModelConfig; "
+        f"build_model(load_checkpoint({str(ckpt)!r}), LanguageModelConfig, LanguageModel); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize(

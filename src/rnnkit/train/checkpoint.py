@@ -53,6 +53,7 @@ import safetensors
 import safetensors.torch
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from rnnkit import __version__
 from rnnkit.errors import CheckpointError, RnnkitError, invalid
@@ -254,6 +255,20 @@ def load_checkpoint(
     )
 
 
+class _NoRandomInit(TorchFunctionMode):
+    """``normal_`` does nothing (a model laid out on the meta device has no values to draw).
+
+    On the meta device ``normal_`` runs a Python decomposition whose first call imports
+    ``torch._dynamo``: about 1 s of every ``rnnkit predict``, for an embedding's initialiser.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is torch.nn.init.normal_ or func is Tensor.normal_:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **kwargs)
+
+
 def build_model(ckpt: Checkpoint, config_cls: type, model_cls: type, **extra: Any) -> nn.Module:
     """``model_cls(config_cls(**config["model"], **extra))`` holding the checkpoint's weights.
 
@@ -272,7 +287,7 @@ def build_model(ckpt: Checkpoint, config_cls: type, model_cls: type, **extra: An
         raise CheckpointError(f"{where}: model settings: {exc}; {_EXPECTED}") from None
     except RnnkitError as exc:
         raise CheckpointError(f"{where}: model settings: {exc}; {_EXPECTED}") from None
-    with torch.device("meta"):
+    with torch.device("meta"), _NoRandomInit():
         try:
             check_state_shapes(ckpt, model_cls(config).state_dict())
         except CheckpointError as exc:
