@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rnnkit.text import WordTokenizer, tokenizer_from_dict
-from rnnkit.text.glove import glove_standardize, glove_tokens
+from rnnkit.text.glove import _TOKEN_RE, clean_text, glove_standardize, glove_tokens
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,15 @@ PIECES = [*"abnst'.,:/-$%0123@<>&;# \n\"", "n't", "'s", "http://", "www.", "<br 
           "quot;", "u.s.", "\u2019", "\\"]  # fmt: skip
 
 
-@given(st.text(max_size=60) | st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+TEXTS = st.text(max_size=60) | st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+
+
+@given(TEXTS)
+def test_chunk_by_chunk_equals_the_pattern_over_the_whole_text(text: str) -> None:
+    assert glove_tokens(text) == _TOKEN_RE.findall(clean_text(text))
+
+
+@given(TEXTS)
 def test_standardizing_twice_changes_nothing(text: str) -> None:
     once = glove_standardize(text)
     assert glove_standardize(once) == once

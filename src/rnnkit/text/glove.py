@@ -54,13 +54,30 @@ _TOKEN_RE = re.compile(
 )
 
 
-def glove_tokens(text: str) -> list[str]:
-    """The GloVe-style tokens of ``text`` (see the module docstring for the rules)."""
+def clean_text(text: str) -> str:
+    """``text`` without HTML tags, entities decoded, quotes and dashes ASCII, lower-cased."""
     if "<" in text:
         text = _TAG_RE.sub(" ", text)
     if ";" in text:
         text = html.unescape(_BARE_ENTITY_RE.sub(r"&\1;", text))
-    return _TOKEN_RE.findall(text.translate(_QUOTES).lower())
+    return text.translate(_QUOTES).lower()
+
+
+def glove_tokens(text: str) -> list[str]:
+    """The GloVe-style tokens of ``text`` (see the module docstring for the rules).
+
+    No token spans whitespace, so each whitespace-separated chunk is tokenised alone: a chunk
+    of letters and digits only (most words) is one token, the others go through the full
+    pattern. The tokens equal ``_TOKEN_RE.findall(clean_text(text))`` (tested); on IMDB
+    reviews this takes half the time.
+    """
+    tokens: list[str] = []
+    for chunk in clean_text(text).split():
+        if chunk.isalnum():
+            tokens.append(chunk)
+        else:
+            tokens.extend(_TOKEN_RE.findall(chunk))
+    return tokens
 
 
 def glove_standardize(text: str) -> str:
