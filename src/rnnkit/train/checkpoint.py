@@ -42,7 +42,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -262,7 +262,10 @@ class _NoRandomInit(TorchFunctionMode):
     ``torch._dynamo``: about 1 s of every ``rnnkit predict``, for an embedding's initialiser.
     """
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(
+        self, func: Callable[..., Any], types: tuple[type, ...], args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:  # fmt: skip
         kwargs = kwargs or {}
         if func is torch.nn.init.normal_ or func is Tensor.normal_:
             return args[0] if args else kwargs["tensor"]
