@@ -81,6 +81,28 @@ def test_mean_and_max_pooling_use_real_steps_only() -> None:
             torch.testing.assert_close(result[b], reduce(output[b, : len(text)]))
 
 
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_inference_logits_equal_the_logits_with_gradients(pooling: str) -> None:
+    """Without gradients the forward overwrites the RNN's outputs (max pooling masks them in
+    place); the logits must be those of the recorded forward."""
+    clf = model(pooling=pooling)
+    tokens, lengths = collate(TEXTS)
+    with_grad = clf(tokens, lengths)
+    assert with_grad.requires_grad
+    torch.testing.assert_close(logits(clf, TEXTS), with_grad.detach(), atol=0, rtol=0)
+
+
+def test_pool_leaves_its_input_alone_unless_told_to_overwrite() -> None:
+    clf = model(pooling="max")
+    _, output = pooled(clf, TEXTS)
+    before = output.clone()
+    lengths = torch.tensor([len(t) for t in TEXTS])
+    kept = clf.pool(output, lengths)
+    assert torch.equal(output, before)
+    torch.testing.assert_close(clf.pool(output, lengths, overwrite=True), kept, atol=0, rtol=0)
+    assert torch.isinf(output).any()  # the padded steps now hold -inf
+
+
 def test_attention_weights_sum_to_one_over_real_steps() -> None:
     clf = model(pooling="attention")
     result, output = pooled(clf, TEXTS)
