@@ -251,7 +251,9 @@ def test_cpu_bf16_autocast_runs_the_fused_kernel_in_fp32(layer_type, monkeypatch
 
 @pytest.mark.parametrize("bf16_products", ["0", "1"])
 @pytest.mark.parametrize("layer_type", LAYERS)
-def test_cpu_bf16_autocast_keeps_the_loop_state_in_fp32(layer_type, bf16_products, monkeypatch) -> None:
+def test_cpu_bf16_autocast_keeps_the_loop_state_in_fp32(
+    layer_type, bf16_products, monkeypatch
+) -> None:
     """Under autocast the hand-written recurrence keeps its state and gates in float32, forward
     and backward; its recurrent products run in bf16 only where rnnkit.nn.precision says so."""
     monkeypatch.setenv("RNNKIT_BF16", bf16_products)
@@ -284,5 +286,3 @@ def test_bf16_recurrent_products_round_what_meets_w_hh(monkeypatch) -> None:
             results[setting] = layer(x)[0]
     difference = (results["1"] - results["0"]).abs().max().item()
     assert 0 < difference < 2e-2
-
-

@@ -148,7 +148,7 @@ class TextClassifier(nn.Module):
 
         Steps at or after a text's length are ignored, whatever they hold. ``overwrite``: the
         caller no longer needs ``output``, so max pooling masks it in place (in inference this
-        saves a (B, T, dirs*H) copy: 13 ms of a 105 ms IMDB batch of 256).
+        saves a (B, T, dirs*H) copy: 13 ms beside the LSTM's 105 ms on an IMDB batch of 256).
         """
         batch, time, width = output.shape
         lengths = lengths.to(output.device)
