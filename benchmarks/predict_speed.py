@@ -51,10 +51,6 @@ def imdb(split: str) -> tuple[list[str], list[str]]:
     return [" ".join(r["text"].splitlines()) for r in rows], [r["label"] for r in rows]
 
 
-def best_rate(n: int, seconds: list[float]) -> float:
-    return n / min(seconds)
-
-
 def time_call(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -129,7 +125,7 @@ def main() -> None:
             seconds[name].append(time_call(fn))
             print(f"{name}: {seconds[name][-1]:.2f} s", flush=True)
     n = len(texts)
-    rates = {name: best_rate(n, s) for name, s in seconds.items()}
+    rates = {name: n / min(s) for name, s in seconds.items()}
     rates["rnnkit_cli_without_startup"] = n / (min(seconds["rnnkit_cli"]) - min(startup))
     labels = {
         "rnnkit_cli": "`rnnkit predict` (CLI, whole run)",
