@@ -41,8 +41,9 @@ from rnnkit.errors import CheckpointError, InvalidArgumentError, MissingDependen
 from rnnkit.models.classifier import TextClassifier
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.sequence import reverse_padded
-from rnnkit.tasks.classifier_inference import LoadedClassifier, load_classifier
-from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir, load_language_model
+from rnnkit.tasks.classifier_inference import LoadedClassifier
+from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir
+from rnnkit.tasks.loading import load_run
 from rnnkit.train.checkpoint import read_config
 from rnnkit.validation import check_output_file
 
@@ -156,14 +157,15 @@ class LanguageModelGraph(nn.Module):
         return (self.model.decoder(output.transpose(0, 1)), *final)  # (B, T, V), (L, B, H)...
 
 
-def _loaded(run_or_model: Any, kind: str) -> tuple[nn.Module, dict[str, Any] | None]:
-    """(model, metadata or None) from a run directory, a loaded model or a bare model."""
+def _loaded(
+    run_or_model: Any, kind: str, expect_sha256: str | None
+) -> tuple[nn.Module, dict[str, Any] | None]:
+    """(model, metadata or None) from a run directory, a loaded model or a bare model.
+
+    ``expect_sha256`` pins a run directory's checkpoint (see ``rnnkit.train.checkpoint``).
+    """
     if isinstance(run_or_model, (str, Path)):
-        task = read_config(checkpoint_dir(run_or_model)).get("task")
-        if task != kind:
-            raise CheckpointError(f"{run_or_model}: a {task!r} run; expected a {kind!r} run")
-        loader = load_classifier if kind == "classify" else load_language_model
-        run_or_model = loader(run_or_model)
+        run_or_model = load_run(run_or_model, expect_sha256=expect_sha256, tasks=(kind,))
     if isinstance(run_or_model, LoadedClassifier):
         meta = {
             "labels": run_or_model.labels.names,
@@ -181,15 +183,18 @@ def _loaded(run_or_model: Any, kind: str) -> tuple[nn.Module, dict[str, Any] | N
     return run_or_model, None
 
 
-def export_classifier(run_or_model: Any, path: str | Path, check: bool = True) -> Path:
+def export_classifier(
+    run_or_model: Any, path: str | Path, check: bool = True, expect_sha256: str | None = None
+) -> Path:
     """Write the classifier of ``run_or_model`` as ONNX to ``path`` (and ``path``.json).
 
     ``run_or_model``: a run or checkpoint directory, a :class:`LoadedClassifier` or a bare
     :class:`TextClassifier` (then no JSON: there is no vectorizer); the model itself is left
     as it was (a copy is exported, in eval mode, on the CPU). With ``check`` the graph
     is run in onnxruntime on a random mixed-length batch and compared with PyTorch.
+    ``expect_sha256`` pins a directory's checkpoint: its manifest must have this SHA-256.
     """
-    model, meta = _loaded(run_or_model, "classify")
+    model, meta = _loaded(run_or_model, "classify", expect_sha256)
     graph = ClassifierGraph(copy.deepcopy(model).cpu())
     batch, time = 3, 7
     example = (torch.randint(1, model.config.vocab_size, (batch, time)), torch.tensor([7, 2, 5]))
@@ -200,13 +205,15 @@ def export_classifier(run_or_model: Any, path: str | Path, check: bool = True) -
     return _export(graph, example, spec, Path(path), meta, "classify", check)
 
 
-def export_language_model(run_or_model: Any, path: str | Path, check: bool = True) -> Path:
+def export_language_model(
+    run_or_model: Any, path: str | Path, check: bool = True, expect_sha256: str | None = None
+) -> Path:
     """Write one call of the language model as ONNX: (ids, state) -> (logits, new state).
 
     Same arguments as :func:`export_classifier`; the state is ``h`` (and ``c`` for an LSTM),
     each (num_layers, B, hidden_size), zeros before the first token.
     """
-    model, meta = _loaded(run_or_model, "lm")
+    model, meta = _loaded(run_or_model, "lm", expect_sha256)
     graph = LanguageModelGraph(copy.deepcopy(model).cpu())
     cfg = model.config
     names = ["h", "c"] if model.rnn.has_cell_state else ["h"]
@@ -293,13 +300,22 @@ def check_onnx(graph: nn.Module, path: str | Path, inputs: tuple[Tensor, ...]) -
     return diff
 
 
-def export(run: str | Path, path: str | Path, format: str = "onnx", check: bool = True) -> Path:
-    """Export the run (classifier or language model, from its config.json) to ``path``."""
+def export(
+    run: str | Path,
+    path: str | Path,
+    format: str = "onnx",
+    check: bool = True,
+    expect_sha256: str | None = None,
+) -> Path:
+    """Export the run (classifier or language model, from its config.json) to ``path``.
+
+    ``expect_sha256`` pins the run's checkpoint: its manifest must have this SHA-256.
+    """
     if format not in FORMATS:
         raise invalid("format", format, f"one of {', '.join(FORMATS)}")
     task = read_config(checkpoint_dir(run)).get("task")
     if task == "classify":
-        return export_classifier(run, path, check)
+        return export_classifier(run, path, check, expect_sha256)
     if task == "lm":
-        return export_language_model(run, path, check)
+        return export_language_model(run, path, check, expect_sha256)
     raise CheckpointError(f"{run}: task {task!r} in config.json; expected 'classify' or 'lm'")

@@ -305,8 +305,11 @@ FILES: list[tuple[list[str], set[str], set[str], str]] = [
     (["export", "{lm}", "--out", "{corpus.txt}/m.onnx"], {"out"}, {"which is a file"}, "export out under a file"),
     (["export", "{lm}", "--out", "{empty_dir}"], {"out"}, {"is a directory"}, "export out is a directory"),
     (["export", "{lm}", "--out", ""], {"out"}, {"empty path"}, "export out empty"),
+    (["export", "{clf}", "--expect-sha256", "e" * 64], {"expect-sha256", "expect_sha256"}, {"eeee"}, "export wrong sha"),
+    (["export", "{lm}", "--expect-sha256", "xyz"], {"expect-sha256", "expect_sha256"}, {"xyz"}, "export malformed sha"),
     (["inspect", "{missing}", "--text", "to be"], {"missing.txt"}, {"does not exist"}, "inspect missing run"),
     (["inspect", "{lm}", "--text", ""], {"text"}, {"empty"}, "inspect empty text"),
+    (["inspect", "{clf}", "--text", "a", "--expect-sha256", "c" * 64], {"expect-sha256", "expect_sha256"}, {"cccc"}, "inspect wrong sha"),
     (["inspect", "{lm}", "--file", "{missing}"], {"missing.txt"}, {"does not exist"}, "inspect file missing"),
     (["inspect", "{lm}", "--text", "to be", "--top-k", "0"], {"top-k", "top_k"}, {"0"}, "inspect top-k 0"),
     (["inspect", "{clf}", "--text", "a fine film", "--ig-steps", "-1"], {"ig-steps", "ig_steps"}, {"-1"}, "inspect ig-steps -1"),
@@ -484,10 +487,14 @@ def test_texts_after_options_are_texts(argv: list[str], world, capsys) -> None:
     assert [r["text"] for r in records] == [a for a in argv[2:] if a != "--json"]
 
 
-def test_expect_sha256_accepts_the_pinned_checkpoint(world, capsys) -> None:
+def test_expect_sha256_accepts_the_pinned_checkpoint(world, capsys, tmp_path) -> None:
     pin = (Path(world["lm"]) / "best" / "manifest.sha256").read_text().split()[0]
     code, out, err = run_cli(["generate", world["lm"], "--length", "3", "--expect-sha256", pin], capsys)
     assert code == 0 and len(out) > 3, err
+    page = tmp_path / "page.html"
+    argv = ["inspect", world["lm"], "--text", "to be", "--out", str(page), "--expect-sha256", pin]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0 and page.stat().st_size > 0, err
 
 
 @pytest.mark.slow

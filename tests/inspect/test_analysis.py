@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit
 from rnnkit.errors import CheckpointError, DataError, InvalidArgumentError
 from rnnkit.inspect import InspectConfig, inspect, load_run
 from rnnkit.inspect.analysis import pearson
 from rnnkit.inspect.tokens import features, lm_tokens
+from rnnkit.tasks.loading import load_run as load_task_run
 from rnnkit.text import EOS, TextVectorizer
 
 TEXT = 'she said "to be or not" and left.\nhe sat.'
@@ -161,9 +163,21 @@ def test_a_run_that_is_not_a_model_is_a_checkpoint_error(tmp_path: Path, lm_run:
     odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "config.json").write_text(json.dumps({"task": "seq2seq"}))
-    with pytest.raises(CheckpointError, match="task 'seq2seq'; expected a language model"):
+    with pytest.raises(CheckpointError, match="names the task 'seq2seq'; expected a language model"):
         load_run(odd)
     assert load_run(lm_run).model.config.num_layers == 2
+
+
+def test_a_pinned_run_loads_and_any_other_pin_is_refused(classifier_run: Path) -> None:
+    pin = (classifier_run / "best" / "manifest.sha256").read_text().split()[0]
+    assert isinstance(load_run(classifier_run, expect_sha256=pin).model, torch.nn.Module)
+    assert rnnkit.load(classifier_run, expect_sha256=pin).predict(["fine"]) in (["neg"], ["pos"])
+    with pytest.raises(CheckpointError, match="expected the pinned expect_sha256=0000"):
+        inspect(classifier_run, "a fine film", expect_sha256="0" * 64)
+    with pytest.raises(CheckpointError, match="expected the pinned expect_sha256=0000"):
+        rnnkit.load(classifier_run, expect_sha256="0" * 64)
+    with pytest.raises(CheckpointError, match=r"task 'classify'; expected a language model \('lm'\)$"):
+        load_task_run(classifier_run, tasks=("lm",))
 
 
 def test_the_standard_librarys_inspect_is_not_shadowed() -> None:

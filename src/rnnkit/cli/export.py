@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.options import flag
+from rnnkit.cli.options import add_expect_sha256, flag
 from rnnkit.export import FORMATS, export
 from rnnkit.validation import check_output_file
 
@@ -33,11 +33,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--no-check", action="store_true",
         help="skip running the graph in onnxruntime against PyTorch after export",
     )  # fmt: skip
+    add_expect_sha256(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     check_output_file("--out", args.out, "an .onnx file to write")  # "" is not "."
-    path = export(args.run, args.out, args.format, check=not args.no_check)
+    path = export(args.run, args.out, args.format, not args.no_check, args.expect_sha256)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0

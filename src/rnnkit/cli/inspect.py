@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnkit.cli.options import add_config_flags, flag, given
+from rnnkit.cli.options import add_config_flags, add_expect_sha256, flag, given
 from rnnkit.config import from_dict
 from rnnkit.data.corpora import load_corpus
 from rnnkit.errors import invalid
@@ -44,6 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_config_flags(parser, InspectConfig, "inspect", "what is computed")
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
+    add_expect_sha256(parser)
     parser.set_defaults(handler=run)
 
 
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise invalid("--out", args.out, "a file in an existing directory")
     config = from_dict(InspectConfig, given(args, "inspect"), "inspect")
     text = load_corpus(args.file) if args.file is not None else args.text
-    view = inspect(args.dir, text, config, device=args.device)
+    view = inspect(args.dir, text, config, args.device, args.expect_sha256)
     title = f"rnnkit inspect: {Path(args.dir).resolve().name}"
     write_html(view, out, title, args.layer, args.unit)
     sys.stdout.write(f"wrote {out} ({len(view.tokens)} tokens)\n")

@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.errors import CheckpointError, invalid
+from rnnkit.errors import invalid
 from rnnkit.inspect.attribution import METHOD, integrated_gradients
 from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
-from rnnkit.tasks.classifier_inference import LoadedClassifier, load_classifier
-from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir, load_language_model
-from rnnkit.train.checkpoint import read_config
+from rnnkit.tasks.classifier_inference import LoadedClassifier
+from rnnkit.tasks.lm_inference import LoadedLanguageModel
+from rnnkit.tasks.loading import load_run as load_task_run
 
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
 LOW, HIGH = 0.1, 0.9  # a gate below LOW is left-saturated, above HIGH right-saturated
@@ -115,29 +115,33 @@ class Inspection:
         return [(int(i // scores.shape[1]), int(i % scores.shape[1]), float(scores.flat[i])) for i in order]
 
 
-def load_run(run: str | Path, device: str = "cpu") -> Loaded:
-    """The language model or classifier of a run directory (its best/) or checkpoint."""
-    task = read_config(checkpoint_dir(run)).get("task")
-    if task == "lm":
-        return load_language_model(run, device)
-    if task == "classify":
-        return load_classifier(run, device)
-    raise CheckpointError(
-        f"{run}: task {task!r}; expected a language model ('lm') or classifier ('classify') run"
-    )
+def load_run(run: str | Path, device: str = "cpu", expect_sha256: str | None = None) -> Loaded:
+    """The language model or classifier of a run directory (its best/) or checkpoint.
+
+    ``expect_sha256`` pins the checkpoint: its manifest must have this SHA-256.
+    """
+    return load_task_run(run, device, expect_sha256, ("lm", "classify"))  # type: ignore[return-value]
 
 
 def inspect(
-    run: str | Path | Loaded, text: str, config: InspectConfig | None = None, device: str = "cpu"
+    run: str | Path | Loaded,
+    text: str,
+    config: InspectConfig | None = None,
+    device: str = "cpu",
+    expect_sha256: str | None = None,
 ) -> Inspection:
     """Run a trained model over ``text`` and collect what every unit and gate does.
 
     ``run``: a run or checkpoint directory, or an already loaded model. Characters or words
     outside the vocabulary are read as ``<unk>`` and flagged in ``tokens.unknown``; an empty
     text, or one longer than ``config.max_tokens`` tokens, is an InvalidArgumentError.
+    ``expect_sha256`` pins a directory's checkpoint (see :func:`load_run`).
     """
     config = config or InspectConfig()
-    loaded = run if isinstance(run, (LoadedLanguageModel, LoadedClassifier)) else load_run(run, device)
+    if isinstance(run, (LoadedLanguageModel, LoadedClassifier)):
+        loaded = run
+    else:
+        loaded = load_run(run, device, expect_sha256)
     model = loaded.model
     model_device = next(model.parameters()).device
     is_lm = isinstance(loaded, LoadedLanguageModel)
