@@ -48,6 +48,7 @@ TEXTS = st.text(max_size=60) | st.lists(st.sampled_from(PIECES), max_size=30).ma
 @given(TEXTS)
 def test_chunk_by_chunk_equals_the_pattern_over_the_whole_text(text: str) -> None:
     assert glove_tokens(text) == _TOKEN_RE.findall(clean_text(text))
+    assert WordTokenizer("glove").tokenize(text) == glove_standardize(text).split()
 
 
 @given(TEXTS)

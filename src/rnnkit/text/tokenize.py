@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from rnnkit.errors import DataError, invalid
-from rnnkit.text.glove import glove_standardize
+from rnnkit.text.glove import glove_standardize, glove_tokens
 
 # The 32 ASCII punctuation characters, exactly the set of Keras' DEFAULT_STRIP_REGEX
 # r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']' (the apostrophe included: "don't" -> "dont").
@@ -163,6 +163,8 @@ class WordTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         """Standardize ``text`` and split it on whitespace."""
+        if self._standardize is glove_standardize:
+            return glove_tokens(text)  # the same tokens, without joining and splitting them
         if self._standardize is not None:
             text = self._standardize(text)
         return text.split()
