@@ -155,12 +155,18 @@ def test_docs_example_classifies_without_torch(run_dir: Path, tmp_path: Path) ->
     assert main(["export", str(run_dir), "--out", str(path)]) == 0
     assert metadata_path(path).is_file()
     text = "A TRULY great film; truly unknown-word!"
-    printed = run_without_torch(tmp_path, "classify_onnx.py", str(path), text)
-    got = dict(line.split("\t") for line in printed.strip().splitlines())
-    _, want = load_classifier(run_dir).predict([text])[0]
-    assert got.keys() == want.keys()
-    for label, p in want.items():
-        assert abs(float(got[label]) - p) < 1e-4
+    clf = load_classifier(run_dir)
+    meta = json.loads(metadata_path(path).read_text())
+    for side in ("post", "pre", "middle"):  # the program cuts a long text as rnnkit does
+        meta["max_len"] = clf.config["vectorizer"]["max_len"] = 4
+        meta["truncate"] = clf.config["vectorizer"]["truncate"] = side
+        metadata_path(path).write_text(json.dumps(meta))
+        printed = run_without_torch(tmp_path, "classify_onnx.py", str(path), text)
+        got = dict(line.split("\t") for line in printed.strip().splitlines())
+        _, want = clf.predict([text])[0]
+        assert got.keys() == want.keys()
+        for label, p in want.items():
+            assert abs(float(got[label]) - p) < 1e-4, side
 
 
 def one_error_line(capsys) -> str:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rnnkit.data.readers import from_lists
 from rnnkit.errors import DataError, InvalidArgumentError
@@ -19,7 +21,7 @@ from rnnkit.tasks.classification import (
     train_classifier,
 )
 from rnnkit.tasks.classifier_inference import evaluate_file, load_classifier
-from rnnkit.text import TextVectorizer
+from rnnkit.text import TextVectorizer, padding
 from rnnkit.train.checkpoint import load_checkpoint, save_checkpoint
 from rnnkit.train.trainer import TrainerConfig
 
@@ -134,12 +136,25 @@ def test_resume_continues_a_run(tmp_path: Path) -> None:
     assert steps == [2, 4, 6]  # validations only (log_every=50): one record per validation
 
 
-def test_truncation_keeps_the_start_or_the_end() -> None:
+def test_truncation_keeps_the_start_the_end_or_both() -> None:
     vectorizer = TextVectorizer("word").adapt(["a b c d e"])
     ids = vectorizer.encode("a b c d e")
     assert encode_texts(vectorizer, ["a b c d e"], 3) == [ids[:3]]
     assert encode_texts(vectorizer, ["a b c d e"], 3, truncate="pre") == [ids[-3:]]
+    assert encode_texts(vectorizer, ["a b c d e"], 4, truncate="middle") == [ids[:1] + ids[-3:]]
     assert encode_texts(vectorizer, ["", "a"], 3) == [[], ids[:1]]
+    with pytest.raises(InvalidArgumentError, match="truncate='both': expected one of"):
+        ClassifyDataConfig(train="t.csv", truncate="both")
+
+
+@given(st.integers(0, 60), st.integers(1, 30))
+def test_the_middle_cut_keeps_a_quarter_from_the_start_and_the_rest_from_the_end(n, max_len) -> None:
+    (kept,) = padding.truncate([list(range(n))], max_len, "middle")  # ids = positions
+    assert len(kept) == min(n, max_len) and kept == sorted(set(kept))  # in order, no repeats
+    if n > max_len:
+        jumps = [i for i in range(1, max_len) if kept[i] - kept[i - 1] > 1]
+        assert jumps == ([max_len // 4] if max_len // 4 else [])  # one gap, after a quarter
+        assert kept[-1] == n - 1 and (max_len < 4 or kept[0] == 0)
 
 
 def test_balanced_class_weights() -> None:
@@ -188,7 +203,7 @@ def test_embedding_size_must_match_the_vectors(tmp_path: Path) -> None:
 
 
 def test_data_config_refuses_bad_settings() -> None:
-    for options in ({"max_len": 0}, {"truncate": "middle"}, {"class_weights": "auto"},
+    for options in ({"max_len": 0}, {"truncate": "both"}, {"class_weights": "auto"},
                     {"val_fraction": 1.0}, {"standardize": "stem"}):  # fmt: skip
         with pytest.raises(InvalidArgumentError):
             ClassifyDataConfig(train="x.csv", **options)

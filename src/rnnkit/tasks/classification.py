@@ -75,7 +75,7 @@ class ClassifyDataConfig:
     standardize: str = "glove"  # text clean-up before splitting on spaces (glove: GloVe's tokens)
     vocab_size: int = 20_000  # cap on the words learned from the training texts, <pad> and <unk> included (vector_words come on top)
     max_len: int = 400  # tokens kept per text (longer texts are truncated)
-    truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last
+    truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last, middle its first quarter and last three quarters
     batch_size: int = 64  # B: texts per training batch
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
     class_weights: str = "none"  # none | balanced (weight n / (C * n_c) on class c's loss)
@@ -89,7 +89,7 @@ class ClassifyDataConfig:
         check_int("max_len", self.max_len, 1, MAX_LEN)
         check_int("vector_words", self.vector_words, 0, MAX_VOCAB)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
-        check_choice("truncate", self.truncate, ("post", "pre"))
+        check_choice("truncate", self.truncate, padding.TRUNCATE_SIDES)
         check_float("val_fraction", self.val_fraction, 0, 1, lo_open=True, hi_open=True)
         check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
         if self.format is not None:
@@ -138,7 +138,7 @@ def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVect
 def encode_texts(
     vectorizer: TextVectorizer, texts: Sequence[str], max_len: int, truncate: str = "post"
 ) -> list[list[int]]:
-    """Ids of each text, cut to ``max_len`` (keeping the start, or the end with "pre")."""
+    """Ids of each text, cut to ``max_len`` on the side ``truncate`` (see ``padding.truncate``)."""
     return padding.truncate([vectorizer.encode(text) for text in texts], max_len, truncate)
 
 

@@ -34,6 +34,7 @@ from rnnkit.tasks.classification import (
 )
 from rnnkit.tasks.lm_inference import checkpoint_vectorizer, load_task_model
 from rnnkit.text import TextVectorizer
+from rnnkit.text.padding import TRUNCATE_SIDES
 from rnnkit.train.checkpoint import checkpoint_content
 from rnnkit.train.metrics import ClassificationReport
 from rnnkit.validation import check_choice, check_int
@@ -96,7 +97,7 @@ def load_classifier(
         labels = LabelMap.from_dict(ckpt.config["labels"])
         settings = ckpt.config["vectorizer"]
         check_int("vectorizer.max_len", settings["max_len"], 1)
-        check_choice("vectorizer.truncate", settings["truncate"], ("post", "pre"))
+        check_choice("vectorizer.truncate", settings["truncate"], TRUNCATE_SIDES)
         if len(labels) != model.config.num_classes:
             raise ValueError(f"{len(labels)} labels, a model of {model.config.num_classes} classes")
     return LoadedClassifier(model, vectorizer, labels, ckpt.config)

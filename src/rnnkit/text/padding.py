@@ -6,6 +6,12 @@
     truncating="post": [5, 6, 7]       padding="post": [5, 6, 0, 0]
     truncating="pre":  [6, 7, 8]       padding="pre":  [0, 0, 5, 6]
 
+The classifier's ``truncate`` has a third side, ``"middle"``: a long text keeps its first
+quarter of ``max_len`` and its last three quarters (seq = [1, ..., 10], length 4: [1, 8, 9,
+10]). Reviews and messages tend to state their verdict at the end and their subject at the
+start; Sun et al. (2019, "How to fine-tune BERT for text classification?") found this
+head + tail cut best on IMDB.
+
 Defaults are ``"post"`` for both (keep the start of a text, pad at the end), which suits RNNs
 given ``lengths``; Keras' ``pad_sequences`` defaults to ``"pre"`` for both. Also home to the
 small argument checks shared by ``rnnkit.text``.
@@ -26,6 +32,7 @@ from typing import Any
 from rnnkit.errors import invalid
 
 SIDES = ("post", "pre")  # the values of ``padding`` and ``truncating``
+TRUNCATE_SIDES = (*SIDES, "middle")  # the values of the classifier's ``truncate``
 
 
 def check_int(name: str, value: Any, minimum: int, *, optional: bool = False) -> int | None:
@@ -49,13 +56,19 @@ def check_side(name: str, value: Any) -> str:
 
 
 def truncate(rows: Iterable[Sequence[int]], max_len: int | None, side: str = "post") -> list[list[int]]:
-    """Each id sequence cut to at most ``max_len`` ids: its start ("post") or its end ("pre").
+    """Each id sequence cut to at most ``max_len`` ids: its start ("post"), its end ("pre"),
+    or its first ``max_len // 4`` and last ``max_len - max_len // 4`` ("middle": the middle is cut).
 
     ``max_len`` None keeps every sequence whole. Arguments are assumed valid.
     """
     if max_len is None:
         return [list(row) for row in rows]
-    return [list(row[:max_len] if side == "post" else row[max(0, len(row) - max_len) :]) for row in rows]
+    if side == "post":
+        return [list(row[:max_len]) for row in rows]
+    if side == "pre":
+        return [list(row[max(0, len(row) - max_len) :]) for row in rows]
+    head = max_len // 4
+    return [list(row) if len(row) <= max_len else [*row[:head], *row[len(row) - (max_len - head) :]] for row in rows]
 
 
 def fit_to_length(
