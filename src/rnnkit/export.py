@@ -166,6 +166,8 @@ def _loaded(
     """
     if isinstance(run_or_model, (str, Path)):
         run_or_model = load_run(run_or_model, expect_sha256=expect_sha256, tasks=(kind,))
+    elif expect_sha256 is not None:
+        raise invalid("expect_sha256", expect_sha256, "None for a model already loaded (it pins a directory)")
     if isinstance(run_or_model, LoadedClassifier):
         meta = {
             "labels": run_or_model.labels.names,

@@ -12,6 +12,7 @@ import torch
 
 import rnnkit
 from rnnkit.errors import CheckpointError, DataError, InvalidArgumentError
+from rnnkit.export import export_classifier
 from rnnkit.inspect import InspectConfig, inspect, load_run
 from rnnkit.inspect.analysis import pearson
 from rnnkit.inspect.tokens import features, lm_tokens
@@ -176,8 +177,17 @@ def test_a_pinned_run_loads_and_any_other_pin_is_refused(classifier_run: Path) -
         inspect(classifier_run, "a fine film", expect_sha256="0" * 64)
     with pytest.raises(CheckpointError, match="expected the pinned expect_sha256=0000"):
         rnnkit.load(classifier_run, expect_sha256="0" * 64)
+    for pin_a_loaded_model in (
+        lambda: inspect(load_run(classifier_run), "a fine film", expect_sha256=pin),
+        lambda: export_classifier(load_run(classifier_run), "m.onnx", expect_sha256=pin),
+    ):
+        with pytest.raises(InvalidArgumentError, match=r"expect_sha256=.*None for a model already loaded"):
+            pin_a_loaded_model()
     with pytest.raises(CheckpointError, match=r"task 'classify'; expected a language model \('lm'\)$"):
         load_task_run(classifier_run, tasks=("lm",))
+    for tasks in ("lm", (), ("lm", "ner")):
+        with pytest.raises(InvalidArgumentError, match=r"tasks=.*expected a non-empty sequence of 'lm'"):
+            load_task_run(classifier_run, tasks=tasks)
 
 
 def test_the_standard_librarys_inspect_is_not_shadowed() -> None:

@@ -139,6 +139,8 @@ def inspect(
     """
     config = config or InspectConfig()
     if isinstance(run, (LoadedLanguageModel, LoadedClassifier)):
+        if expect_sha256 is not None:
+            raise invalid("expect_sha256", expect_sha256, "None for a model already loaded (it pins a directory)")
         loaded = run
     else:
         loaded = load_run(run, device, expect_sha256)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import CheckpointError
+from rnnkit.errors import CheckpointError, invalid
 from rnnkit.tasks.classifier_inference import LoadedClassifier, load_classifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir, load_language_model
 from rnnkit.tasks.translation_inference import LoadedTranslator, load_translator
@@ -35,6 +35,8 @@ def load_run(
     ``tasks``: the tasks accepted (any of "lm", "classify", "seq2seq"); another is a
     CheckpointError. ``expect_sha256`` pins the checkpoint: its manifest must have this SHA-256.
     """
+    if isinstance(tasks, str) or not tasks or any(t not in LOADERS for t in tasks):
+        raise invalid("tasks", tasks, f"a non-empty sequence of {', '.join(map(repr, LOADERS))}")
     task = read_config(checkpoint_dir(path)).get("task")
     if task not in tasks:
         wanted = " or ".join(f"{LOADERS[t][0]} ({t!r})" for t in tasks)
