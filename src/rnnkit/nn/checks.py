@@ -4,8 +4,9 @@ Each check refuses exactly what ``torch.nn.RNNBase`` / ``RNNCellBase`` refuse, a
 exception that is an instance of the type torch raises in the same situation (``TypeError``
 for a wrong type, ``ValueError`` for a bad value or a wrong number of dimensions,
 ``RuntimeError`` for a size that does not fit), with rnnkit's message naming the argument, the
-value and what was expected, followed in parentheses by torch.nn's own sentence where PyTorch's
-tests match it (so code and searches written for torch's messages still find them). Every one is also an :class:`rnnkit.errors.InvalidArgumentError`
+value and what was expected, followed in parentheses by torch.nn's own sentence (so tests,
+code and searches written for torch's messages still find them; tested row by row in
+tests/nn/test_torch_errors.py). Every one is also an :class:`rnnkit.errors.InvalidArgumentError`
 (a ``ValueError``). Dimensions as in :mod:`rnnkit.nn.layers`.
 """
 
@@ -31,9 +32,10 @@ def check_bool(name: str, value: object) -> None:
         )
 
 
-def check_size(name: str, value: object, minimum: int = 1) -> None:
+def check_size(name: str, value: object, minimum: int = 1, torch_says: str = "") -> None:
     """An int >= minimum: TypeError for a non-int (bool counts as int, as in torch.nn),
-    ValueError for a smaller value."""
+    ValueError for a smaller value (``torch_says``: torch.nn's sentence for it, if not
+    "NAME must be greater than zero")."""
     if not isinstance(value, int):
         got = type(value).__name__
         raise invalid(
@@ -41,7 +43,8 @@ def check_size(name: str, value: object, minimum: int = 1) -> None:
             ArgumentTypeError,
         )  # fmt: skip
     if value < minimum:
-        raise invalid(name, value, f"an int >= {minimum} ({name} must be greater than zero)")
+        said = torch_says or f"{name} must be greater than zero"
+        raise invalid(name, value, f"an int >= {minimum} ({said})")
 
 
 def check_cell_size(name: str, value: object) -> None:
@@ -63,7 +66,10 @@ def check_layer_args(
         or isinstance(dropout, bool)
         or not 0 <= dropout <= 1  # type: ignore[operator]
     ):
-        raise invalid("dropout", dropout, "a probability in [0, 1]")
+        raise invalid(
+            "dropout", dropout, "a probability in [0, 1] (dropout should be a number in range"
+            " [0, 1] representing the probability of an element being zeroed)",
+        )  # fmt: skip
     if dropout > 0 and num_layers == 1:  # type: ignore[operator]
         warnings.warn(
             "dropout option adds dropout after all but last recurrent layer, so non-zero dropout"
@@ -75,11 +81,17 @@ def check_layer_args(
     check_size("input_size", input_size)
     check_size("hidden_size", hidden_size)
     check_size("num_layers", num_layers)
-    check_size("proj_size", proj_size, minimum=0)
+    check_size("proj_size", proj_size, 0, "proj_size should be a positive integer or zero to disable projections")
     if proj_size >= hidden_size:  # type: ignore[operator]
-        raise invalid("proj_size", proj_size, f"an int < hidden_size={hidden_size}")
+        raise invalid(
+            "proj_size", proj_size,
+            f"an int < hidden_size={hidden_size} (proj_size has to be smaller than hidden_size)",
+        )  # fmt: skip
     if nonlinearity not in NONLINEARITIES:
-        raise invalid("nonlinearity", nonlinearity, "'tanh' or 'relu'")
+        raise invalid(
+            "nonlinearity", nonlinearity,
+            f"'tanh' or 'relu' (Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.)",
+        )  # fmt: skip
 
 
 def check_dtype(input: Tensor, weight: Tensor) -> None:
@@ -94,28 +106,39 @@ def check_dtype(input: Tensor, weight: Tensor) -> None:
 
 
 def check_input(
-    input: Tensor, input_size: int, dims: tuple[int, ...], weight: Tensor | None = None
-) -> None:
+    input: Tensor, input_size: int, dims: tuple[int, ...], weight: Tensor | None = None,
+    got_word: str = "",
+) -> None:  # fmt: skip
     """In torch.nn's order: input.dim() in dims (ValueError), the weight's dtype when a weight
-    is given (ValueError), input.size(-1) == input_size (RuntimeError)."""
+    is given (ValueError), input.size(-1) == input_size (RuntimeError). ``got_word``: "tensor "
+    where torch.nn's sentence says "got 4D tensor instead" (torch.nn.RNN) not "got 4D instead"."""
     if input.dim() not in dims:
         shown = " or ".join(f"{d}-D" for d in dims)
-        raise invalid("input", tuple(input.shape), f"a {shown} tensor")
+        said = " or ".join(f"{d}D" for d in dims)
+        raise invalid(
+            "input", tuple(input.shape),
+            f"a {shown} tensor (Expected input to be {said}, got {input.dim()}D {got_word}instead)",
+        )  # fmt: skip
     if weight is not None:
         check_dtype(input, weight)
     if input.shape[-1] != input_size:
         raise invalid(
-            "input", tuple(input.shape), f"last dimension input_size={input_size}",
+            "input", tuple(input.shape), f"last dimension input_size={input_size} (input.size(-1)"
+            f" must be equal to input_size. Expected {input_size}, got {input.shape[-1]})",
             ShapeMismatchError,
         )  # fmt: skip
 
 
-def check_state(name: str, state: Tensor, expected: tuple[int, ...], meaning: str) -> None:
-    """A state tensor of exactly the expected shape (torch.nn: RuntimeError)."""
+def check_state(
+    name: str, state: Tensor, expected: tuple[int, ...], meaning: str, torch_name: str = ""
+) -> None:
+    """A state tensor of exactly the expected shape (torch.nn: RuntimeError); ``torch_name``
+    ("hidden", "hidden[0]", ...) adds torch.nn's sentence ("Expected hidden size ...")."""
     if not isinstance(state, Tensor):
         raise invalid(name, type(state).__name__, "a tensor", ArgumentTypeError)
     if tuple(state.shape) != expected:
-        raise invalid(name, tuple(state.shape), f"shape {expected} {meaning}", ShapeMismatchError)
+        said = f" (Expected {torch_name} size {expected}, got {list(state.shape)})" if torch_name else ""
+        raise invalid(name, tuple(state.shape), f"shape {expected} {meaning}{said}", ShapeMismatchError)
 
 
 def check_cell_input(input: Tensor, input_size: int) -> None:
@@ -154,4 +177,10 @@ def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) 
             ShapeMismatchError,
         )  # fmt: skip
     expected = (hidden_size,) if input.dim() == 1 else (input.shape[0], hidden_size)
+    if input.dim() == 1 and state.dim() == 2 and state.shape[0] != hidden_size:
+        raise invalid(  # torch.nn gives the state a batch of 1 and reads its batch as a size
+            name, tuple(state.shape), f"shape {expected} to match the unbatched input ({torch_name}"
+            f" has inconsistent hidden_size: got {state.shape[0]}, expected {hidden_size})",
+            ShapeMismatchError,
+        )  # fmt: skip
     check_state(name, state, expected, "to match the input (batch, hidden_size)")

@@ -168,7 +168,8 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
 
     def _check_input(self, input: Tensor, dims: tuple[int, ...], weights: list[Tensor]) -> None:
         """torch.nn's order: dimensions (ValueError), dtype (ValueError), size (RuntimeError)."""
-        checks.check_input(input, self.input_size, dims, weights[0] if weights else None)
+        got_word = "tensor " if self.kind.startswith("rnn_") else ""  # torch.nn.RNN's wording
+        checks.check_input(input, self.input_size, dims, weights[0] if weights else None, got_word)
 
     def _flags(self) -> dict[str, object]:
         return {
@@ -194,16 +195,23 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         if len(parts) != len(shapes) or not all(isinstance(p, Tensor) for p in parts):
             raise invalid("hx", type(hx).__name__, expected, ShapeMismatchError)
         dims = 3 if batched else 2
+        kind = "batched" if batched else "unbatched"
         for name, part in zip(("hx", "cx"), parts, strict=False):
             if part.dim() != dims:
+                if self.has_cell_state:
+                    got = ", ".join(f"{p.dim()}-D" for p in parts)
+                    said = f"hx and cx should also be {dims}-D but got ({got}) tensors"
+                else:
+                    said = f"hx should also be {dims}-D but got {part.dim()}-D tensor"
                 raise invalid(
-                    name, tuple(part.shape), f"a {dims}-D state, as the input is {dims}-D",
-                    ShapeMismatchError,
+                    name, tuple(part.shape), f"a {dims}-D state, as the input is {dims}-D"
+                    f" (For {kind} {dims}-D input, {said})", ShapeMismatchError,
                 )  # fmt: skip
         if not batched:
             parts = [p.unsqueeze(1) for p in parts]
-        for name, part, shape in zip(("hx", "cx"), parts, shapes, strict=False):
-            checks.check_state(name, part, shape, "(layers*directions, batch, size)")
+        torch_names = ("hidden[0]", "hidden[1]") if self.has_cell_state else ("hidden",)
+        for name, part, shape, said in zip(("hx", "cx"), parts, shapes, torch_names, strict=False):
+            checks.check_state(name, part, shape, "(layers*directions, batch, size)", said)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
 
     def extra_repr(self) -> str:

@@ -80,7 +80,10 @@ _ARGS = """
 def _refuse(unsupported: dict[str, object], layer: str) -> None:
     """torch.nn.RNN/GRU refuse proj_size (even 0) with ValueError, other keywords TypeError."""
     if "proj_size" in unsupported:
-        raise invalid("proj_size", unsupported["proj_size"], "no proj_size (LSTM only)")
+        raise invalid(
+            "proj_size", unsupported["proj_size"], "no proj_size (LSTM only: proj_size argument"
+            " is only supported for LSTM, not RNN or GRU)",
+        )  # fmt: skip
     if unsupported:
         raise TypeError(f"{layer} got unexpected keyword arguments {sorted(unsupported)}")
 
