@@ -33,6 +33,18 @@ def _flat(out: torch.Tensor | tuple[torch.Tensor, ...]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(("make_mine", "make_ref"), PAIRS)
+def test_same_repr_as_torch(make_mine, make_ref) -> None:
+    assert repr(make_mine()) == repr(make_ref())
+
+
+def test_simple_rnn_cell_is_keras_name_for_rnn_cell() -> None:
+    assert rnn.SimpleRNNCell is rnn.RNNCell
+    assert repr(rnn.RNNCell(2, 3, nonlinearity="relu", layer_norm=True)) == (
+        "RNNCell(2, 3, layer_norm=True, nonlinearity=relu)"
+    )
+
+
+@pytest.mark.parametrize(("make_mine", "make_ref"), PAIRS)
 def test_same_initialisation_and_state_dict_keys(make_mine, make_ref) -> None:
     torch.manual_seed(3)
     mine = make_mine()

@@ -6,9 +6,7 @@ normalisation, user cells, and dispatch to torch's fused kernels when they serve
 """
 
 from rnnkit.nn import bptt
-from rnnkit.nn.cells import GRUCell, LSTMCell, SimpleRNNCell
+from rnnkit.nn.cells import GRUCell, LSTMCell, RNNCell, SimpleRNNCell
 from rnnkit.nn.layers import GRU, LAYERS, LSTM, RNN
-
-RNNCell = SimpleRNNCell  # torch.nn's name
 
 __all__ = ["GRU", "LAYERS", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "SimpleRNNCell", "bptt"]

@@ -12,7 +12,7 @@ step in one matrix product before its time loop:
   ``gru_step_gates`` are the same steps returning their gate activations too (for
   :mod:`rnnkit.nn.recording`); the plain steps call them, so each equation is written once.
 
-The cell modules (``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) have the parameter names, shapes,
+The cell modules (``RNNCell`` alias ``SimpleRNNCell``, ``LSTMCell``, ``GRUCell``) have the parameter names, shapes,
 initialisation and gate order of ``torch.nn.RNNCell``, ``LSTMCell`` and ``GRUCell``, so their
 state_dicts load into each other unchanged. ``rnnkit.nn.layers`` runs the same step functions
 with the weights of each layer and direction.
@@ -278,10 +278,11 @@ class _CellBase(nn.Module):
         return text + (", layer_norm=True" if self.layer_norm else "")
 
 
-class SimpleRNNCell(_CellBase):
+class RNNCell(_CellBase):
     """Elman RNN cell: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
 
-    torch.nn.RNNCell's drop-in replacement (also exported as ``rnnkit.nn.RNNCell``).
+    torch.nn.RNNCell's drop-in replacement (its name and repr too); ``SimpleRNNCell`` (Keras'
+    name) is the same class.
 
     Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
     bias (default True: b_ih and b_hh), nonlinearity ('tanh' or 'relu', checked at construction), layer_norm (rnnkit: layer-normalise
@@ -319,6 +320,13 @@ class SimpleRNNCell(_CellBase):
         _, norm_hh = self.norms()
         gi = self._project(input)
         return simple_rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity, norm_hh)
+
+    def extra_repr(self) -> str:
+        text = super().extra_repr()
+        return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity}"
+
+
+SimpleRNNCell = RNNCell  # Keras' name
 
 
 class LSTMCell(_CellBase):
