@@ -95,6 +95,19 @@ def test_labels_are_one_kind_and_one_per_text() -> None:
         as_labels([1.5, 2.5], 2)
 
 
+def test_labels_in_one_element_rows_are_a_column_and_collections_are_refused() -> None:
+    assert as_labels([["pos"], ["neg"]], 2).tolist() == ["pos", "neg"]  # as an (N, 1) array
+    for bad, shown in [([["pos", "x"], ["neg", "y"]], r"y\[0\]=\['pos', 'x'\]"),
+                       ([["pos"], ["neg", "y"]], r"y\[0\]=\['pos'\]"),
+                       ([{"a": 1}, {"b": 2}], r"y\[0\]=\{'a': 1\}")]:  # fmt: skip
+        with pytest.raises(InvalidArgumentError, match=shown + ": expected one str or int label per text"):
+            as_labels(bad, 2)
+    with pytest.raises(InvalidArgumentError, match=r"y='a dict': expected .* not a mapping"):
+        as_labels({"a": "pos", "b": "neg"}, 2)  # list(dict) would be its keys
+    with pytest.raises(InvalidArgumentError, match=r"X='a dict': expected .* not a mapping"):
+        as_texts({"a": "good", "b": "bad"})
+
+
 def test_a_text_is_never_taken_for_a_file_name(tmp_path: Path) -> None:
     long_line = "x" * 5000  # as a path: OSError File name too long
     assert as_corpus(long_line) == long_line

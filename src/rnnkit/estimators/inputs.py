@@ -3,13 +3,14 @@
 Texts: a list/tuple of str, a 1-D numpy array, anything with ``tolist()`` (a pandas Series),
 a table's column (a pandas DataFrame or a Hugging Face ``datasets.Dataset``, recognised by
 ``columns`` / ``column_names``), or any iterable of str. Labels: the same containers of str
-or int values. A language model's corpus: one text, a path or bundled corpus name, or a
+or int values (rows of one label, ``[["pos"], ...]``, count as a column). A dict is refused:
+iterating it would give its keys. A language model's corpus: one text, a path or bundled corpus name, or a
 collection of documents (joined with newlines).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ def as_list(values: Any, name: str) -> list[Any]:
     """Values of a list, tuple, numpy array (1-D, or (N, 1)), Series or iterable as a list."""
     if isinstance(values, (str, bytes)):
         raise invalid(name, values, "a list of values; wrap a single text as [text]")
+    if isinstance(values, Mapping):  # list(dict) would be its keys
+        raise invalid(name, f"a {type(values).__name__}", "a list, array or column of values, not a mapping")
     if isinstance(values, np.ndarray):
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
@@ -74,7 +77,17 @@ def as_texts(data: Any, name: str = "X") -> list[str]:
 
 def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
     """(N,) labels of one kind (all str, or all int / bool) as a numpy array."""
-    values = np.asarray(as_list(labels, name))
+    listed = as_list(labels, name)
+    try:
+        values = np.asarray(listed)
+    except ValueError:  # ragged nested lists
+        values = np.asarray(listed, dtype=object)
+    if values.ndim == 2 and values.shape[1] == 1:  # [[label], ...], as an (N, 1) array
+        values = values[:, 0]
+    nested = next((i for i, v in enumerate(values) if isinstance(v, (list, tuple, dict, set, np.ndarray))), None)
+    if values.ndim != 1 or nested is not None:
+        at = nested or 0
+        raise invalid(f"{name}[{at}]", listed[at], "one str or int label per text, not a collection")
     if values.shape != (n,):
         raise invalid(name, f"{values.size} labels", f"one label per text ({n})")
     if values.dtype.kind not in "Uiub":
