@@ -37,14 +37,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import CheckpointError, InvalidArgumentError, MissingDependencyError, invalid
+from rnnkit.errors import InvalidArgumentError, MissingDependencyError, invalid
 from rnnkit.models.classifier import TextClassifier
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.sequence import reverse_padded
 from rnnkit.tasks.classifier_inference import LoadedClassifier
-from rnnkit.tasks.lm_inference import LoadedLanguageModel, checkpoint_dir
+from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import load_run
-from rnnkit.train.checkpoint import read_config
 from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.export")
@@ -315,9 +314,7 @@ def export(
     """
     if format not in FORMATS:
         raise invalid("format", format, f"one of {', '.join(FORMATS)}")
-    task = read_config(checkpoint_dir(run)).get("task")
-    if task == "classify":
-        return export_classifier(run, path, check, expect_sha256)
-    if task == "lm":
-        return export_language_model(run, path, check, expect_sha256)
-    raise CheckpointError(f"{run}: task {task!r} in config.json; expected 'classify' or 'lm'")
+    loaded = load_run(run, expect_sha256=expect_sha256, tasks=("classify", "lm"))
+    if isinstance(loaded, LoadedClassifier):
+        return export_classifier(loaded, path, check)
+    return export_language_model(loaded, path, check)
