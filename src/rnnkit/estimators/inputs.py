@@ -4,8 +4,8 @@ Texts: a list/tuple of str, a 1-D numpy array, anything with ``tolist()`` (a pan
 a table's column (a pandas DataFrame or a Hugging Face ``datasets.Dataset``, recognised by
 ``columns`` / ``column_names``), or any iterable of str. Labels: the same containers of str
 or int values (rows of one label, ``[["pos"], ...]``, count as a column). A dict is refused:
-iterating it would give its keys. A language model's corpus: one text, a path or bundled corpus name, or a
-collection of documents (joined with newlines).
+iterating it would give its keys. A language model's corpus: one text, a path or bundled
+corpus name, or a collection of documents (joined with newlines).
 """
 
 from __future__ import annotations
@@ -84,10 +84,10 @@ def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
         values = np.asarray(listed, dtype=object)
     if values.ndim == 2 and values.shape[1] == 1:  # [[label], ...], as an (N, 1) array
         values = values[:, 0]
+    # a row of an array with 2 or more dimensions is itself an array, so this covers them too
     nested = next((i for i, v in enumerate(values) if isinstance(v, (list, tuple, dict, set, np.ndarray))), None)
-    if values.ndim != 1 or nested is not None:
-        at = nested or 0
-        raise invalid(f"{name}[{at}]", listed[at], "one str or int label per text, not a collection")
+    if nested is not None:
+        raise invalid(f"{name}[{nested}]", listed[nested], "one str or int label per text, not a collection")
     if values.shape != (n,):
         raise invalid(name, f"{values.size} labels", f"one label per text ({n})")
     if values.dtype.kind not in "Uiub":
