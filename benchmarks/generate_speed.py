@@ -18,7 +18,7 @@ import time
 import torch
 from common import publish
 
-from rnnkit.generate import Sampling, beam_search, sample
+from rnnkit.generate import Sampling, TokenStep, beam_search, sample
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 
 VOCAB = 65
@@ -87,6 +87,23 @@ def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tup
     return nbytes, nbytes / best
 
 
+def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> float:
+    """Seconds of one batch-1 step's matrix products alone, on the weights as the steps lay
+    them out (:func:`rnnkit.nn.step.laid_out`): every layer's two and the output layer's."""
+    step = TokenStep(model)
+    weights = [w for layer in step.layers.weights for w in layer[:2]] + [step.weight]
+    inputs = [torch.ones(1, w.shape[1]) for w in weights]
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(calls):
+                for x, w in zip(inputs, weights, strict=True):
+                    torch.mm(x, w.t())
+            best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chars", type=int, default=2000)
@@ -110,7 +127,7 @@ def main() -> None:
     median = {name: statistics.median(s) for name, s in speeds.items()}
     hand = median["hand LSTMCell loop, 1 sample"]
     nbytes, bandwidth = weight_bound(model)
-    bound = bandwidth / nbytes
+    bound, products = bandwidth / nbytes, products_time(model)
     rows = [f"| {name} | {cps:,.0f} | {cps / hand:.2f} |" for name, cps in median.items()]
     print("\n".join(rows))
     table = (
@@ -123,11 +140,14 @@ def main() -> None:
         f"weights once; this machine reads that much at {bandwidth / 1e9:.1f} GB/s (one thread, "
         f"sums back to back), so one sample cannot exceed {bound:,.0f} characters/s here; "
         f"rnnkit's batch-1 sampling reaches {median['rnnkit sample, 1 sample'] / bound:.0%} "
-        "of that bound. Several samples share each weight read, which is why throughput "
-        "grows with their number."
+        f"of that bound. The BLAS's matrix-vector products are slower than that read: a "
+        f"step's products alone take {products * 1e6:.0f} us (2 threads, best layout), so "
+        f"{1 / products:,.0f} characters/s would be the most with nothing else in a step. "
+        "Several samples share each weight read, which is why throughput grows with their "
+        "number."
     )
     figures = {"cps": median, "weight_bytes": nbytes, "read_gb_s": bandwidth / 1e9,
-               "bound_cps": bound}  # fmt: skip
+               "bound_cps": bound, "products_us": products * 1e6}  # fmt: skip
     publish("generate_speed", "Generation speed: default char model (CPU)", figures, table)
 
 

@@ -1,4 +1,5 @@
-"""Generation on token ids: filters, greedy/beam/top-k equivalences, seeded sampling."""
+"""Generation on token ids: filters, greedy/beam/top-k equivalences, seeded sampling, the
+sampled distribution, token steps against the forward."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ import math
 import pytest
 import torch
 
+import rnnkit.nn.step as step_module
 from rnnkit.errors import InvalidArgumentError
-from rnnkit.generate import Sampling, beam_search, filter_logits, sample
+from rnnkit.generate import (
+    GumbelNoise,
+    Sampling,
+    TokenStep,
+    beam_search,
+    choose,
+    filter_logits,
+    sample,
+)
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.nn.step import laid_out, split_state
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +117,47 @@ def test_bad_sampling_arguments(kwargs: dict, match: str) -> None:
 def test_bad_beam_width(model) -> None:
     with pytest.raises(InvalidArgumentError, match="beam=0"):
         beam_search(model, [3], 5, width=0)
+
+
+@pytest.mark.parametrize(
+    "sampling", [Sampling(), Sampling(temperature=2.0), Sampling(top_k=2), Sampling(top_p=0.7)]
+)
+def test_sampled_frequencies_follow_the_filtered_softmax(sampling: Sampling) -> None:
+    # 20,000 rows drawn at once: each frequency within 0.012 of its probability (about 3.5
+    # standard deviations at p = 0.5); at temperature 0.7 or 1.4 instead of 1 some would be
+    # 0.04-0.08 off.
+    n = 20_000
+    logits = torch.log(torch.tensor([[0.45, 0.3, 0.15, 0.07, 0.03]])).expand(n, -1)
+    noise = GumbelNoise(logits, steps=1, generator=torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(choose(logits, sampling, noise), minlength=5) / n
+    scaled = logits[:1] / sampling.temperature
+    expected = filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)[0]
+    torch.testing.assert_close(frequencies, expected, rtol=0, atol=0.012)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_token_steps_equal_the_model_forward(cell: str, transposed: bool, monkeypatch) -> None:
+    # Both weight layouts (laid_out picks one by measuring) give the forward's logits.
+    monkeypatch.setattr(step_module, "_transposed_faster", lambda *shape: transposed)
+    torch.manual_seed(1)
+    config = LanguageModelConfig(vocab_size=11, hidden_size=16, embedding_size=6, cell=cell)
+    lm = LanguageModel(config).eval()
+    ids = torch.randint(0, 11, (3, 7))
+    with torch.no_grad():
+        expected, _ = lm(ids)
+        logits, states = lm(ids[:, :1])
+        steps, states = [logits[:, 0]], split_state(states)
+        step = TokenStep(lm, rows=3)
+        for t in range(1, 7):
+            logits, states = step(ids[:, t], states)
+            steps.append(logits)
+    torch.testing.assert_close(torch.stack(steps, 1), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_laid_out_keeps_the_values_and_the_global_random_state() -> None:
+    weight = torch.randn(32, 8)
+    state = torch.get_rng_state()
+    for rows in (1, 4):
+        assert torch.equal(laid_out(weight, rows), weight)
+    assert torch.equal(torch.get_rng_state(), state)
