@@ -141,3 +141,29 @@ def test_inter_layer_dropout_in_training_only() -> None:
     assert not torch.allclose(dropped, first)
     torch.manual_seed(4)
     assert torch.equal(dropped, mine(x, lengths=lengths)[0])  # the torch RNG draws the masks
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("options", [{}, {"layer_norm": True}, {"recurrent_dropout": 0.25}])
+def test_padding_values_never_reach_outputs_or_gradients(kind, bidirectional, options) -> None:
+    # torch.nn's packed kernels never see the padding; with lengths= rnnkit runs over it, so a
+    # nan or inf there must not leak into the outputs, the states or any gradient (on the
+    # fused path and on the loop path, which layer_norm and recurrent_dropout select).
+    kw = {"nonlinearity": kind[4:].lower()} if kind.startswith("RNN") else {}
+    layer_type = getattr(rnn, kind.split("_")[0])
+    layer = layer_type(3, 4, num_layers=2, bidirectional=bidirectional, **kw, **options)
+    lengths = torch.tensor([5, 3, 1])
+    clean = torch.randn(5, 3, 3)
+    dirty = clean.clone()
+    dirty[3:, 1], dirty[1:, 2] = float("nan"), float("inf")
+    results = []
+    for x in (clean, dirty):
+        x = x.clone().requires_grad_()
+        torch.manual_seed(0)  # the same recurrent dropout masks
+        out, state = layer(x, lengths=lengths)
+        (out.sum() + sum(s.sum() for s in parts(state))).backward()
+        results.append([out, *parts(state), x.grad, *(p.grad for p in layer.parameters())])
+        layer.zero_grad()
+    for got, expected in zip(results[1], results[0], strict=True):
+        assert torch.equal(got, expected)

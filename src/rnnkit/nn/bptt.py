@@ -41,6 +41,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx
 
 from rnnkit.nn import cells, precision
+from rnnkit.nn.sequence import zero_padding
 
 State = tuple[Tensor, ...]  # (h,) or (h, c)
 
@@ -245,7 +246,7 @@ def _steps(
         outputs.append(state[0])
     out = torch.stack(outputs)
     if mask is not None:
-        out = out.masked_fill(~mask, 0.0)
+        out = zero_padding(out, mask)
     return out, state, saved
 
 

@@ -18,9 +18,11 @@ direction runs the fast padded kernel once over the whole (T, B) batch:
   sigmoid saturates to i = 0, f = 1 exactly, so c_t = c_{t-1}, and c_T is each sequence's
   c at its last step. At real steps the column adds exact zeros.
 
-Layers therefore run one kernel call per layer direction; the inter-layer dropout is applied
-here, as torch's kernels do (on every layer's output but the last's, in training). Outputs
-after each length are zero. The result equals the packed kernels' up to float rounding.
+The input's padded steps are set to 0 first: the padded runs see them, and a nan or inf there
+would flow backward through the padded steps into the gradients (torch.nn's packed kernels
+never see the padding). Layers run one kernel call per layer direction; the inter-layer
+dropout is applied here, as torch's kernels do (on every layer's output but the last's, in
+training). Outputs after each length are zero. The result equals the packed kernels' up to float rounding.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.nn.sequence import reverse_padded
+from rnnkit.nn.sequence import reverse_padded, step_mask, zero_padding
 
 # Pre-activation pushed onto the input (-) and forget (+) gates at padded LSTM steps: far
 # beyond where fp32 and bf16 sigmoids round to exactly 0 and 1 (|x| > ~104), small enough
@@ -80,10 +82,11 @@ def run_lengths(
     x = x[:time]  # steps after the longest sequence change nothing
     dirs = 2 if bidirectional else 1
     device_lengths = lengths.to(x.device)
-    real = torch.arange(time, device=x.device)[:, None] < device_lengths[None, :]  # (T, B)
+    real = step_mask(lengths, time, x.device)  # (T, B, 1)
+    x = zero_padding(x, real)  # padding that is inf or nan would reach the gradients
     last = (device_lengths - 1)[None, :, None]  # (1, B, 1): index of each last step
     carry_c = len(states) == 2
-    pad = (~real).unsqueeze(-1) if carry_c else None
+    pad = ~real if carry_c else None
     per_direction = weights_per_direction(weights, num_layers, dirs)
     finals: list[list[Tensor]] = [[] for _ in states]
     layer_input = x
@@ -106,7 +109,7 @@ def run_lengths(
         layer_input = torch.cat(outputs, dim=-1) if dirs == 2 else outputs[0]
         if dropout and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-    output = layer_input.masked_fill(~real.unsqueeze(-1), 0.0)
+    output = zero_padding(layer_input, real)
     if time < total:
         output = F.pad(output, (0, 0, 0, 0, 0, total - time))
     return output, tuple(torch.stack(parts) for parts in finals)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn import bptt, cells
-from rnnkit.nn.sequence import reverse_padded, step_mask
+from rnnkit.nn.sequence import reverse_padded, step_mask, zero_padding
 
 State = Tensor | tuple[Tensor, Tensor]
 StepFn = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, ...]]
@@ -54,6 +54,8 @@ class LoopPath(nn.Module):
         states = hx if isinstance(hx, tuple) else (hx,)
         time = x.shape[0]
         mask = None if lengths is None else step_mask(lengths, time, x.device)
+        if mask is not None:  # padding that is inf or nan would reach the gradients
+            x = zero_padding(x, mask)
         finals: list[tuple[Tensor, ...]] = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -90,7 +92,7 @@ class LoopPath(nn.Module):
             outputs.append(state[0])
         output = torch.stack(outputs)
         if mask is not None:
-            output = output.masked_fill(~mask, 0.0)
+            output = zero_padding(output, mask)
         return output, state
 
     def _recurrent_mask(self, batch: int, like: Tensor) -> Tensor | None:
