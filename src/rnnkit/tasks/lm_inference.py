@@ -183,7 +183,8 @@ class LoadedLanguageModel:
                 if on_text:
                     on_text(index, text)
             return texts
-        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = next(self.model.parameters()).device  # the noise is drawn where the model is
+        generator = torch.Generator(device).manual_seed(seed) if seed is not None else None
         streams = [_Stream(stop, previous) for _ in range(num_samples)]
         for step_ids in sample(
             self.model, ids, length, sampling, num_samples, generator, self.banned_ids()
