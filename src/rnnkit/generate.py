@@ -92,7 +92,8 @@ class GumbelNoise:
 
 
 def choose(logits: Tensor, sampling: Sampling, noise: Callable[[], Tensor] | None) -> Tensor:
-    """Next ids (N,) from logits (N, V); ``noise`` gives Gumbel noise (N, V) (not for greedy)."""
+    """Next ids (N,) from logits (N, V), sampled with ``noise`` (a :class:`GumbelNoise`);
+    greedy decoding, or no noise, takes the most likely ids."""
     if sampling.greedy or noise is None:
         return logits.argmax(-1)
     scaled = logits.float() if sampling.temperature == 1 else logits.float() / sampling.temperature
