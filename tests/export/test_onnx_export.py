@@ -49,7 +49,7 @@ def mixed_batch(vocab: int, lengths: list[int], seed: int) -> tuple[torch.Tensor
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("pooling", ["last", "max", "attention"])
+@pytest.mark.parametrize("pooling", ["last", "max", "max_mean", "attention"])
 def test_classifier_matches_pytorch_on_mixed_lengths(
     tmp_path: Path, cell: str, bidirectional: bool, pooling: str
 ) -> None:

@@ -74,7 +74,9 @@ def test_a_forward_only_stack_equals_the_packed_computation_with_lengths() -> No
 
 
 def test_mean_and_max_pooling_use_real_steps_only() -> None:
-    for pooling, reduce in (("mean", lambda x: x.mean(0)), ("max", lambda x: x.amax(0))):
+    max_mean = lambda x: torch.cat([x.amax(0), x.mean(0)])  # noqa: E731
+    reductions = (("mean", lambda x: x.mean(0)), ("max", lambda x: x.amax(0)), ("max_mean", max_mean))
+    for pooling, reduce in reductions:
         clf = model(pooling=pooling, bidirectional=True)
         result, output = pooled(clf, TEXTS)
         for b, text in enumerate(TEXTS):
@@ -170,7 +172,7 @@ def test_lengths_outside_the_batch_are_refused() -> None:
     ("options", "message"),
     [
         ({"cell": "transformer"}, "cell='transformer': expected one of lstm, gru, rnn"),
-        ({"pooling": "sum"}, "pooling='sum': expected one of last, mean, max, attention"),
+        ({"pooling": "sum"}, "pooling='sum': expected one of last, mean, max, max_mean, attention"),
         ({"num_classes": 1}, "num_classes=1: expected an int >= 2"),
         ({"hidden_size": 0}, "hidden_size=0: expected an int in [1, 65536]"),
         ({"dropout": 1.0}, "dropout=1.0: expected a finite number in [0, 1)"),

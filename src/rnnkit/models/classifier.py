@@ -8,9 +8,10 @@ dirs = 2 if bidirectional else 1, A attention units, C classes, K outputs.
 
 Pooling: ``last`` = the top layer's output at each text's own last step (bidirectional: that,
 concatenated with the reverse direction's output at the first step, which has read the whole
-text); ``mean`` / ``max`` over the real steps only; ``attention`` = additive attention
-(Bahdanau et al. 2015) ``softmax_t(v·tanh(W h_t + b))`` masked to the real steps, summed with
-the outputs. Padding never changes a prediction: a bidirectional stack gets ``lengths``; a
+text); ``mean`` / ``max`` over the real steps only; ``max_mean`` = both, concatenated
+(B, 2*dirs*H; the max and average parts of ULMFiT's concat pooling); ``attention`` = additive
+attention (Bahdanau et al. 2015) ``softmax_t(v·tanh(W h_t + b))`` masked to the real steps,
+summed with the outputs. Padding never changes a prediction: a bidirectional stack gets ``lengths``; a
 forward-only one cannot see the padding after a text, and pooling ignores the padded steps.
 
 Output: two classes use ONE sigmoid logit (K = 1, logistic regression on the pooled state;
@@ -42,7 +43,7 @@ from rnnkit.validation import (
     recurrent_parameters,
 )
 
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "max_mean", "attention")
 _LAYER_RE = re.compile(r"_l(\d+)(?:_reverse)?$")  # weight_ih_l0, ln_c_bias_l1, ..._l0_reverse
 
 
@@ -59,7 +60,7 @@ class ClassifierConfig(RecurrentConfig):
     embedding_size: int = 100  # E; with pretrained vectors left at 100 or set to their dimension
     bidirectional: bool = False  # a reverse direction too (outputs 2*H wide)
     embedding_dropout: float = 0.2  # on the embedded inputs (B, T, E)
-    pooling: str = "max"  # last | mean | max | attention, over each text's real steps
+    pooling: str = "max"  # last | mean | max | max_mean | attention, over each text's real steps
     attention_size: int = 64  # A: hidden units of the attention scorer (pooling=attention)
     freeze_embeddings: bool = False  # keep the embedding fixed (pretrained vectors as they are)
     embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
@@ -125,7 +126,8 @@ class TextClassifier(nn.Module):
                 nn.Linear(config.attention_size, 1, bias=False),
             )  # fmt: skip
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(width, config.num_outputs)
+        pooled = width * (2 if config.pooling == "max_mean" else 1)
+        self.head = nn.Linear(pooled, config.num_outputs)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """ids: (B, T) token ids, 0 = padding; lengths: (B,) real steps, each in 1..T.
@@ -144,7 +146,8 @@ class TextClassifier(nn.Module):
         return self.head(self.dropout(pooled))  # (B, K)
 
     def pool(self, output: Tensor, lengths: Tensor, overwrite: bool = False) -> Tensor:
-        """Reduce the top layer's output (B, T, dirs*H) over each text's real steps -> (B, dirs*H).
+        """Reduce the top layer's output (B, T, dirs*H) over each text's real steps -> (B, dirs*H)
+        (max_mean: (B, 2*dirs*H), the max then the mean).
 
         Steps at or after a text's length are ignored, whatever they hold. ``overwrite``: the
         caller no longer needs ``output``, so max pooling masks it in place (in inference this
@@ -159,11 +162,14 @@ class TextClassifier(nn.Module):
             half = width // 2  # forward after the last step, reverse after reading back to step 0
             return torch.cat([last[:, :half], output[:, 0, half:]], dim=-1)
         real = torch.arange(time, device=output.device)[None, :] < lengths[:, None]  # (B, T)
-        if self.config.pooling == "mean":
-            return (output * real[..., None]).sum(1) / lengths[:, None].to(output.dtype)
-        if self.config.pooling == "max":
-            fill = output.masked_fill_ if overwrite else output.masked_fill
-            return fill(~real[..., None], float("-inf")).amax(1)
+        if self.config.pooling in ("mean", "max_mean"):
+            mean = (output * real[..., None]).sum(1) / lengths[:, None].to(output.dtype)
+            if self.config.pooling == "mean":
+                return mean
+        if self.config.pooling in ("max", "max_mean"):
+            fill = output.masked_fill_ if overwrite else output.masked_fill  # after the mean
+            peak = fill(~real[..., None], float("-inf")).amax(1)
+            return peak if self.config.pooling == "max" else torch.cat([peak, mean], dim=-1)
         scores = self.attention(output).squeeze(-1)  # (B, T)
         weights = scores.masked_fill(~real, float("-inf")).softmax(-1)  # (B, T), 0 at padding
         return torch.einsum("bt,bth->bh", weights.to(output.dtype), output)
