@@ -91,6 +91,14 @@ def test_seeded_sampling_is_reproducible_and_batched(model) -> None:
     assert len({tuple(s) for s in first}) > 1  # four different samples in one batch
 
 
+def test_a_seeded_sample_is_a_prefix_of_a_longer_one(model) -> None:
+    # The noise is drawn in blocks; a longer run must still start with the shorter one.
+    sampling = Sampling(temperature=1.3)
+    assert run(model, sampling, length=40, seed=5, n=3) == [
+        ids[:40] for ids in run(model, sampling, length=300, seed=5, n=3)
+    ]
+
+
 def test_banned_ids_are_never_produced(model) -> None:
     gen = torch.Generator().manual_seed(0)
     steps = torch.stack(
