@@ -11,8 +11,9 @@ concatenated with the reverse direction's output at the first step, which has re
 text); ``mean`` / ``max`` over the real steps only; ``max_mean`` = both, concatenated
 (B, 2*dirs*H; the max and average parts of ULMFiT's concat pooling); ``attention`` = additive
 attention (Bahdanau et al. 2015) ``softmax_t(v·tanh(W h_t + b))`` masked to the real steps,
-summed with the outputs. Padding never changes a prediction: a bidirectional stack gets ``lengths``; a
-forward-only one cannot see the padding after a text, and pooling ignores the padded steps.
+summed with the outputs. Padding never changes a prediction: a bidirectional stack gets
+``lengths``; a forward-only one cannot see the padding after a text, and pooling ignores the
+padded steps.
 
 Output: two classes use ONE sigmoid logit (K = 1, logistic regression on the pooled state;
 p(class 1) = sigmoid(z)); more classes use K = C softmax logits. :meth:`TextClassifier.loss`

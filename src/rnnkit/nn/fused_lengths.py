@@ -22,7 +22,8 @@ The input's padded steps are set to 0 first: the padded runs see them, and a nan
 would flow backward through the padded steps into the gradients (torch.nn's packed kernels
 never see the padding). Layers run one kernel call per layer direction; the inter-layer
 dropout is applied here, as torch's kernels do (on every layer's output but the last's, in
-training). Outputs after each length are zero. The result equals the packed kernels' up to float rounding.
+training). Outputs after each length are zero. The result equals the packed kernels' up to
+float rounding.
 """
 
 from __future__ import annotations
