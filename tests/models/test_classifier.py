@@ -73,10 +73,13 @@ def test_a_forward_only_stack_equals_the_packed_computation_with_lengths() -> No
         torch.testing.assert_close(clf(tokens, lengths), clf.head(h_n[-1]))
 
 
+def max_then_mean(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x.amax(0), x.mean(0)])
+
+
 def test_mean_and_max_pooling_use_real_steps_only() -> None:
-    max_mean = lambda x: torch.cat([x.amax(0), x.mean(0)])  # noqa: E731
-    reductions = (("mean", lambda x: x.mean(0)), ("max", lambda x: x.amax(0)), ("max_mean", max_mean))
-    for pooling, reduce in reductions:
+    reductions = [("mean", lambda x: x.mean(0)), ("max", lambda x: x.amax(0))]
+    for pooling, reduce in [*reductions, ("max_mean", max_then_mean)]:
         clf = model(pooling=pooling, bidirectional=True)
         result, output = pooled(clf, TEXTS)
         for b, text in enumerate(TEXTS):
