@@ -43,7 +43,7 @@ from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.sequence import reverse_padded
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
-from rnnkit.tasks.loading import load_run
+from rnnkit.tasks.loading import check_no_pin, load_run
 from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.export")
@@ -165,8 +165,8 @@ def _loaded(
     """
     if isinstance(run_or_model, (str, Path)):
         run_or_model = load_run(run_or_model, expect_sha256=expect_sha256, tasks=(kind,))
-    elif expect_sha256 is not None:
-        raise invalid("expect_sha256", expect_sha256, "None for a model already loaded (it pins a directory)")
+    else:
+        check_no_pin(expect_sha256)
     if isinstance(run_or_model, LoadedClassifier):
         meta = {
             "labels": run_or_model.labels.names,

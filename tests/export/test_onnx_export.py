@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from rnnkit.cli.main import main
+from rnnkit.errors import InvalidArgumentError
 from rnnkit.export import (
     ClassifierGraph,
     LanguageModelGraph,
@@ -232,3 +233,10 @@ def test_language_model_run_exports_with_its_vocabulary(tmp_path: Path) -> None:
     sampled = run_without_torch(tmp_path, "generate_onnx.py", str(path), "40")
     alphabet = set("".join(vocab["specials"] + vocab["tokens"]))  # <unk> may be drawn too
     assert len(sampled) >= 41 and set(sampled) <= alphabet  # 40 tokens and print's newline
+
+
+def test_a_pin_beside_a_model_already_loaded_is_refused(tmp_path: Path) -> None:
+    model = TextClassifier(ClassifierConfig(vocab_size=20, hidden_size=4, embedding_size=3))
+    with pytest.raises(InvalidArgumentError, match=r"expect_sha256=.*None for a model already"):
+        export_classifier(model, tmp_path / "m.onnx", expect_sha256="0" * 64)
+    assert not (tmp_path / "m.onnx").exists()

@@ -31,6 +31,7 @@ from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
+from rnnkit.tasks.loading import check_no_pin
 from rnnkit.tasks.loading import load_run as load_task_run
 
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
@@ -139,8 +140,7 @@ def inspect(
     """
     config = config or InspectConfig()
     if isinstance(run, (LoadedLanguageModel, LoadedClassifier)):
-        if expect_sha256 is not None:
-            raise invalid("expect_sha256", expect_sha256, "None for a model already loaded (it pins a directory)")
+        check_no_pin(expect_sha256)
         loaded = run
     else:
         loaded = load_run(run, device, expect_sha256)

@@ -1,7 +1,7 @@
 """Load whichever trained model a run holds: the task named in its config.json decides.
 
-Used by :func:`rnnkit.load` (all three tasks) and :func:`rnnkit.inspect.load_run` (language
-models and classifiers).
+Used by :func:`rnnkit.load` (all three tasks), :func:`rnnkit.inspect.load_run` and the
+exporter (language models and classifiers).
 """
 
 from __future__ import annotations
@@ -42,3 +42,11 @@ def load_run(
         wanted = " or ".join(f"{LOADERS[t][0]} ({t!r})" for t in tasks)
         raise CheckpointError(f"{path}: config.json names the task {task!r}; expected {wanted}")
     return LOADERS[task][1](path, device, expect_sha256)
+
+
+def check_no_pin(expect_sha256: str | None) -> None:
+    """Refuse ``expect_sha256`` beside a model passed already loaded: it pins a directory."""
+    if expect_sha256 is not None:
+        raise invalid(
+            "expect_sha256", expect_sha256, "None for a model already loaded (it pins a directory)"
+        )
