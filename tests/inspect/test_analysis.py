@@ -122,8 +122,11 @@ def test_classifier_probabilities_attention_and_attribution(clf) -> None:
         pooled = clf.model.pool(output, torch.tensor([7]))[0]
     np.testing.assert_allclose(c.attention @ view.h[-1], pooled.double().numpy(), atol=1e-5)
     assert c.attention.sum() == pytest.approx(1.0)
-    # integrated gradients: complete (they add up to log p(x) - log p(0)), the cue word leads
-    assert c.attribution.sum() == pytest.approx(c.log_p - c.baseline_log_p, abs=1e-3)
+    # integrated gradients: complete (they add up to log p(x) - log p(0)) up to the midpoint
+    # rule's O(1/S^2) error, which 4x the steps cut about 16-fold; the cue word leads
+    assert c.attribution.sum() == pytest.approx(c.log_p - c.baseline_log_p, abs=3e-3)
+    fine = inspect(clf, text, InspectConfig(ig_steps=128)).classifier
+    assert fine.attribution.sum() == pytest.approx(fine.log_p - fine.baseline_log_p, abs=3e-4)
     assert c.log_p == pytest.approx(np.log(c.probabilities.max()), abs=1e-5)
     assert view.tokens.tokens[int(np.argmax(c.attribution))] == "awful"
     assert view.tokens.tokens[int(np.argmax(c.attention))] == "awful"

@@ -21,6 +21,7 @@ TEXT = "to be or not to be, that is the question; whether tis nobler in the mind
 LM_FLAGS = ["--level", "char", "--seq-len", "8", "--batch-size", "8", "--val-fraction", "0.1",
             "--cell", "lstm", "--layers", "2", "--hidden", "12", "--embed", "6", "--dropout", "0",
             "--schedule", "constant", "--warmup-steps", "0", "--eval-every", "3", "--seed", "3",
+            "--ema-epochs", "0.5",  # the average, resumed across ranks too
             "--precision", "fp32", "--no-progress"]  # fmt: skip
 # fp32 pinned: "auto" measures bf16 per thread count, and the ranks run 1 thread, pytest 2
 

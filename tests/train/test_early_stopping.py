@@ -1,4 +1,5 @@
-"""Early stopping: stop on a plateau, end with the best validation's weights; lr groups."""
+"""Early stopping: stop on a plateau, end with the best validation's weights; lr groups;
+ema_epochs: the moving average of the weights is what is validated, saved, kept and resumed."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import with_budget
+from rnnkit.errors import CheckpointError, InvalidArgumentError
 from rnnkit.models.classifier import ClassifierConfig, TextClassifier
 from rnnkit.tasks.classification import ClassifierTrainerConfig
 from rnnkit.train.callbacks import Callback, EarlyStopping
+from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.trainer import Trainer, TrainerConfig
 
 
@@ -157,3 +160,106 @@ def test_trainer_schedules_each_group_at_its_lr_scale(tmp_path) -> None:
     trainer.fit()
     full, half = (group["lr"] for group in trainer.optimizer.param_groups)
     assert half == pytest.approx(full / 2) and full == pytest.approx(trainer.learning_rate(7, 0))
+
+
+# ---- ema_epochs ----
+STEPS_PER_EPOCH = 4  # ScriptedTask's
+
+
+class Trajectory(Callback):
+    """The weights after each optimizer step."""
+
+    def __init__(self) -> None:
+        self.weights: list[dict[str, Tensor]] = []
+
+    def on_step_end(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
+        self.weights.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+
+
+def moving_average(weights: list[dict[str, Tensor]], momentum: float) -> list[dict[str, Tensor]]:
+    """The average after each step: the first step's weights, then a lerp toward each."""
+    averages = [weights[0]]
+    for step in weights[1:]:
+        last = averages[-1]
+        averages.append({k: torch.lerp(last[k], step[k], 1 - momentum) for k in step})
+    return averages
+
+
+def assert_same(a: dict[str, Tensor], b: dict[str, Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("ema_epochs", [0.5, 2.0])
+def test_the_average_is_validated_saved_and_restored(tmp_path, ema_epochs: float) -> None:
+    trajectory = Trajectory()
+    model, task, progress = fit(
+        tmp_path, [0.5, 0.9, 0.6, 0.7], [trajectory], ema_epochs=ema_epochs, patience=2
+    )
+    momentum = 1 - 1 / (ema_epochs * STEPS_PER_EPOCH)
+    averages = moving_average(trajectory.weights, momentum)
+    assert len(task.scored) == 4 and progress.best == 0.9
+    for epoch, scored in enumerate(task.scored, start=1):
+        assert_same(scored, averages[epoch * STEPS_PER_EPOCH - 1])
+        assert not torch.equal(scored["weight"], trajectory.weights[epoch * 4 - 1]["weight"])
+    best = load_checkpoint(tmp_path / "run" / "best").state_dict
+    assert_same(best, task.scored[1])
+    assert_same(model.state_dict(), task.scored[1])  # restore_best: the best average
+
+
+def test_without_restore_best_the_model_ends_with_the_last_average(tmp_path) -> None:
+    trajectory = Trajectory()
+    model, task, _ = fit(tmp_path, [0.9, 0.5, 0.5], [trajectory], ema_epochs=1.0,
+                         restore_best=False)  # fmt: skip
+    assert_same(model.state_dict(), task.scored[-1])
+    assert_same(load_checkpoint(tmp_path / "run" / "last").state_dict, task.scored[-1])
+    assert not torch.equal(model.weight, trajectory.weights[-1]["weight"])
+
+
+def test_zero_trains_and_validates_the_weights_as_they_are(tmp_path) -> None:
+    trajectory = Trajectory()
+    _, task, _ = fit(tmp_path, [0.5, 0.6], [trajectory], ema_epochs=0.0)
+    for epoch, scored in enumerate(task.scored, start=1):
+        assert_same(scored, trajectory.weights[epoch * STEPS_PER_EPOCH - 1])
+
+
+def test_a_callbacks_restore_best_gets_the_average_it_saw(tmp_path) -> None:
+    early = EarlyStopping(monitor="val_accuracy", patience=5, restore_best=True)
+    model, task, _ = fit(tmp_path, [0.5, 0.9, 0.6], [early], ema_epochs=1.0, restore_best=False)
+    assert_same(model.state_dict(), task.scored[1])
+
+
+def run_epochs(out: Path, epochs: int, resume: bool, **options: Any) -> tuple[nn.Module, Any]:
+    torch.manual_seed(0)
+    model, task = nn.Linear(4, 1), ScriptedTask([0.1 * i for i in range(1, 7)])
+    config = TrainerConfig(epochs=epochs, lr=0.05, warmup_steps=0, schedule="constant",
+                           progress=False, **options)  # fmt: skip
+    Trainer(model, task, config, out).fit(resume=resume)
+    return model, task
+
+
+def test_a_resumed_run_continues_both_the_trained_and_the_averaged_weights(tmp_path) -> None:
+    straight, straight_task = run_epochs(tmp_path / "straight", 4, False, ema_epochs=1.5)
+    run_epochs(tmp_path / "split", 2, False, ema_epochs=1.5)
+    resumed, resumed_task = run_epochs(tmp_path / "split", 4, True, ema_epochs=1.5)
+    for name, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0)
+    for a, b in zip(straight_task.scored[2:], resumed_task.scored, strict=True):
+        for name in a:
+            torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    last = load_checkpoint(tmp_path / "split" / "last")
+    trained = last.trainer_state["trained_weights"]
+    assert not torch.equal(trained["weight"], last.state_dict["weight"])
+
+
+def test_resuming_with_another_ema_epochs_is_refused(tmp_path) -> None:
+    run_epochs(tmp_path, 1, False, ema_epochs=1.0)
+    with pytest.raises(CheckpointError, match=r"trainer\.ema_epochs"):
+        run_epochs(tmp_path, 2, True, ema_epochs=0.5)
+
+
+@pytest.mark.parametrize("value", [-0.5, float("nan"), float("inf"), "1", True, 1e6])
+def test_a_bad_ema_epochs_is_refused_by_name(value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"ema_epochs.*expected"):
+        TrainerConfig(epochs=1, ema_epochs=value)

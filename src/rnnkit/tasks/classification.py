@@ -127,6 +127,7 @@ class ClassifierTrainerConfig(TrainerConfig):
     minutes: float | None = 14.0  # budget: wall-clock minutes (default: at most 14)
     patience: int = 3  # stop after this many validations without improvement; 0 = never
     restore_best: bool = True  # end with best/'s weights (best val_accuracy) in the model
+    ema_epochs: float = 0.5  # validate and save an exponential moving average of the weights with this time constant in epochs (momentum 1 - 1 / (ema_epochs * batches per epoch)); 0 = the weights as trained
 
 
 def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:

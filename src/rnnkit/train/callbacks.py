@@ -61,7 +61,7 @@ class EarlyStopping(Callback):
             first validation that does not improve).
         min_delta: the smallest change that counts as an improvement.
         restore_best: at the end of training, put back the weights of the best validation
-            (kept in memory). For the task's own metric this is not needed: the trainer's
+            (kept in memory; with ``ema_epochs``, the moving average that was validated). For the task's own metric this is not needed: the trainer's
             ``TrainerConfig.patience`` / ``restore_best`` (on for classifiers) stop and reload
             ``best/`` from disk. This hook runs after that reload, so the callback's monitor
             has the last word.
@@ -104,7 +104,8 @@ class EarlyStopping(Callback):
             self.best, self.best_step, self.wait = value, step, 0
             if self.restore_best:
                 self.best_weights = {
-                    k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()
+                    k: v.detach().to("cpu", copy=True)
+                    for k, v in trainer.evaluated_model.state_dict().items()
                 }
             return
         self.wait += 1

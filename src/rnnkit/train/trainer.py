@@ -4,7 +4,8 @@ A :class:`Task` supplies batches, the loss of one batch and the validation metri
 :class:`Trainer` does the rest: AdamW/Adam, warm-up + cosine schedule, gradient-norm clipping,
 a budget in epochs, steps or minutes, validation every ``eval_every`` steps (or each epoch),
 the best checkpoint by the task's metric, early stopping (``patience``; ``restore_best`` ends
-with best/'s weights in the model), parameter groups with their own ``lr_scale``, callbacks
+with best/'s weights in the model), a moving average of the weights that is what gets
+validated and saved (``ema_epochs``), parameter groups with their own ``lr_scale``, callbacks
 (rnnkit.train.callbacks: progress, EarlyStopping, CSVLogger, TensorBoard), a JSONL metrics
 log, a PNG loss curve, and exact resume. Messages go to the ``rnnkit.train`` logger, never to stdout.
 
@@ -16,6 +17,9 @@ Run directory::
           loss.png         training and validation loss against steps
           best/            checkpoint with the best validation metric (what generate/predict use)
           last/            checkpoint + trainer_state.pt, written at each validation (resume)
+
+With ``ema_epochs`` both checkpoints hold the averaged weights, the ones validated; last/'s
+trainer_state.pt keeps the weights as trained too, which a resumed run continues from.
 
 Resuming restores weights, optimizer, schedule position, RNG states, data position and the
 task's own state (a language model's carried hidden state), so an interrupted run continues
@@ -77,7 +81,8 @@ MAX_MINUTES = 10**6  # about two years
 # setting that shapes the optimisation; the budget, eval_every, log_every, patience, device,
 # precision and progress may change (logged, and recorded under "resumed" in config.json)
 FIXED_TRAINER_KEYS = ("optimizer", "lr", "weight_decay", "clip_norm", "schedule", "warmup_steps",
-                      "min_lr_ratio", "seed")  # fmt: skip
+                      "min_lr_ratio", "ema_epochs", "seed")  # fmt: skip
+MAX_EMA_EPOCHS = 1000.0
 RESUME_KEYS = (*MODEL_KEYS, "labels", "data", *(f"trainer.{k}" for k in FIXED_TRAINER_KEYS))
 
 
@@ -109,6 +114,7 @@ class TrainerConfig:
     log_every: int = 50  # steps between training-loss records in metrics.jsonl
     patience: int = 0  # stop after this many validations without improvement; 0 = never
     restore_best: bool = False  # end with best/'s weights (the best task metric) in the model
+    ema_epochs: float = 0.0  # validate and save an exponential moving average of the weights (Polyak averaging) with this time constant in epochs (momentum 1 - 1 / (ema_epochs * batches per epoch)); the model ends with it; 0 = the weights as trained
     seed: int = 0  # seeds weights, data order, dropout and sampling
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (autocast; weights stay fp32)
@@ -122,6 +128,7 @@ class TrainerConfig:
         check_float("weight_decay", self.weight_decay, 0)
         check_float("clip_norm", self.clip_norm, 0)
         check_float("min_lr_ratio", self.min_lr_ratio, 0, 1)
+        check_float("ema_epochs", self.ema_epochs, 0, MAX_EMA_EPOCHS)
         for name in ("epochs", "steps"):
             check_int(name, getattr(self, name), 1, MAX_STEPS, optional=True)
         check_float("minutes", self.minutes, 0, MAX_MINUTES, lo_open=True, optional=True)
@@ -233,6 +240,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         self.model.to(self.device)
         self.train_model = distributed.wrap(self.model, self.device)  # DDP under torchrun
+        self.average = self._make_average()
         self.optimizer = self._make_optimizer()
         if resuming:
             self._restore()  # every rank's own generators, saved by rank 0
@@ -254,6 +262,8 @@ class Trainer:
             self._loop()
             if self.config.restore_best:  # before on_train_end: an EarlyStopping callback's
                 self._load_best()  # own restore_best (another monitor) has the last word
+            elif self.average is not None:  # end with the weights last validated and saved
+                self.model.load_state_dict(self.average.module.state_dict())
         finally:
             self._call("on_train_end")
             drawn = not self.dist.is_main or plot_curves(
@@ -353,6 +363,8 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_norm)
         self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
         self.scaler.update()
+        if self.average is not None:
+            self.average.update_parameters(self.model)
         return loss.item(), count
 
     def _budget_spent(self) -> bool:
@@ -367,9 +379,10 @@ class Trainer:
         p = self.progress
         if p.last_eval_step == p.step:
             return False
-        self.model.eval()
+        evaluated = self.evaluated_model
+        evaluated.eval()
         with torch.no_grad(), autocast(self.device, self.dtype):
-            metrics = self.task.evaluate(self.model)
+            metrics = self.task.evaluate(evaluated)
         p.last_eval_step = p.step
         if self.dist.is_main:
             self.log.append(
@@ -386,7 +399,7 @@ class Trainer:
                 "step %6d  epoch %d  val  %s%s",
                 p.step, p.epoch, shown, "  (best)" if improved else "",
             )  # fmt: skip
-            weights = self.model.state_dict()
+            weights = evaluated.state_dict()
             if improved:
                 save_checkpoint(self.out / "best", weights, self.run_config, self.task.vocab())
             save_checkpoint(
@@ -397,6 +410,25 @@ class Trainer:
         return patience_spent or self.stop_training
 
     # ---- state ----
+    @property
+    def evaluated_model(self) -> nn.Module:
+        """The weights that are validated and saved: the moving average with ``ema_epochs``
+        (a copy of the model's module tree), else the model itself."""
+        return self.model if self.average is None else self.average.module
+
+    def _make_average(self) -> torch.optim.swa_utils.AveragedModel | None:
+        """The exponential moving average of the model's parameters, or None (ema_epochs 0).
+
+        Its first update copies the weights; each later one moves it 1 - momentum of the way
+        to them, so a step's weight in it decays by e after ema_epochs epochs."""
+        if not self.config.ema_epochs:
+            return None
+        steps = self.config.ema_epochs * self.task.batches_per_epoch()
+        momentum = max(0.0, 1.0 - 1.0 / steps)
+        return torch.optim.swa_utils.AveragedModel(
+            self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(momentum)
+        )
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         """One parameter group, or the model's own ``param_groups()`` (each with an
         ``lr_scale``, the fraction of the scheduled learning rate it gets).
@@ -421,6 +453,9 @@ class Trainer:
             "task": self.task.state_dict(),
             "scaler": self.scaler.state_dict(),  # {} unless fp16
         }
+        if self.average is not None:  # the checkpoint's weights are the average's
+            state["trained_weights"] = self.model.state_dict()
+            state["average_updates"] = int(self.average.n_averaged)
         if self.dist.active:  # each rank's generators and task state (its streams' hidden state)
             state["ranks"] = distributed.all_gather({"rng": state["rng"], "task": state["task"]})
         return state
@@ -433,7 +468,10 @@ class Trainer:
             own = distributed.pick_rank_state(state.get("ranks", [state]), "every process's state")
         with checkpoint_content(ckpt.path):
             check_state_shapes(ckpt, self.model.state_dict())
-            self.model.load_state_dict(ckpt.state_dict)
+            if self.average is None:
+                self.model.load_state_dict(ckpt.state_dict)
+            else:
+                self._restore_average(ckpt.state_dict, state)
             self.optimizer.load_state_dict(state["optimizer"])
             for param, moments in self.optimizer.state.items():
                 for name, value in moments.items():
@@ -453,6 +491,15 @@ class Trainer:
             logger.info(
                 "resuming %s at step %d (epoch %d)", self.out, self.progress.step, self.progress.epoch
             )
+
+    def _restore_average(self, average: dict[str, Tensor], state: dict[str, Any]) -> None:
+        """The average from the checkpoint's weights, the model from the trained ones."""
+        if "trained_weights" not in state:  # ema_epochs is fixed on resume, so never expected
+            raise ValueError("trainer_state.pt lacks the trained weights of an ema_epochs run")
+        check_int("average_updates", state["average_updates"], 0)
+        self.model.load_state_dict(state["trained_weights"])
+        self.average.module.load_state_dict(average)
+        self.average.n_averaged.fill_(state["average_updates"])
 
     def _record_resume(self) -> None:
         """Drop log records after the checkpoint; log and record the changed free settings."""
