@@ -217,9 +217,10 @@ def test_without_restore_best_the_model_ends_with_the_last_average(tmp_path) -> 
     assert not torch.equal(model.weight, trajectory.weights[-1]["weight"])
 
 
-def test_zero_trains_and_validates_the_weights_as_they_are(tmp_path) -> None:
+@pytest.mark.parametrize("ema_epochs", [0.0, 0.1])  # off, and a time constant under a step
+def test_the_weights_as_trained_are_validated(tmp_path, ema_epochs: float) -> None:
     trajectory = Trajectory()
-    _, task, _ = fit(tmp_path, [0.5, 0.6], [trajectory], ema_epochs=0.0)
+    _, task, _ = fit(tmp_path, [0.5, 0.6], [trajectory], ema_epochs=ema_epochs)
     for epoch, scored in enumerate(task.scored, start=1):
         assert_same(scored, trajectory.weights[epoch * STEPS_PER_EPOCH - 1])
 

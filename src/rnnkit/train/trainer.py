@@ -424,7 +424,7 @@ class Trainer:
         if not self.config.ema_epochs:
             return None
         steps = self.config.ema_epochs * self.task.batches_per_epoch()
-        momentum = max(0.0, 1.0 - 1.0 / steps)
+        momentum = 1.0 - 1.0 / max(1.0, steps)  # under one step: the weights as trained
         return torch.optim.swa_utils.AveragedModel(
             self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(momentum)
         )
