@@ -113,7 +113,8 @@ def test_untrained_and_badly_configured_models_say_so() -> None:
 
 
 @pytest.mark.slow
-def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema_epochs", [0.0, 1.0])  # the weights as trained, and averaged
+def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path, ema_epochs: float) -> None:
     from rnnkit.data.parallel import from_lists
     from rnnkit.tasks.translation import fit_translator
     from rnnkit.train.checkpoint import load_checkpoint
@@ -125,7 +126,7 @@ def test_a_resumed_run_ends_with_the_same_weights(tmp_path: Path) -> None:
 
     def run(out: Path, steps: int, resume: bool = False) -> None:
         trainer = TrainerConfig(steps=steps, eval_every=3, schedule="constant", warmup_steps=0,
-                                progress=False)  # the same lr whatever the budget
+                                ema_epochs=ema_epochs, progress=False)  # same lr whatever the budget
         fit_translator(out, train, val, None, data, model, trainer, resume)
 
     run(tmp_path / "whole", 6)
