@@ -201,8 +201,9 @@ def test_the_average_is_validated_saved_and_restored(tmp_path, ema_epochs: float
     averages = moving_average(trajectory.weights, momentum)
     assert len(task.scored) == 4 and progress.best == 0.9
     for epoch, scored in enumerate(task.scored, start=1):
-        assert_same(scored, averages[epoch * STEPS_PER_EPOCH - 1])
-        assert not torch.equal(scored["weight"], trajectory.weights[epoch * 4 - 1]["weight"])
+        last_step = epoch * STEPS_PER_EPOCH - 1
+        assert_same(scored, averages[last_step])
+        assert not torch.equal(scored["weight"], trajectory.weights[last_step]["weight"])
     best = load_checkpoint(tmp_path / "run" / "best").state_dict
     assert_same(best, task.scored[1])
     assert_same(model.state_dict(), task.scored[1])  # restore_best: the best average

@@ -61,7 +61,8 @@ class EarlyStopping(Callback):
             first validation that does not improve).
         min_delta: the smallest change that counts as an improvement.
         restore_best: at the end of training, put back the weights of the best validation
-            (kept in memory; with ``ema_epochs``, the moving average that was validated). For the task's own metric this is not needed: the trainer's
+            (kept in memory; with ``ema_epochs``, the moving average that was validated).
+            For the task's own metric this is not needed: the trainer's
             ``TrainerConfig.patience`` / ``restore_best`` (on for classifiers) stop and reload
             ``best/`` from disk. This hook runs after that reload, so the callback's monitor
             has the last word.
