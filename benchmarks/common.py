@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.nn.precision import cpu_name
+from rnnkit.nn.measured import cpu_name
 
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"

@@ -5,21 +5,32 @@ defaults of ``rnnkit train lm`` (2-layer LSTM, 256 units, 64-dim embedding) over
 vocabulary with random weights (speed does not depend on the weights). Timed: ``sample`` at
 temperature 1 (ids streamed and turned into text, as ``rnnkit generate`` does) for 1, 4 and 16
 samples at once, greedy and beam 5, and the textbook loop: two ``torch.nn.LSTMCell`` called per
-character, then linear, softmax and ``torch.multinomial``. Interleaved, median of repeats.
-Target: >= 10,000 characters/s at one sample on 2 cores.
+character, then linear, softmax and ``torch.multinomial``. ``sample`` runs the token steps
+``rnnkit.generate.token_step`` measured faster for each row count (numpy or ATen; the table
+says which), and once more with ATen's forced (``RNNKIT_NUMPY_STEP=0``). The last row is the
+Python API end to end: ``rnnkit.LanguageModel().generate`` (text out) of a model with the
+default configuration fitted for one step on the bundled Shakespeare. Interleaved, median of
+repeats. Target: >= 10,000 characters/s at one sample on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import statistics
+import tempfile
 import time
+from collections.abc import Iterator
 
+import numpy as np
 import torch
 from common import publish
 
-from rnnkit.generate import Sampling, TokenStep, beam_search, sample
+import rnnkit
+from rnnkit.generate import NumpyTokenStep, Sampling, TokenStep, beam_search, sample, token_step
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.nn.numpy_step import one_blas_thread, product
 
 VOCAB = 65
 ALPHABET = [chr(32 + i) for i in range(VOCAB)]
@@ -58,6 +69,28 @@ def rnnkit_sample(model: LanguageModel, chars: int, num_samples: int, greedy: bo
     return chars * num_samples / (time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def aten_steps() -> Iterator[None]:
+    """ATen's token steps whatever was measured (RNNKIT_NUMPY_STEP=0)."""
+    os.environ["RNNKIT_NUMPY_STEP"] = "0"
+    try:
+        yield
+    finally:
+        del os.environ["RNNKIT_NUMPY_STEP"]
+
+
+def rnnkit_sample_aten(model: LanguageModel, chars: int) -> float:
+    with aten_steps():
+        return rnnkit_sample(model, chars, 1, False)
+
+
+def api_generate(estimator: rnnkit.LanguageModel, chars: int) -> float:
+    """rnnkit.LanguageModel.generate end to end (prompt, steps, text); characters per second."""
+    start = time.perf_counter()
+    text = estimator.generate("ROMEO:", length=chars, seed=0)
+    return len(text) / (time.perf_counter() - start)
+
+
 def rnnkit_beam(model: LanguageModel, chars: int) -> float:
     start = time.perf_counter()
     beam_search(model, [1, 2], chars, 5)
@@ -87,20 +120,31 @@ def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tup
     return nbytes, nbytes / best
 
 
-def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> float:
-    """Seconds of one batch-1 step's matrix products alone, on the weights as the steps lay
-    them out (:func:`rnnkit.nn.step.laid_out`): every layer's two and the output layer's."""
-    step = TokenStep(model)
-    weights = [w for layer in step.layers.weights for w in layer[:2]] + [step.weight]
+def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> dict[str, float]:
+    """Seconds of one batch-1 step's matrix products alone, every layer's two and the output
+    layer's: with torch (MKL, 2 threads, the weights as ATen's steps lay them out,
+    :func:`rnnkit.nn.step.laid_out`) and with numpy (OpenBLAS, one thread, the numpy steps'
+    products: a looked-up first input product, [x, h] stacked above it)."""
+    aten = TokenStep(model)
+    weights = [w for layer in aten.layers.weights for w in layer[:2]] + [aten.weight]
     inputs = [torch.ones(1, w.shape[1]) for w in weights]
-    best = float("inf")
-    with torch.inference_mode():
+    numpy_step = NumpyTokenStep(model)
+    layers = numpy_step.layers.layers
+    arrays = [layers[0].hidden, *(w.stacked for w in layers[1:]), numpy_step.weight]
+    vectors = [np.ones((1, a.shape[1]), a.dtype) for a in arrays]
+    best = {"torch": float("inf"), "numpy": float("inf")}
+    with torch.inference_mode(), one_blas_thread():
         for _ in range(rounds):
             start = time.perf_counter()
             for _ in range(calls):
                 for x, w in zip(inputs, weights, strict=True):
                     torch.mm(x, w.t())
-            best = min(best, (time.perf_counter() - start) / calls)
+            best["torch"] = min(best["torch"], (time.perf_counter() - start) / calls)
+            start = time.perf_counter()
+            for _ in range(calls):
+                for x, a in zip(vectors, arrays, strict=True):
+                    product(a, x)
+            best["numpy"] = min(best["numpy"], (time.perf_counter() - start) / calls)
     return best
 
 
@@ -111,43 +155,60 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     model = LanguageModel(LanguageModelConfig(vocab_size=VOCAB)).eval()
+    with tempfile.TemporaryDirectory() as out:
+        estimator = rnnkit.LanguageModel().fit("shakespeare", steps=1, verbose=0, out=out)
     n = args.chars
     variants = {
-        "hand LSTMCell loop, 1 sample": lambda: hand_loop(model, n),
-        "rnnkit sample, 1 sample": lambda: rnnkit_sample(model, n, 1, False),
-        "rnnkit greedy, 1 sample": lambda: rnnkit_sample(model, n, 1, True),
-        "rnnkit sample, 4 samples": lambda: rnnkit_sample(model, n, 4, False),
-        "rnnkit sample, 16 samples": lambda: rnnkit_sample(model, n, 16, False),
-        "rnnkit beam 5": lambda: rnnkit_beam(model, max(n // 5, 1)),
+        "hand LSTMCell loop, 1 sample": (lambda: hand_loop(model, n), None),
+        "rnnkit sample, 1 sample": (lambda: rnnkit_sample(model, n, 1, False), 1),
+        "rnnkit sample, 1 sample, ATen steps forced": (lambda: rnnkit_sample_aten(model, n), 0),
+        "rnnkit greedy, 1 sample": (lambda: rnnkit_sample(model, n, 1, True), 1),
+        "rnnkit sample, 4 samples": (lambda: rnnkit_sample(model, n, 4, False), 4),
+        "rnnkit sample, 16 samples": (lambda: rnnkit_sample(model, n, 16, False), 16),
+        "rnnkit beam 5": (lambda: rnnkit_beam(model, max(n // 5, 1)), 5),
+        "rnnkit.LanguageModel.generate, 1 sample": (lambda: api_generate(estimator, n), 1),
     }
     speeds: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeats):
-        for name, run in variants.items():
+        for name, (run, _) in variants.items():
             speeds[name].append(run())
     median = {name: statistics.median(s) for name, s in speeds.items()}
+    steps = {
+        name: "—" if rows is None else "ATen" if rows == 0 else
+        "numpy" if isinstance(token_step(model, rows=rows), NumpyTokenStep) else "ATen"
+        for name, (_, rows) in variants.items()
+    }  # fmt: skip
     hand = median["hand LSTMCell loop, 1 sample"]
     nbytes, bandwidth = weight_bound(model)
     bound, products = bandwidth / nbytes, products_time(model)
-    rows = [f"| {name} | {cps:,.0f} | {cps / hand:.2f} |" for name, cps in median.items()]
+    rows = [
+        f"| {name} | {steps[name]} | {cps:,.0f} | {cps / hand:.2f} |"
+        for name, cps in median.items()
+    ]
     print("\n".join(rows))
+    one = median["rnnkit sample, 1 sample"]
     table = (
-        "| generation | characters/s | / hand loop |\n|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| generation | token steps | characters/s | / hand loop |\n|---|---|---|---|\n"
+        + "\n".join(rows) + "\n\n"
         f"Default char model (2x256 LSTM, embedding 64, V={VOCAB}, random weights), "
         f"{n} characters per run (beam: {max(n // 5, 1)}), median of {args.repeats} "
         f"interleaved runs, {torch.get_num_threads()} threads. Several samples: characters of "
-        "all samples together per second.\n\n"
+        "all samples together per second. Token steps: the ones `token_step` measured faster "
+        "here for that many rows (numpy's run with its BLAS on one thread).\n\n"
         f"What bounds one sample: each character reads all {nbytes / 2**20:.1f} MiB of fp32 "
         f"weights once; this machine reads that much at {bandwidth / 1e9:.1f} GB/s (one thread, "
         f"sums back to back), so one sample cannot exceed {bound:,.0f} characters/s here; "
-        f"rnnkit's batch-1 sampling reaches {median['rnnkit sample, 1 sample'] / bound:.0%} "
-        f"of that bound. The BLAS's matrix-vector products are slower than that read: a "
-        f"step's products alone take {products * 1e6:.0f} us (2 threads, best layout), so "
-        f"{1 / products:,.0f} characters/s would be the most with nothing else in a step. "
-        "Several samples share each weight read, which is why throughput grows with their "
-        "number."
+        f"rnnkit's batch-1 sampling reaches {one / bound:.0%} of that bound. A step's matrix "
+        f"products alone take {products['torch'] * 1e6:.0f} us with torch (MKL, 2 threads, best "
+        f"layout) and {products['numpy'] * 1e6:.0f} us with numpy (OpenBLAS, one thread, the "
+        f"first layer's input product looked up), so {1 / products['numpy']:,.0f} characters/s "
+        f"would be the most with nothing else in a step; the products are "
+        f"{products['numpy'] * one:.0%} of rnnkit's batch-1 step. Several samples share each "
+        "weight read, which is why throughput grows with their number."
     )
-    figures = {"cps": median, "weight_bytes": nbytes, "read_gb_s": bandwidth / 1e9,
-               "bound_cps": bound, "products_us": products * 1e6}  # fmt: skip
+    figures = {"cps": median, "token_steps": steps, "weight_bytes": nbytes,
+               "read_gb_s": bandwidth / 1e9, "bound_cps": bound,
+               "products_us": {k: v * 1e6 for k, v in products.items()}}  # fmt: skip
     publish("generate_speed", "Generation speed: default char model (CPU)", figures, table)
 
 

@@ -9,11 +9,23 @@ import pytest
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_dir(tmp_path_factory) -> None:
-    """rnnkit's measurement cache (rnnkit.nn.precision) goes to a temporary dir, not ~/.cache."""
+    """rnnkit's measurement cache (rnnkit.nn.measured) goes to a temporary dir, not ~/.cache."""
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture
+def fresh_measurements(monkeypatch, tmp_path):
+    """rnnkit.nn.measured with no answers yet (memory and disk) and no override; returns it."""
+    from rnnkit.nn import measured
+
+    for override in ("RNNKIT_BF16", "RNNKIT_NUMPY_STEP"):
+        monkeypatch.delenv(override, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(measured, "_ANSWERS", {})
+    return measured
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -8,19 +8,22 @@ import math
 import pytest
 import torch
 
+import rnnkit.generate as generate_module
 import rnnkit.nn.step as step_module
 from rnnkit.errors import InvalidArgumentError
 from rnnkit.generate import (
     GumbelNoise,
+    NumpyTokenStep,
     Sampling,
     TokenStep,
     beam_search,
     choose,
     filter_logits,
     sample,
+    token_step,
 )
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.nn.step import laid_out, split_state
+from rnnkit.nn.step import laid_out
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +131,15 @@ def test_bad_beam_width(model) -> None:
 
 
 @pytest.mark.parametrize(
-    "sampling", [Sampling(), Sampling(temperature=2.0), Sampling(top_k=2), Sampling(top_p=0.7)]
+    "sampling",
+    [
+        Sampling(),
+        Sampling(temperature=2.0),
+        Sampling(top_k=2),
+        Sampling(top_p=0.7),
+        Sampling(temperature=2.0, top_p=0.7),  # the nucleus of the flattened distribution
+        Sampling(temperature=0.5, top_k=3),
+    ],
 )
 def test_sampled_frequencies_follow_the_filtered_softmax(sampling: Sampling) -> None:
     # 20,000 rows drawn at once: each frequency within 0.012 of its probability (about 3.5
@@ -136,7 +147,8 @@ def test_sampled_frequencies_follow_the_filtered_softmax(sampling: Sampling) -> 
     # 0.04-0.08 off.
     n = 20_000
     logits = torch.log(torch.tensor([[0.45, 0.3, 0.15, 0.07, 0.03]])).expand(n, -1)
-    noise = GumbelNoise(logits, steps=1, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    noise = GumbelNoise(logits, steps=1, generator=generator, scale=sampling.temperature)
     frequencies = torch.bincount(choose(logits, sampling, noise), minlength=5) / n
     scaled = logits[:1] / sampling.temperature
     expected = filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)[0]
@@ -144,23 +156,88 @@ def test_sampled_frequencies_follow_the_filtered_softmax(sampling: Sampling) -> 
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("transposed", [False, True])
-def test_token_steps_equal_the_model_forward(cell: str, transposed: bool, monkeypatch) -> None:
-    # Both weight layouts (laid_out picks one by measuring) give the forward's logits.
-    monkeypatch.setattr(step_module, "_transposed_faster", lambda *shape: transposed)
+@pytest.mark.parametrize("how", ["stored", "transposed", "numpy", "numpy one-hot", "numpy no table"])
+def test_token_steps_equal_the_model_forward(cell: str, how: str, monkeypatch) -> None:
+    # Both weight layouts (laid_out picks one by measuring) and the numpy steps (with the
+    # first layer's input gates multiplied or looked up) give the forward's logits.
+    monkeypatch.setattr(step_module, "_transposed_faster", lambda *shape: how == "transposed")
+    if how == "numpy no table":
+        monkeypatch.setattr(NumpyTokenStep, "TABLE_BYTES", 0)
     torch.manual_seed(1)
-    config = LanguageModelConfig(vocab_size=11, hidden_size=16, embedding_size=6, cell=cell)
+    config = LanguageModelConfig(
+        vocab_size=11, hidden_size=16, embedding_size=0 if how == "numpy one-hot" else 6,
+        cell=cell,
+    )  # fmt: skip
     lm = LanguageModel(config).eval()
     ids = torch.randint(0, 11, (3, 7))
+    step = NumpyTokenStep(lm) if how.startswith("numpy") else TokenStep(lm, rows=3)
+    assert (getattr(step, "table", None) is None) == (how in ("stored", "transposed", "numpy no table"))
     with torch.no_grad():
         expected, _ = lm(ids)
-        logits, states = lm(ids[:, :1])
-        steps, states = [logits[:, 0]], split_state(states)
-        step = TokenStep(lm, rows=3)
+        logits, state = lm(ids[:, :1])
+        steps, states = [logits[:, 0]], step.start(state)
         for t in range(1, 7):
             logits, states = step(ids[:, t], states)
             steps.append(logits)
     torch.testing.assert_close(torch.stack(steps, 1), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("numpy_faster", [True, False])
+def test_token_step_takes_the_measured_faster_one_once(model, fresh_measurements, monkeypatch, numpy_faster) -> None:
+    calls = []
+
+    def faster(candidate, baseline, speedup):
+        calls.append(speedup)
+        candidate(), baseline()  # both run their steps without failing
+        return numpy_faster
+
+    monkeypatch.setattr(fresh_measurements, "faster", faster)
+    expected = NumpyTokenStep if numpy_faster else TokenStep
+    assert type(token_step(model, rows=2)) is expected
+    assert type(token_step(model, rows=2)) is expected  # the cached answer
+    assert calls == [generate_module.NUMPY_SPEEDUP]
+    assert type(token_step(model, rows=3)) is expected  # another row count: measured again
+    assert len(calls) == 2
+    (key,) = [k for k in fresh_measurements._ANSWERS if k.endswith("N2:float32")]
+    assert "numpy_step:lstm:L2:D8:H24:V13:" in key
+
+
+@pytest.mark.parametrize(("override", "expected"), [("0", TokenStep), ("1", NumpyTokenStep)])
+def test_the_override_decides_without_measuring(model, fresh_measurements, monkeypatch, override, expected) -> None:
+    monkeypatch.setenv("RNNKIT_NUMPY_STEP", override)
+    monkeypatch.setattr(fresh_measurements, "faster", lambda *a, **k: pytest.fail("measured"))
+    assert type(token_step(model)) is expected
+
+
+def test_a_model_numpy_cannot_step_gets_aten_steps(fresh_measurements, monkeypatch) -> None:
+    monkeypatch.setenv("RNNKIT_NUMPY_STEP", "1")
+    torch.manual_seed(0)
+    lm = LanguageModel(LanguageModelConfig(vocab_size=9, hidden_size=8, embedding_size=4))
+    assert type(token_step(lm.bfloat16().eval())) is TokenStep
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_numpy_and_aten_steps_sample_the_same(model, monkeypatch, n) -> None:
+    sampling = Sampling(temperature=1.2, top_k=8)
+    results = {}
+    for override in ("0", "1"):
+        monkeypatch.setenv("RNNKIT_NUMPY_STEP", override)
+        results[override] = (
+            run(model, sampling, length=60, seed=4, n=n),
+            [(h.ids, h.log_prob) for h in beam_search(model, [3, 4], 12, width=3)],
+        )
+    (samples_aten, beams_aten), (samples_numpy, beams_numpy) = results["0"], results["1"]
+    assert samples_numpy == samples_aten
+    assert [ids for ids, _ in beams_numpy] == [ids for ids, _ in beams_aten]
+    for (_, a), (_, b) in zip(beams_aten, beams_numpy, strict=True):
+        assert math.isclose(a, b, rel_tol=1e-5)
+
+
+def test_sampling_records_no_graph_and_yields_ordinary_tensors(model) -> None:
+    model.requires_grad_(True)
+    steps = list(sample(model, [3, 4], 5, Sampling(), 2, torch.Generator().manual_seed(0)))
+    assert all(not s.requires_grad and not s.is_inference() for s in steps)
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_laid_out_keeps_the_values_and_the_global_random_state() -> None:

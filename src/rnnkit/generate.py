@@ -6,32 +6,46 @@ strings and streaming text on top. Dimensions: N samples (or beams) decoded toge
 A prompt first primes the recurrent state (one forward pass over its ids); every sample then
 starts from that state, so N samples cost one batched step per new token. The steps skip the
 layers' forward (checks, state building, the T-step machinery): :class:`TokenStep` runs one
-ATen cell operator per layer and one output product (:mod:`rnnkit.nn.step`).
+ATen cell operator per layer and one output product (:mod:`rnnkit.nn.step`), and
+:class:`NumpyTokenStep` the same equations in numpy (:mod:`rnnkit.nn.numpy_step`);
+:func:`token_step` takes whichever measured faster on this machine for the model's sizes.
 
 Sampling uses the Gumbel-max trick: argmax(logits + g), g ~ Gumbel(0, 1) drawn independently
 per logit, is distributed exactly as softmax(logits) (``torch.multinomial`` draws one sample the
 same way, from exponential noise). :class:`GumbelNoise` draws the noise of many steps at once,
 so a step costs an add and an argmax instead of a softmax and a ``multinomial`` call, whose own
 noise draw sets up a random stream each time (about 14 us at one row, against a step of
-about 130 us for the default char model on 2 CPU cores).
+about 75 us for the default char model on 2 CPU cores).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.errors import invalid
 from rnnkit.models.language_model import LanguageModel, State, repeat_state
+from rnnkit.nn import measured
+from rnnkit.nn.numpy_step import (
+    ArrayState,
+    NumpyLayerStepper,
+    numpy_steppable,
+    one_blas_thread,
+    product,
+)
 from rnnkit.nn.step import LayerState, LayerStepper, laid_out, select_layer_states, split_state
 from rnnkit.validation import check_float, check_int
 
 MIN_TEMPERATURE = 1e-4  # lower still overflows the scaled logits; use greedy decoding instead
 MIN_TOP_P = 1e-6
+NUMPY_SPEEDUP = 1.1  # numpy token steps must be at least this much faster to be used
 
 
 @dataclass(frozen=True)
@@ -50,13 +64,19 @@ class Sampling:
         check_float("top_p", self.top_p, MIN_TOP_P, 1, optional=True)
 
 
-def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Tensor:
-    """Set logits outside the top-k / nucleus sets to -inf.  logits: (N, V) -> (N, V)."""
+def filter_logits(
+    logits: Tensor, top_k: int | None, top_p: float | None, temperature: float = 1.0
+) -> Tensor:
+    """Set logits outside the top-k / nucleus sets to -inf.  logits: (N, V) -> (N, V).
+
+    The nucleus is that of softmax(logits / ``temperature``); the logits kept are not scaled.
+    """
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None and top_p < 1:
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        sorted_logits = sorted_logits / temperature if temperature != 1 else sorted_logits
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
         drop_sorted = cumulative - sorted_logits.softmax(-1) >= top_p  # mass before >= p
         drop = drop_sorted.scatter(-1, order, drop_sorted)
@@ -65,16 +85,24 @@ def filter_logits(logits: Tensor, top_k: int | None, top_p: float | None) -> Ten
 
 
 class GumbelNoise:
-    """Gumbel(0, 1) noise shaped like the logits (N, V), one draw per call.
+    """Gumbel(0, 1) noise times ``scale``, shaped like the logits (N, V), one draw per call.
 
     Draws a block of steps at once (at most ``BLOCK_NUMBERS`` numbers, and no more steps than
     ``steps``), from ``generator`` (None: torch's global one), so a seed gives the same samples.
+    With ``scale`` the sampling temperature T, argmax(logits + noise) samples softmax(logits / T):
+    it is argmax(logits / T + g) multiplied through by T > 0, without a division per step.
     """
 
     BLOCK_NUMBERS = 1 << 20  # 4 MiB of float32
 
-    def __init__(self, like: Tensor, steps: int, generator: torch.Generator | None = None) -> None:
-        self.like, self.generator = like, generator
+    def __init__(
+        self,
+        like: Tensor,
+        steps: int,
+        generator: torch.Generator | None = None,
+        scale: float = 1.0,
+    ) -> None:
+        self.like, self.generator, self.scale = like, generator, scale
         self.block = max(1, min(steps, self.BLOCK_NUMBERS // max(like.numel(), 1)))
         self.draws: Iterator[Tensor] = iter(())
 
@@ -86,18 +114,19 @@ class GumbelNoise:
                 generator=self.generator
             )  # -log of Exp(1) is Gumbel(0, 1); exponential_ may return 0, whose log is -inf
             tiny = torch.finfo(torch.float32).tiny
-            self.draws = iter(exponential.clamp_min_(tiny).log_().neg_())
+            gumbel = exponential.clamp_min_(tiny).log_().mul_(-self.scale)
+            self.draws = iter(gumbel)
             noise = next(self.draws)
         return noise
 
 
 def choose(logits: Tensor, sampling: Sampling, noise: Callable[[], Tensor] | None) -> Tensor:
-    """Next ids (N,) from logits (N, V), sampled with ``noise`` (a :class:`GumbelNoise`);
-    greedy decoding, or no noise, takes the most likely ids."""
+    """Next ids (N,) from logits (N, V), sampled with ``noise``: a :class:`GumbelNoise` whose
+    scale is the temperature. Greedy decoding, or no noise, takes the most likely ids."""
     if sampling.greedy or noise is None:
         return logits.argmax(-1)
-    scaled = logits.float() if sampling.temperature == 1 else logits.float() / sampling.temperature
-    return (filter_logits(scaled, sampling.top_k, sampling.top_p) + noise()).argmax(-1)
+    kept = filter_logits(logits.float(), sampling.top_k, sampling.top_p, sampling.temperature)
+    return (kept + noise()).argmax(-1)
 
 
 def ban(logits: Tensor, banned: Sequence[int]) -> Tensor:
@@ -142,8 +171,113 @@ class TokenStep:
         top, states = self.layers(F.embedding(ids, self.inputs), states)
         return torch.addmm(self.bias, top, self.weight.t()), states
 
+    @staticmethod
+    def start(state: State) -> list[LayerState]:
+        """The steps' states from the model's (L, N, H) state(s)."""
+        return split_state(state)
 
-@torch.inference_mode()
+    @staticmethod
+    def select(states: list[LayerState], index: Tensor) -> list[LayerState]:
+        """Keep the sequences ``index`` (K,) of the steps' states."""
+        return select_layer_states(states, index)
+
+    @staticmethod
+    def running() -> contextlib.AbstractContextManager:
+        """The context the steps run in."""
+        return contextlib.nullcontext()
+
+
+class NumpyTokenStep:
+    """:class:`TokenStep` computed in numpy (:mod:`rnnkit.nn.numpy_step`), for a float32 or
+    float64 model on the CPU; its states are numpy arrays, its logits a tensor on their memory.
+
+    When the first layer's input gates for every token fit in ``TABLE_BYTES`` (a character
+    model: 65 x 1024 numbers), they are computed once and a step looks its rows up.
+    """
+
+    TABLE_BYTES = 4 << 20
+
+    def __init__(self, model: LanguageModel, banned: Sequence[int] = ()) -> None:
+        self.layers = NumpyLayerStepper(model.rnn)
+        decoder = model.decoder
+        self.weight = np.ascontiguousarray(decoder.weight.detach().numpy())
+        self.bias = ban(decoder.bias.detach()[None], banned)[0].numpy()
+        if model.embedding is not None:
+            self.inputs = model.embedding.weight.detach().numpy()
+        else:
+            self.inputs = np.eye(model.config.vocab_size, dtype=self.weight.dtype)
+        gates = model.rnn.flat_weights[0].shape[0]
+        small = self.inputs.shape[0] * gates * self.inputs.itemsize <= self.TABLE_BYTES
+        self.table = self.layers.input_table(self.inputs) if small else None
+
+    def __call__(self, ids: Tensor, states: list[ArrayState]) -> tuple[Tensor, list[ArrayState]]:
+        """ids: (N,) int64; states: per layer (h[, c]) each (N, H)."""
+        rows = ids.numpy()
+        if self.table is None:
+            top, states = self.layers(self.inputs[rows], states)
+        else:
+            top, states = self.layers(None, states, input_gates=self.table[rows])
+        logits = np.add(product(self.weight, top), self.bias)  # (N, V) C-contiguous
+        return torch.from_numpy(logits), states
+
+    @staticmethod
+    def start(state: State) -> list[ArrayState]:
+        """The steps' states from the model's (L, N, H) state(s) (copied)."""
+        return [tuple(s.numpy().copy() for s in layer) for layer in split_state(state)]
+
+    @staticmethod
+    def select(states: list[ArrayState], index: Tensor) -> list[ArrayState]:
+        """Keep the sequences ``index`` (K,) of the steps' states."""
+        rows = index.cpu().numpy()
+        return [tuple(s[rows] for s in layer) for layer in states]
+
+    @staticmethod
+    def running() -> contextlib.AbstractContextManager:
+        """The context the steps run in: numpy's BLAS on one thread (see
+        :func:`rnnkit.nn.numpy_step.one_blas_thread`)."""
+        return one_blas_thread()
+
+
+def token_step(
+    model: LanguageModel, banned: Sequence[int] = (), rows: int = 1
+) -> TokenStep | NumpyTokenStep:
+    """The model's token step, ATen's or numpy's, whichever measured faster on this machine
+    for the model's sizes at ``rows`` sequences (once per machine: :mod:`rnnkit.nn.measured`;
+    ``RNNKIT_NUMPY_STEP=0`` or ``1`` decides without measuring)."""
+    rnn = model.rnn
+    if numpy_steppable(rnn):
+        dtype = str(rnn.flat_weights[0].dtype).removeprefix("torch.")
+        key = (
+            f"numpy_step:{rnn.kernel}:L{rnn.num_layers}:D{rnn.input_size}:H{rnn.hidden_size}:"
+            f"V{model.config.vocab_size}:N{rows}:{dtype}"
+        )
+        measure = functools.partial(_numpy_faster, model, rows)
+        if measured.cached(key, measure, "RNNKIT_NUMPY_STEP"):
+            with one_blas_thread():  # its table's product too: no BLAS thread pool left spinning
+                return NumpyTokenStep(model, banned)
+    return TokenStep(model, banned, rows)
+
+
+def _numpy_faster(model: LanguageModel, rows: int, steps: int = 20) -> bool:
+    """Do ``steps`` numpy token steps run at least 1.1x faster than ATen's (from zero states)?"""
+    rnn = model.rnn
+    zeros = rnn.flat_weights[0].new_zeros(rnn.num_layers, rows, rnn.hidden_size)
+    state = (zeros, zeros) if rnn.kernel == "lstm" else zeros
+    ids = torch.zeros(rows, dtype=torch.long)
+
+    def run(step: TokenStep | NumpyTokenStep) -> Callable[[], None]:
+        def steps_from_zero() -> None:
+            states = step.start(state)
+            for _ in range(steps):
+                _, states = step(ids, states)
+
+        return steps_from_zero
+
+    with torch.inference_mode(), one_blas_thread():
+        aten, numpy_step = TokenStep(model, rows=rows), NumpyTokenStep(model)
+        return measured.faster(run(numpy_step), run(aten), NUMPY_SPEEDUP)
+
+
 def sample(
     model: LanguageModel,
     prompt_ids: Sequence[int],
@@ -156,6 +290,8 @@ def sample(
     """Yield the next ids (N,) of N samples, ``length`` times (stream them as they come).
 
     ``banned`` ids are never produced (e.g. <pad>, or <unk> for a character model).
+    Autograd records nothing: the steps use detached weights. (An inference-mode decorator
+    on a generator enters and leaves the mode at every ``yield``, about 8 us a token.)
     """
     if not isinstance(length, int) or length < 0:
         raise invalid("length", length, "an int >= 0")
@@ -163,14 +299,17 @@ def sample(
         raise invalid("num_samples", num_samples, "an int >= 1")
     model.eval()
     logits, state = prime(model, prompt_ids, num_samples)
-    logits, states = ban(logits, banned), split_state(state)
-    step = TokenStep(model, banned, num_samples)
-    noise = None if sampling.greedy else GumbelNoise(logits, length, generator)
-    for index in range(length):
-        ids = choose(logits, sampling, noise)
-        yield ids
-        if index < length - 1:
-            logits, states = step(ids, states)
+    step = token_step(model, banned, num_samples)
+    logits, states = ban(logits, banned), step.start(state)
+    noise = None
+    if not sampling.greedy:
+        noise = GumbelNoise(logits, length, generator, scale=sampling.temperature)
+    with step.running():
+        for index in range(length):
+            ids = choose(logits, sampling, noise)
+            yield ids
+            if index < length - 1:
+                logits, states = step(ids, states)
 
 
 @dataclass
@@ -206,22 +345,24 @@ def beam_search(
         raise invalid("length", length, "an int >= 1")
     model.eval()
     logits, state = prime(model, prompt_ids, 1)
-    states, advance = split_state(state), TokenStep(model, rows=width)
+    advance = token_step(model, rows=width)
+    states = advance.start(state)
     scores = logits.new_zeros(1)  # (K,) summed log-probabilities of the live beams
     beams: list[list[int]] = [[]]
     done: list[Hypothesis] = []
-    for step in range(length):
-        parents, tokens, values, ended = beam_step(
-            scores, logits, beams, width, is_finished, step == length - 1, length_penalty, banned
-        )
-        done += ended
-        if not parents:
-            break
-        keep = torch.tensor(parents, device=scores.device)
-        beams = [[*beams[p], t] for p, t in zip(parents, tokens, strict=True)]
-        scores = torch.tensor(values, dtype=scores.dtype, device=scores.device)
-        states = select_layer_states(states, keep)
-        logits, states = advance(torch.tensor(tokens, device=keep.device), states)
+    with advance.running():
+        for step in range(length):
+            parents, tokens, values, ended = beam_step(
+                scores, logits, beams, width, is_finished, step == length - 1, length_penalty, banned
+            )
+            done += ended
+            if not parents:
+                break
+            keep = torch.tensor(parents, device=scores.device)
+            beams = [[*beams[p], t] for p, t in zip(parents, tokens, strict=True)]
+            scores = torch.tensor(values, dtype=scores.dtype, device=scores.device)
+            states = advance.select(states, keep)
+            logits, states = advance(torch.tensor(tokens, device=keep.device), states)
     return sorted(done, key=lambda h: h.score, reverse=True)
 
 

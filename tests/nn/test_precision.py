@@ -8,15 +8,12 @@ import pytest
 import torch
 
 import rnnkit.nn as rnn
-from rnnkit.nn import fused, precision
+from rnnkit.nn import fused, measured, precision
 
 
 @pytest.fixture
-def fresh(monkeypatch, tmp_path):
+def fresh(fresh_measurements, tmp_path):
     """An empty cache (memory and disk) and no override."""
-    monkeypatch.delenv("RNNKIT_BF16", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(precision, "_ANSWERS", {})
     return tmp_path
 
 
@@ -37,10 +34,10 @@ def test_forced_bf16_kernel_agrees_with_fp32_to_bf16_precision(layer_type, monke
 
 def test_measured_answer_is_cached_on_disk_and_reused(fresh, monkeypatch) -> None:
     answer = precision.bf16_kernel("gru", 100, fused.KERNELS["gru"])  # class H=128
-    stored = json.loads(precision.cache_path().read_text())
+    stored = json.loads(measured.cache_path().read_text())
     assert list(stored.values()) == [answer]
     assert next(iter(stored)).endswith("kernel:gru:H128")
-    monkeypatch.setattr(precision, "_ANSWERS", {})  # a new process: read from disk
+    monkeypatch.setattr(measured, "_ANSWERS", {})  # a new process: read from disk
     monkeypatch.setattr(precision, "_measure_kernel", lambda *a: pytest.fail("measured again"))
     assert precision.bf16_kernel("gru", 120, fused.KERNELS["gru"]) == answer
 
@@ -51,7 +48,7 @@ def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
 
     assert precision._measure_kernel("lstm", 64, broken) is False
     timings = iter([0.0, 1.0, 0.0, 1.05] * 5)  # bf16 1.0 s, fp32 1.05 s
-    monkeypatch.setattr(precision.time, "perf_counter", lambda: next(timings))
+    monkeypatch.setattr(measured.time, "perf_counter", lambda: next(timings))
     assert precision._bf16_faster(lambda: None, lambda: None) is False  # < 1.1x: not worth it
 
 
@@ -76,29 +73,29 @@ def test_precision_auto_on_the_cpu_follows_the_measurement(override, dtype, monk
 
 def test_a_cpu_with_other_vector_extensions_measures_afresh(fresh, monkeypatch) -> None:
     """One VM model name ("AMD EPYC") covers AVX2-only and AVX-512 bf16 CPUs: never share."""
-    measured = []
+    calls = []
 
     def measure(*args) -> bool:
-        measured.append(torch.backends.cpu.get_cpu_capability())
-        return len(measured) == 1
+        calls.append(torch.backends.cpu.get_cpu_capability())
+        return len(calls) == 1
 
     monkeypatch.setattr(precision, "_measure_kernel", measure)
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     assert precision.bf16_kernel("lstm", 64, fused.KERNELS["lstm"]) is True
-    monkeypatch.setattr(precision, "_ANSWERS", {})  # a new process on another CPU, same cache
+    monkeypatch.setattr(measured, "_ANSWERS", {})  # a new process on another CPU, same cache
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     assert precision.bf16_kernel("lstm", 64, fused.KERNELS["lstm"]) is False
-    assert measured == ["AVX2", "AVX512"]
-    assert len(json.loads(precision.cache_path().read_text())) == 2
+    assert calls == ["AVX2", "AVX512"]
+    assert len(json.loads(measured.cache_path().read_text())) == 2
 
 
 def test_loop_products_are_measured_once_per_kind_and_size_class(fresh, monkeypatch) -> None:
-    measured = []
-    monkeypatch.setattr(precision, "_measure_matmul", lambda *shape: measured.append(shape) or True)
+    calls = []
+    monkeypatch.setattr(precision, "_measure_matmul", lambda *shape: calls.append(shape) or True)
     assert precision.bf16_matmul("gru", 200) is True  # class H=256, 3 gate blocks
     assert precision.bf16_matmul("gru", 256) is True  # same class: the cached answer
     assert precision.bf16_matmul("lstm", 256) is True
-    assert measured == [(3, 256), (4, 256)]
+    assert calls == [(3, 256), (4, 256)]
 
 
 def test_the_loop_products_measurement_runs_here(fresh) -> None:

@@ -13,97 +13,34 @@ so rnnkit measures instead of assuming:
 * :func:`bf16_training_faster` - does a small LSTM model train faster under bf16 autocast
   (``--precision auto``)?
 
-Answers are cached in memory and in ``$XDG_CACHE_HOME/rnnkit/precision.json`` (default
-``~/.cache/rnnkit``), keyed by CPU model, thread count and torch version. The environment
-variable ``RNNKIT_BF16`` overrides: ``0`` = never bf16 (no measurement), ``1`` = always.
+Answers are cached per machine by :mod:`rnnkit.nn.measured` (in memory and in
+``$XDG_CACHE_HOME/rnnkit/measured.json``). The environment variable ``RNNKIT_BF16``
+overrides: ``0`` = never bf16 (no measurement), ``1`` = always.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
-import os
-import platform
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 
+from rnnkit.nn import measured
+
 logger = logging.getLogger("rnnkit.nn")
-_ANSWERS: dict[str, bool] = {}
 SPEEDUP = 1.1  # bf16 must be at least this much faster to be chosen
 GATES = {"lstm": 4, "gru": 3}  # gate blocks per kind (the SimpleRNNs: 1)
 TOLERANCE = 0.05  # largest relative difference of bf16 outputs from fp32 counted correct
 
 
-def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "rnnkit" / "precision.json"
-
-
-@functools.cache
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one).
-
-    Read once per process: every forward under autocast asks for a cached precision answer,
-    whose key holds this name, and reading /proc/cpuinfo took about 40 us each time."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _machine() -> str:
-    """The cache key's machine part.  The vector extensions torch dispatches to are part of it:
-    a VM's model name ("AMD EPYC") can stand for a CPU with AVX2 only or one with AVX-512 bf16."""
-    isa = torch.backends.cpu.get_cpu_capability()
-    return f"{cpu_name()}|{isa}|threads={torch.get_num_threads()}|torch={torch.__version__}"
-
-
 def _cached(key: str, measure: Callable[[], bool]) -> bool:
-    """The answer for ``key`` on this machine: env override, memory, disk, else measure."""
-    forced = os.environ.get("RNNKIT_BF16", "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
-    key = f"{_machine()}|{key}"
-    if key in _ANSWERS:
-        return _ANSWERS[key]
-    path = cache_path()
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        stored = {}
-    if key not in stored:
-        stored[key] = measure()
-        logger.info("bf16 %s on this machine: %s", key, "faster" if stored[key] else "not faster")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(stored, indent=1))
-            tmp.replace(path)
-        except OSError:
-            logger.debug("could not write %s", path)
-    _ANSWERS[key] = bool(stored[key])
-    return _ANSWERS[key]
+    """The answer for ``key``: ``RNNKIT_BF16`` when set to 0 or 1, else measured once."""
+    return measured.cached(f"bf16:{key}", measure, override="RNNKIT_BF16")
 
 
-def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object], rounds: int = 5) -> bool:
-    """Best time of each over ``rounds`` interleaved calls (after a warm-up): bf16 faster?"""
-    best = {bf16: float("inf"), fp32: float("inf")}
-    for fn in (bf16, fp32):
-        fn()  # warm-up (primitive creation)
-    for _ in range(rounds):
-        for fn in (bf16, fp32):
-            start = time.perf_counter()
-            fn()
-            best[fn] = min(best[fn], time.perf_counter() - start)
-    logger.info("bf16 %.2f ms vs fp32 %.2f ms", best[bf16] * 1e3, best[fp32] * 1e3)
-    return best[bf16] * SPEEDUP <= best[fp32]
+def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> bool:
+    """Is bf16 at least ``SPEEDUP`` times faster (best of interleaved calls)?"""
+    return measured.faster(bf16, fp32, SPEEDUP)
 
 
 def size_class(hidden: int) -> int:

@@ -199,6 +199,8 @@ class Vocabulary:
 
     def id_to_token(self, index: int) -> str:
         """The token of id ``index``; raises InvalidArgumentError outside ``0 .. V-1``."""
+        if type(index) is int and 0 <= index < len(self._itos):  # generation's per-token case
+            return self._itos[index]
         return self.lookup_tokens([index])[0]
 
     def lookup_ids(self, tokens: Iterable[str]) -> list[int]:

@@ -1,0 +1,102 @@
+"""Yes/no answers about this machine's speed, measured once and cached in memory and on disk.
+
+Which of two ways of computing something runs faster depends on the CPU (maker, generation,
+vector extensions), the BLAS and oneDNN builds and the thread count, so rnnkit measures instead
+of assuming (:mod:`rnnkit.nn.precision`: bf16 or fp32; :mod:`rnnkit.nn.numpy_step`: numpy or
+ATen steps). Answers are kept in ``$XDG_CACHE_HOME/rnnkit/measured.json`` (default
+``~/.cache/rnnkit``), keyed by CPU model, vector extensions, thread count and torch version:
+a later process reuses them, so its choices (and its results, which can differ in the last
+bits between two ways) are the same. Each question has an environment variable that forces
+the answer: ``0`` = no (no measurement), ``1`` = yes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger("rnnkit.nn")
+_ANSWERS: dict[str, bool] = {}
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnkit" / "measured.json"
+
+
+@functools.cache
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one).
+
+    Read once per process: every forward under autocast asks for a cached precision answer,
+    whose key holds this name, and reading /proc/cpuinfo took about 40 us each time."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _machine() -> str:
+    """The cache key's machine part.  The vector extensions torch dispatches to are part of it:
+    a VM's model name ("AMD EPYC") can stand for a CPU with AVX2 only or one with AVX-512 bf16."""
+    isa = torch.backends.cpu.get_cpu_capability()
+    return f"{cpu_name()}|{isa}|threads={torch.get_num_threads()}|torch={torch.__version__}"
+
+
+def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
+    """The answer for ``key`` on this machine: the environment variable ``override`` when it
+    is 0 or 1, else memory, disk, else ``measure()`` (then stored)."""
+    forced = os.environ.get(override, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    key = f"{_machine()}|{key}"
+    if key in _ANSWERS:
+        return _ANSWERS[key]
+    path = cache_path()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if key not in stored:
+        stored[key] = measure()
+        logger.info("%s on this machine: %s", key, "yes" if stored[key] else "no")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1))
+            tmp.replace(path)
+        except OSError:
+            logger.debug("could not write %s", path)
+    _ANSWERS[key] = bool(stored[key])
+    return _ANSWERS[key]
+
+
+def faster(
+    candidate: Callable[[], object],
+    baseline: Callable[[], object],
+    speedup: float = 1.1,
+    rounds: int = 5,
+) -> bool:
+    """Best time of each over ``rounds`` interleaved calls (after a warm-up): is ``candidate``
+    at least ``speedup`` times faster than ``baseline``?"""
+    best = {candidate: float("inf"), baseline: float("inf")}
+    for fn in (candidate, baseline):
+        fn()  # warm-up (primitive creation, caches)
+    for _ in range(rounds):
+        for fn in (candidate, baseline):
+            start = time.perf_counter()
+            fn()
+            best[fn] = min(best[fn], time.perf_counter() - start)
+    logger.info("%.3f ms against %.3f ms", best[candidate] * 1e3, best[baseline] * 1e3)
+    return best[candidate] * speedup <= best[baseline]

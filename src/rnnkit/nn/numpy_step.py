@@ -1,0 +1,219 @@
+"""One time step of a stacked recurrent layer in numpy, for token-by-token inference on a CPU.
+
+Dimensions: N sequences stepped together, D input features, H hidden units, G gate rows (4H for
+an LSTM, 3H for a GRU, H for a SimpleRNN).
+
+:class:`rnnkit.nn.step.LayerStepper` runs one ATen cell operator per layer. At batch 1 on a
+2-core AMD EPYC that step is mostly fixed cost: torch's products (MKL) read the weights at about
+half the speed of numpy's (OpenBLAS; a (1024, 256) weight times a vector took 20 us against
+12 us), and each of the cell's dozen pointwise operators costs 1.5-3 us of dispatch for a few
+hundred numbers, against about 0.7 us for a numpy ufunc. :class:`NumpyLayerStepper` computes
+the same equations with numpy on the same memory. Which of the two runs is measured per machine
+(:func:`rnnkit.generate.token_step`); neither is assumed faster.
+
+The equations are torch.nn's (see :mod:`rnnkit.nn.cells`). Two exact rearrangements save work:
+
+* sigmoid(z) = (1 + tanh(z / 2)) / 2, and the rows of the sigmoid gates are stored halved
+  (halving is exact in floating point), so one ``tanh`` over all of a step's gates computes
+  every gate, and the sigmoid gates take two more ufuncs;
+* an LSTM's gate blocks are stored as (input, forget, output, cell) instead of torch.nn's
+  (input, forget, cell, output), so the three sigmoid gates are one contiguous slice.
+
+An LSTM's and a SimpleRNN's two products are one product of [x, h] with [W_ih, W_hh] and their
+biases summed. Results differ from the cell operators' by float rounding only (about 1e-7
+relative; tested against the layers' forward).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from torch import Tensor
+
+from rnnkit.errors import invalid
+from rnnkit.nn.step import steppable
+
+ArrayState = tuple[np.ndarray, ...]  # a layer's (h,) or (h, c), each (N, H)
+NUMPY_DTYPES = (torch.float32, torch.float64)
+
+
+def numpy_steppable(layer: torch.nn.Module) -> bool:
+    """True when :class:`NumpyLayerStepper` serves ``layer``: a steppable layer on the CPU in
+    float32 or float64."""
+    weight = layer.flat_weights[0]
+    return steppable(layer) and weight.device.type == "cpu" and weight.dtype in NUMPY_DTYPES
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """numpy's BLAS on one thread inside the context (the steps run in it).
+
+    OpenBLAS's worker threads and torch's OpenMP threads share the cores, and each pool's
+    threads spin for a while after their work: on 2 cores a torch ``log_softmax`` of (5, 65),
+    3.5 us alone, took 8 ms after an OpenBLAS product on two threads. On one thread a (1024,
+    512) matrix-vector product took 30 us against 16 us on two, still faster than MKL's 45 us.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _array(tensor: Tensor) -> np.ndarray:
+    return tensor.detach().numpy()
+
+
+class _LayerWeights:
+    """One layer's weights, rearranged for the numpy step (see the module docstring).
+
+    LSTM and SimpleRNN: ``stacked`` (G, D + H) multiplies [x, h] and ``bias`` (G,) is
+    b_ih + b_hh; after :meth:`table`, ``hidden`` (G, H) multiplies h alone. GRU: ``input``
+    (G, D) and ``hidden`` (G, H) multiply x and h apart, with ``input_bias`` and
+    ``hidden_bias``.
+    """
+
+    def __init__(self, kind: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                 b_hh: Tensor | None) -> None:  # fmt: skip
+        self.kind, self.input_size = kind, w_ih.shape[1]
+        hidden = w_hh.shape[1]
+        zeros = w_ih.new_zeros(w_ih.shape[0])
+        b_ih = zeros if b_ih is None else b_ih.detach()
+        b_hh = zeros if b_hh is None else b_hh.detach()
+        if kind == "lstm":  # (i, f, g, o) -> (i, f, o, g)
+            order = torch.cat([torch.arange(2 * hidden), torch.arange(3 * hidden, 4 * hidden),
+                               torch.arange(2 * hidden, 3 * hidden)])  # fmt: skip
+            w_ih, w_hh, b_ih, b_hh = (t.detach()[order] for t in (w_ih, w_hh, b_ih, b_hh))
+        sigmoid_rows = {"lstm": 3 * hidden, "gru": 2 * hidden}.get(kind, 0)
+        scale = w_ih.new_ones(w_ih.shape[0], 1)
+        scale[:sigmoid_rows] = 0.5
+        w_ih, w_hh = w_ih.detach() * scale, w_hh.detach() * scale
+        b_ih, b_hh = b_ih * scale[:, 0], b_hh * scale[:, 0]
+        if kind == "gru":
+            self.input, self.hidden = _array(w_ih), _array(w_hh)
+            self.input_bias, self.hidden_bias = _array(b_ih), _array(b_hh)
+        else:
+            self.stacked = _array(torch.cat([w_ih, w_hh], 1))
+            self.bias = _array(b_ih + b_hh)
+            self.hidden = None
+
+    def table(self, inputs: np.ndarray) -> np.ndarray:
+        """:meth:`input_gates` of every row of ``inputs`` (V, D) -> (V, G) C-contiguous, for
+        :meth:`gates` to look up. An LSTM or SimpleRNN then keeps W_hh apart too: a product
+        with the stacked weight's strided slice copied the slice each time."""
+        if self.hidden is None:
+            self.hidden = np.ascontiguousarray(self.stacked[:, self.input_size :])
+        return np.ascontiguousarray(self.input_gates(inputs))
+
+    def input_gates(self, x: np.ndarray) -> np.ndarray:
+        """The gates' input part x @ W_ih^T + b_ih, and b_hh where the step adds it with the
+        input (LSTM, SimpleRNN): x (N, D) -> (N, G)."""
+        if self.kind == "gru":
+            weight, bias = self.input, self.input_bias
+        else:
+            weight, bias = self.stacked[:, : self.input_size], self.bias
+        gates = product(weight, x)
+        return np.add(gates, bias, out=gates)
+
+    def gates(self, x: np.ndarray | None, h: np.ndarray, input_gates: np.ndarray | None) -> np.ndarray:
+        """LSTM and SimpleRNN: all of W_ih x + b_ih + W_hh h + b_hh (N, G), from x (N, D), or
+        from ``input_gates`` (rows of :meth:`table`) when given."""
+        if input_gates is not None:
+            return np.add(product(self.hidden, h), input_gates)
+        gates = product(self.stacked, np.concatenate((x, h), axis=1))
+        return np.add(gates, self.bias, out=gates)
+
+
+class NumpyLayerStepper:
+    """One step of ``layer`` per call, computed in numpy: :class:`rnnkit.nn.step.LayerStepper`
+    on numpy arrays (``tensor.numpy()`` and ``torch.from_numpy`` share memory with them).
+
+    The weights are read from the layer when the stepper is made: make a new one after
+    changing them.
+    """
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        if not numpy_steppable(layer):
+            raise invalid(
+                "layer", type(layer).__name__,
+                "a unidirectional CPU float32/float64 rnnkit.nn RNN/LSTM/GRU without "
+                "layer_norm, proj_size or cell",
+            )  # fmt: skip
+        self.kind = layer.kernel
+        weights = list(layer.flat_weights)
+        per = len(weights) // layer.num_layers
+        self.layers = []
+        for index in range(layer.num_layers):
+            w_ih, w_hh, *biases = weights[index * per : (index + 1) * per]
+            b_ih, b_hh = biases or (None, None)
+            self.layers.append(_LayerWeights(self.kind, w_ih, w_hh, b_ih, b_hh))
+
+    def input_table(self, inputs: np.ndarray) -> np.ndarray:
+        """The first layer's input gates for each row of ``inputs`` (V, D) -> (V, G): with a
+        few possible inputs (a character model's embedding rows), a step looks its row up
+        instead of multiplying (``input_gates`` of :meth:`__call__`)."""
+        return self.layers[0].table(inputs)
+
+    def __call__(
+        self, x: np.ndarray | None, states: list[ArrayState], input_gates: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[ArrayState]]:
+        """x: (N, D), states: per layer (h[, c]) each (N, H) -> top h (N, H), new states.
+        ``input_gates`` (N, G): rows of :meth:`input_table`, given instead of x."""
+        new_states = []
+        for weights, state in zip(self.layers, states, strict=True):
+            h = state[0]
+            if self.kind == "gru":
+                gi = weights.input_gates(x) if input_gates is None else input_gates
+                state = (_gru(weights, gi, h),)
+            elif self.kind == "lstm":
+                state = _lstm(weights.gates(x, h, input_gates), state[1])
+            else:
+                state = (_simple(weights.gates(x, h, input_gates), self.kind == "rnn_relu"),)
+            new_states.append(state)
+            x, input_gates = state[0], None
+        return x, new_states
+
+
+def product(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """x @ weight.T for weight (G, K) with unit column stride, x (N, K) -> (N, G), a transposed
+    view.
+
+    Computed as weight @ x.T: OpenBLAS's kernels for that layout were 1.6-2.5x faster than
+    for x @ weight.T at N = 4 and 16 (a matrix-vector product at N = 1 either way)."""
+    return np.dot(weight, x.T).T
+
+
+def _lstm(gates: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """c' = f * c + i * g, h' = o * tanh(c'), from gates (N, 4H) stored (i/2, f/2, o/2, g)."""
+    np.tanh(gates, out=gates)
+    hidden = c.shape[1]
+    sigmoids = gates[:, : 3 * hidden]
+    np.multiply(sigmoids, 0.5, out=sigmoids)
+    np.add(sigmoids, 0.5, out=sigmoids)
+    i, f, o, g = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
+    c_next = np.multiply(f, c)
+    np.add(c_next, np.multiply(i, g, out=i), out=c_next)
+    h_next = np.tanh(c_next)
+    return np.multiply(h_next, o, out=h_next), c_next
+
+
+def _gru(weights: _LayerWeights, gi: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """r, z = sigmoid(gi + gh), n = tanh(gi_n + r * gh_n), h' = n + z * (h - n); gi (N, 3H)
+    the input gates, r and z rows stored halved."""
+    gh = product(weights.hidden, h)
+    np.add(gh, weights.hidden_bias, out=gh)
+    hidden = h.shape[1]
+    rz = np.add(gi[:, : 2 * hidden], gh[:, : 2 * hidden])
+    np.tanh(rz, out=rz)
+    np.multiply(rz, 0.5, out=rz)
+    np.add(rz, 0.5, out=rz)
+    r, z = rz[:, :hidden], rz[:, hidden:]
+    n = np.multiply(r, gh[:, 2 * hidden :])
+    np.add(n, gi[:, 2 * hidden :], out=n)
+    np.tanh(n, out=n)
+    h_next = np.subtract(h, n)
+    np.multiply(h_next, z, out=h_next)
+    return np.add(h_next, n, out=h_next)
+
+
+def _simple(gates: np.ndarray, relu: bool) -> np.ndarray:
+    """h' = tanh or relu of the gates (N, H)."""
+    return np.maximum(gates, 0, out=gates) if relu else np.tanh(gates, out=gates)
