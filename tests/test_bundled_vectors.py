@@ -24,27 +24,32 @@ GLOVE = next(
 
 def test_bundled_vectors_load_offline() -> None:  # load time: a benchmark, not a timed test
     vectors = load_bundled_vectors()
-    assert vectors.vectors.shape == (50_000, BUNDLED_DIM)
-    assert vectors.vectors.dtype == np.float32 and len(set(vectors.words)) == 50_000
+    assert vectors.vectors.shape == (100_000, BUNDLED_DIM)
+    assert vectors.vectors.dtype == np.float32 and len(set(vectors.words)) == 100_000
     assert vectors.words[:3] == ["the", ",", "."]  # GloVe's frequency order
     for token in glove_tokens("It doesn't cost $1,000 in the U.S."):
         assert token in vectors.index, token  # the standardisation's tokens are GloVe's words
     assert vectors.similarity("good", "great") > vectors.similarity("good", "carrier") + 0.3
+    for informal in ("lol", "omg", "cant", "wont", ":)"):  # GloVe ranks 46,000-79,000
+        assert informal in vectors.index, informal
 
 
 @pytest.mark.skipif(GLOVE is None, reason="shared GloVe file absent")
-def test_bundled_rows_are_the_source_files_first_rows_in_float16() -> None:
+def test_bundled_rows_are_the_source_files_first_rows_within_int8_steps() -> None:
+    """Each sampled row within half its quantisation step (the row's largest magnitude / 127,
+    with the float16 scale's rounding on top) of the source file's row."""
     vectors = load_bundled_vectors()
     rng = np.random.default_rng(0)
-    sample = set(rng.choice(len(vectors), size=200, replace=False).tolist()) | {0, 49_999}
+    sample = set(rng.choice(len(vectors), size=200, replace=False).tolist()) | {0, 99_999}
     with gzip.open(GLOVE, "rt", encoding="utf-8") as f:
         for i, line in enumerate(f):
-            if i == len(vectors):
-                assert line.split(" ", 1)[0] not in vectors.index  # only the first 50,000
+            if i == len(vectors):  # a longer source: the bundle holds its first rows only
+                assert line.split(" ", 1)[0] not in vectors.index
                 break
             if i in sample:
                 word, *values = line.rstrip("\n").split(" ")
                 assert vectors.words[i] == word
                 source = np.array(values, dtype=np.float32)
-                np.testing.assert_array_equal(vectors.vectors[i], source.astype(np.float16))
-                np.testing.assert_allclose(vectors.vectors[i], source, rtol=1e-3, atol=1e-4)
+                step = np.abs(source).max() / 127
+                error = np.abs(vectors.vectors[i] - source).max()
+                assert error <= step / 2 * 1.002 + 1e-7, (word, error, step)

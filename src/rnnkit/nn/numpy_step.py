@@ -8,8 +8,8 @@ an LSTM, 3H for a GRU, H for a SimpleRNN).
 half the speed of numpy's (OpenBLAS; a (1024, 256) weight times a vector took 20 us against
 12 us), and each of the cell's dozen pointwise operators costs 1.5-3 us of dispatch for a few
 hundred numbers, against about 0.7 us for a numpy ufunc. :class:`NumpyLayerStepper` computes
-the same equations with numpy on the same memory. Which of the two runs is measured per machine
-(:func:`rnnkit.generate.token_step`); neither is assumed faster.
+the same equations with numpy, on rearranged copies of the weights. Which of the two runs is
+measured per machine (:func:`rnnkit.generate.token_step`); neither is assumed faster.
 
 The equations are torch.nn's (see :mod:`rnnkit.nn.cells`). Two exact rearrangements save work:
 
@@ -48,7 +48,9 @@ def numpy_steppable(layer: torch.nn.Module) -> bool:
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:
-    """numpy's BLAS on one thread inside the context (the steps run in it).
+    """numpy's BLAS on one thread inside the context (the steps run in it; threadpoolctl limits
+    every BLAS library the process loaded that it can reach, which leaves a statically linked
+    one, as in torch's CPU wheels, alone).
 
     OpenBLAS's worker threads and torch's OpenMP threads share the cores, and each pool's
     threads spin for a while after their work: on 2 cores a torch ``log_softmax`` of (5, 65),
