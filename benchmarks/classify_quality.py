@@ -209,8 +209,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         )
     note = (
         "\nDefaults only (`rnnkit train classify --train train.csv --test test.csv` plus the "
-        "columns of AG News): bundled GloVe 6B 50d vectors (all 50,000 of their words in the "
-        "vocabulary), GloVe tokenisation, the learning rate halved at each validation without "
+        "columns of AG News): bundled GloVe 6B 50d vectors (100,000 words, int8; the 50,000 "
+        "most frequent in the vocabulary), GloVe tokenisation, the learning rate halved at each validation without "
         "gain, training until validation accuracy stops improving (patience 3) with the best "
         "epoch's weights kept. "
         "Test accuracy of that checkpoint on the full test file; wall time includes reading, "

@@ -130,7 +130,8 @@ def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> di
     inputs = [torch.ones(1, w.shape[1]) for w in weights]
     numpy_step = NumpyTokenStep(model)
     layers = numpy_step.layers.layers
-    arrays = [layers[0].hidden, *(w.stacked for w in layers[1:]), numpy_step.weight]
+    first = layers[0].stacked if numpy_step.table is None else layers[0].hidden
+    arrays = [first, *(w.stacked for w in layers[1:]), numpy_step.weight]
     vectors = [np.ones((1, a.shape[1]), a.dtype) for a in arrays]
     best = {"torch": float("inf"), "numpy": float("inf")}
     with torch.inference_mode(), one_blas_thread():

@@ -156,7 +156,9 @@ def test_sampled_frequencies_follow_the_filtered_softmax(sampling: Sampling) -> 
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("how", ["stored", "transposed", "numpy", "numpy one-hot", "numpy no table"])
+@pytest.mark.parametrize(
+    "how", ["stored", "transposed", "numpy", "numpy one-hot", "numpy no table"]
+)
 def test_token_steps_equal_the_model_forward(cell: str, how: str, monkeypatch) -> None:
     # Both weight layouts (laid_out picks one by measuring) and the numpy steps (with the
     # first layer's input gates multiplied or looked up) give the forward's logits.
@@ -171,7 +173,8 @@ def test_token_steps_equal_the_model_forward(cell: str, how: str, monkeypatch) -
     lm = LanguageModel(config).eval()
     ids = torch.randint(0, 11, (3, 7))
     step = NumpyTokenStep(lm) if how.startswith("numpy") else TokenStep(lm, rows=3)
-    assert (getattr(step, "table", None) is None) == (how in ("stored", "transposed", "numpy no table"))
+    no_table = how in ("stored", "transposed", "numpy no table")
+    assert (getattr(step, "table", None) is None) == no_table
     with torch.no_grad():
         expected, _ = lm(ids)
         logits, state = lm(ids[:, :1])
@@ -183,7 +186,9 @@ def test_token_steps_equal_the_model_forward(cell: str, how: str, monkeypatch) -
 
 
 @pytest.mark.parametrize("numpy_faster", [True, False])
-def test_token_step_takes_the_measured_faster_one_once(model, fresh_measurements, monkeypatch, numpy_faster) -> None:
+def test_token_step_takes_the_measured_faster_one_once(
+    model, fresh_measurements, monkeypatch, numpy_faster
+) -> None:
     calls = []
 
     def faster(candidate, baseline, speedup):
@@ -203,7 +208,9 @@ def test_token_step_takes_the_measured_faster_one_once(model, fresh_measurements
 
 
 @pytest.mark.parametrize(("override", "expected"), [("0", TokenStep), ("1", NumpyTokenStep)])
-def test_the_override_decides_without_measuring(model, fresh_measurements, monkeypatch, override, expected) -> None:
+def test_the_override_decides_without_measuring(
+    model, fresh_measurements, monkeypatch, override, expected
+) -> None:
     monkeypatch.setenv("RNNKIT_NUMPY_STEP", override)
     monkeypatch.setattr(fresh_measurements, "faster", lambda *a, **k: pytest.fail("measured"))
     assert type(token_step(model)) is expected

@@ -352,8 +352,9 @@ def beam_search(
     done: list[Hypothesis] = []
     with advance.running():
         for step in range(length):
+            last = step == length - 1
             parents, tokens, values, ended = beam_step(
-                scores, logits, beams, width, is_finished, step == length - 1, length_penalty, banned
+                scores, logits, beams, width, is_finished, last, length_penalty, banned
             )
             done += ended
             if not parents:

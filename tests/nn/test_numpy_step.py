@@ -19,7 +19,10 @@ KINDS = {
     "rnn_relu": lambda **kw: rnn.RNN(nonlinearity="relu", **kw),
 }
 
-TOLERANCE = {torch.float32: {"rtol": 1e-5, "atol": 1e-6}, torch.float64: {"rtol": 1e-12, "atol": 1e-13}}
+TOLERANCE = {
+    torch.float32: {"rtol": 1e-5, "atol": 1e-6},
+    torch.float64: {"rtol": 1e-12, "atol": 1e-13},
+}
 
 
 def zero_states(layer, rows: int, dtype: torch.dtype) -> list[tuple[np.ndarray, ...]]:

@@ -115,7 +115,9 @@ class _LayerWeights:
         gates = product(weight, x)
         return np.add(gates, bias, out=gates)
 
-    def gates(self, x: np.ndarray | None, h: np.ndarray, input_gates: np.ndarray | None) -> np.ndarray:
+    def gates(
+        self, x: np.ndarray | None, h: np.ndarray, input_gates: np.ndarray | None
+    ) -> np.ndarray:
         """LSTM and SimpleRNN: all of W_ih x + b_ih + W_hh h + b_hh (N, G), from x (N, D), or
         from ``input_gates`` (rows of :meth:`table`) when given."""
         if input_gates is not None:
@@ -175,8 +177,8 @@ class NumpyLayerStepper:
 
 
 def product(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """x @ weight.T for weight (G, K) with unit column stride, x (N, K) -> (N, G), a transposed
-    view.
+    """x @ weight.T for weight (G, K), x (N, K) -> (N, G), a transposed view. A weight that is
+    not C-contiguous (a column slice) is copied by numpy on every call.
 
     Computed as weight @ x.T: OpenBLAS's kernels for that layout were 1.6-2.5x faster than
     for x @ weight.T at N = 4 and 16 (a matrix-vector product at N = 1 either way)."""

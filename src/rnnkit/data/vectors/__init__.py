@@ -38,7 +38,8 @@ def load_bundled_vectors() -> WordVectors:
     folder = resources.files(__name__)
     try:
         tensors = load((folder / VECTORS_FILE).read_bytes())
-        vectors = tensors["vectors"].astype(np.float32) * tensors["scales"].astype(np.float32)[:, None]
+        scales = tensors["scales"].astype(np.float32)[:, None]  # (N, 1)
+        vectors = tensors["vectors"].astype(np.float32) * scales
         words = (folder / WORDS_FILE).read_text(encoding="utf-8").split("\n")
     except (OSError, KeyError) as error:
         raise DataError(f"bundled word vectors unreadable ({error}); reinstall rnnkit") from None
