@@ -29,7 +29,11 @@ from rnnkit.text.glove import _TOKEN_RE, clean_text, glove_standardize, glove_to
         ("Britain #39;s quot;plan quot; &amp; AT&amp;T", [
             "britain", "'s", '"', "plan", '"', "&", "at", "&", "t"]),  # AG News' entities
         ("dwindling\\band ultra-cynics", ["dwindling", "band", "ultra", "-", "cynics"]),
-        ("2 < 3 > 1 :-)", ["2", "<", "3", ">", "1", ":", "-", ")"]),  # not a tag
+        ("2 < 3 > 1 :-)", ["2", "<", "3", ">", "1", ":-)"]),  # not a tag; an emoticon
+        ("lol :) :( ;-) :(( <3 ^_^ (: XD :P.", [
+            "lol", ":)", ":(", ";-)", ":((", "<3", "^_^", "(:", "xd", ":p", "."]),  # emoticons
+        ("great:) (see: 8) x:3 :-x", [
+            "great", ":", ")", "(", "see", ":", "8", ")", "x", ":", "3", ":", "-", "x"]),  # not
     ],
 )
 def test_glove_tokens(text: str, tokens: list[str]) -> None:
@@ -39,7 +43,7 @@ def test_glove_tokens(text: str, tokens: list[str]) -> None:
 
 
 PIECES = [*"abnst'.,:/-$%0123@<>&;# \n\"", "n't", "'s", "http://", "www.", "<br />", "#39;",
-          "quot;", "u.s.", "\u2019", "\\"]  # fmt: skip
+          "quot;", "u.s.", "\u2019", "\\", ":)", ";-(", "<3", "^_^", ")", "!", "d"]  # fmt: skip
 
 
 TEXTS = st.text(max_size=60) | st.lists(st.sampled_from(PIECES), max_size=30).map("".join)

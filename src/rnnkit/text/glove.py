@@ -14,6 +14,9 @@ Stanford (Penn Treebank style) tokenizer, so its vocabulary holds ``n't``, ``'s`
   ``it's`` -> ``it 's``, also ``'m 're 've 'll 'd``;
 - numbers keep their inner separators (``1,000``, ``3.5``, ``10:30``, ``1/2``); dotted
   abbreviations of single letters stay whole (``u.s.``, ``e.g.``); ``...`` is one token;
+- an emoticon standing alone (after whitespace, before whitespace or ``. , ! ?``) stays one
+  token: ``:)``, ``;-)``, ``:((``, ``:d``, ``:p``, ``(:``, ``<3``, ``^_^`` (GloVe holds
+  ``:)``; the others are learnt as units). Inside a word (``great:)``) it is split;
 - every other non-alphanumeric character (``$ % - ( ) ! ?`` ...) is a token of its own.
 
     >>> glove_standardize("It's $5.50 - doesn't <br />matter!")
@@ -39,7 +42,9 @@ _QUOTES = str.maketrans(  # typographic quotes and dashes made ASCII (cp1252's t
 )  # fmt: skip
 _TOKEN_RE = re.compile(
     r"""
-    (?:https?://|www\.)[^\s<>"]+[^\s<>".,;:!?)\]'] # URL, without trailing punctuation
+    (?<!\S)(?:[:;=][-o'^]?[)(\]\[dp/|*3]+|[)(\]\[][-o'^]?[:;=]|</?3|\^_*\^)(?![^\s.,!?])
+                                                     # emoticon standing alone: :) ;-) :(( <3
+  | (?:https?://|www\.)[^\s<>"]+[^\s<>".,;:!?)\]'] # URL, without trailing punctuation
   | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                     # e-mail address
   | \w+(?=n't\b)                                     # does|n't, ca|n't, wo|n't
   | n't\b
