@@ -27,10 +27,11 @@ relative; tested against the layers' forward).
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch import Tensor
 
 from rnnkit.errors import invalid
@@ -57,7 +58,14 @@ def one_blas_thread() -> contextlib.AbstractContextManager:
     3.5 us alone, took 8 ms after an OpenBLAS product on two threads. On one thread a (1024,
     512) matrix-vector product took 30 us against 16 us on two, still faster than MKL's 45 us.
     """
-    return threadpool_limits(limits=1, user_api="blas")
+    return _blas_libraries().limit(limits=1, user_api="blas")
+
+
+@functools.cache
+def _blas_libraries() -> ThreadpoolController:
+    """The thread pools of the libraries loaded now, found once per process: the search took
+    about 260 us of each ``threadpool_limits`` call, against 8 us to set a found one's limit."""
+    return ThreadpoolController()
 
 
 def _array(tensor: Tensor) -> np.ndarray:
