@@ -134,7 +134,7 @@ class ClassifierGraph(nn.Module):
         # A forward-only stack cannot see the padding after a text: no lengths needed.
         output, _ = self.stack(x, lengths if m.config.bidirectional else None, state)
         pooled = m.pool(output.transpose(0, 1), lengths)  # (B, dirs*H)
-        return m.probabilities(m.head(pooled))  # (B, C)
+        return m.probabilities(m.output(pooled, ids, lengths))  # (B, C)
 
 
 class LanguageModelGraph(nn.Module):

@@ -216,3 +216,26 @@ def test_untrained_simple_rnn_colours_by_h_and_has_no_gates() -> None:
     assert view.activation.shape == (1, 7, 4)
     assert view.lm.top_ids.shape == (7, vec.vocab_size)  # top_k capped at V
     np.testing.assert_allclose(view.lm.top_probs.sum(-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("ngrams", [0, 1, 3])
+def test_attributions_add_up_with_and_without_an_ngram_bag(ngrams: int) -> None:
+    """Completeness holds for both inputs (embeddings and the bag's mean vector), and the bag
+    channel carries part of it: zeroing its rows changes the attributions."""
+    from rnnkit.inspect.attribution import integrated_gradients
+    from rnnkit.models.classifier import ClassifierConfig, TextClassifier
+
+    torch.manual_seed(3)
+    config = ClassifierConfig(vocab_size=40, embedding_size=6, hidden_size=8, ngrams=ngrams,
+                              ngram_buckets=31, ngram_dim=5, num_classes=3)  # fmt: skip
+    model = TextClassifier(config).eval()
+    if ngrams:
+        torch.nn.init.normal_(model.ngram_bag.vectors.weight, std=3.0)  # a bag that matters
+    ids = torch.tensor([5, 17, 3, 9, 22, 5])
+    attribution, log_p, baseline = integrated_gradients(model, ids, target=1, steps=256)
+    assert attribution.sum() == pytest.approx(log_p - baseline, abs=2e-4)
+    if ngrams:
+        with torch.no_grad():
+            model.ngram_bag.vectors.weight.zero_()
+        without_bag, _, _ = integrated_gradients(model, ids, target=1, steps=256)
+        assert np.abs(attribution - without_bag).max() > 1e-2

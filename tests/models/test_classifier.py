@@ -66,7 +66,7 @@ def test_last_pooling_joins_forward_last_step_and_reverse_first_step() -> None:
 
 
 def test_a_forward_only_stack_equals_the_packed_computation_with_lengths() -> None:
-    clf = model(pooling="last", num_layers=2)  # runs its padded batch without lengths
+    clf = model(pooling="last", num_layers=2, ngrams=0)  # runs its padded batch without lengths
     tokens, lengths = collate(TEXTS)
     with torch.no_grad():
         _, (h_n, _) = clf.rnn(clf.embedding(tokens), lengths=lengths)  # packed: exact h_n

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from rnnkit.errors import invalid
-from rnnkit.inspect.attribution import METHOD, integrated_gradients
+from rnnkit.inspect.attribution import METHOD, METHOD_BAG, integrated_gradients
 from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
 from rnnkit.tasks.classifier_inference import LoadedClassifier
@@ -222,7 +222,8 @@ def _classifier_view(
     output = rec.output.transpose(0, 1)  # (1, T, U)
     lengths = torch.tensor([output.shape[1]])
     with torch.no_grad():
-        probabilities = model.probabilities(model.head(model.pool(output, lengths)))[0]
+        logits = model.output(model.pool(output, lengths), ids, lengths)  # (1, K)
+        probabilities = model.probabilities(logits)[0]
         attention = None
         if model.config.pooling == "attention":  # the pool's weights over one unpadded text
             attention = model.attention(output)[0, :, 0].softmax(-1).cpu().double().numpy()
@@ -231,6 +232,6 @@ def _classifier_view(
     return ClassifierView(
         labels=list(clf.labels.names), probabilities=probabilities.cpu().double().numpy(),
         predicted=clf.labels.names[target], attribution=attribution,
-        method=METHOD.format(steps=ig_steps), log_p=log_p, baseline_log_p=baseline,
-        attention=attention,
+        method=(METHOD if model.ngram_bag is None else METHOD_BAG).format(steps=ig_steps),
+        log_p=log_p, baseline_log_p=baseline, attention=attention,
     )  # fmt: skip

@@ -5,7 +5,11 @@ the embedded tokens x (T, E), from the baseline x' = 0 (every token an all-zero 
 
     attribution_t = sum_e x_te * (1/S) sum_{k=1..S} dF/dx_te (x * (k - 1/2) / S)
 
-(the midpoint rule with S steps). By completeness the attributions add up to
+(the midpoint rule with S steps). A classifier with an n-gram bag (``ngrams``) has a second
+input, the bag's mean vector b (D,); it is scaled along with x (its baseline is 0 too), its
+attribution b · (mean gradient) is shared among the n-grams by their rows and each n-gram's
+part split equally among its words (:meth:`rnnkit.models.ngrams.NgramBag.token_shares`). By
+completeness the attributions add up to
 F(x) - F(0) up to the quadrature error, which :func:`integrated_gradients` returns beside them
 so that the page can show how well they add up. The S scaled copies run as one batch through
 the classifier's own forward (its fused recurrent kernels): S forward and backward passes.
@@ -21,6 +25,10 @@ from rnnkit.errors import invalid
 from rnnkit.models.classifier import TextClassifier
 
 METHOD = "integrated gradients, zero-embedding baseline, {steps} steps, on log p(class)"
+METHOD_BAG = (
+    "integrated gradients, zero-embedding and zero n-gram-bag baseline, {steps} steps, "
+    "on log p(class)"
+)
 
 
 def integrated_gradients(
@@ -37,22 +45,29 @@ def integrated_gradients(
     alphas = torch.cat([(torch.arange(steps) + 0.5) / steps, torch.tensor([0.0, 1.0])])
     alphas = alphas.to(device)  # (S + 2,): midpoints, then the baseline and the text itself
     count, time = alphas.numel(), ids.numel()
-    scaled: dict[str, Tensor] = {}
+    inputs: list[Tensor] = []  # each scaled input: the embedded tokens, then the bag vector
 
-    def scale(_module: torch.nn.Module, _inputs: object, embedded: Tensor) -> Tensor:
-        x = embedded.detach()  # (S + 2, T, E)
-        scaled["x"], scaled["input"] = x[0], (alphas[:, None, None] * x).requires_grad_()
-        return scaled["input"]
+    def scale(_module: torch.nn.Module, _inputs: object, value: Tensor) -> Tensor:
+        alpha = alphas.reshape(-1, *[1] * (value.dim() - 1))  # (S + 2, 1, ...)
+        inputs.append((alpha * value.detach()).requires_grad_())
+        return inputs[-1]
 
-    handle = model.embedding.register_forward_hook(scale)
+    bag = model.ngram_bag
+    hooked = [model.embedding] + ([] if bag is None else [bag])
+    handles = [module.register_forward_hook(scale) for module in hooked]
     try:  # cuDNN's RNN backward refuses eval mode, the native kernels do not
         with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             batch = ids.to(device).reshape(1, time).expand(count, time)
             logits = model(batch, torch.full((count,), time, dtype=torch.long))  # (S + 2, K)
             log_p = model.probabilities(logits).clamp_min(1e-30).log()[:, target]  # (S + 2,)
-            (grads,) = torch.autograd.grad(log_p.sum(), scaled["input"])
+            grads = torch.autograd.grad(log_p.sum(), inputs)
     finally:
-        handle.remove()
-    attribution = (scaled["x"] * grads[:steps].mean(0)).sum(-1)  # (T,)
+        for handle in handles:
+            handle.remove()
+    x = inputs[0][-1].detach()  # (T, E): alpha 1, the text itself
+    attribution = (x * grads[0][:steps].mean(0)).sum(-1)  # (T,)
+    if bag is not None:
+        with torch.no_grad():
+            attribution += bag.token_shares(batch[0], grads[1][:steps].mean(0))
     log_p = log_p.detach()
     return attribution.cpu().double().numpy(), float(log_p[-1]), float(log_p[-2])

@@ -4,7 +4,8 @@ Dimensions: B batch, T time (padded), V vocabulary, E embedding size, H hidden u
 dirs = 2 if bidirectional else 1, A attention units, C classes, K outputs.
 
     ids (B, T) ──embed──▶ (B, T, E) ──dropout──▶ RNN/LSTM/GRU × L (lengths) ──▶ (B, T, dirs*H)
-               ──pool over each text's real steps──▶ (B, dirs*H) ──dropout──▶ linear ──▶ (B, K)
+               ──pool over each text's real steps──▶ (B, dirs*H) ─┬─▶ dropout ──▶ linear ──▶ (B, K)
+    ids, lengths ──n-gram bag (ngrams > 0; rnnkit.models.ngrams)──▶ (B, D) ─┘ (concatenated)
 
 Pooling: ``last`` = the top layer's output at each text's own last step (bidirectional: that,
 concatenated with the reverse direction's output at the first step, which has read the whole
@@ -18,13 +19,15 @@ padded steps.
 Output: two classes use ONE sigmoid logit (K = 1, logistic regression on the pooled state;
 p(class 1) = sigmoid(z)); more classes use K = C softmax logits. :meth:`TextClassifier.loss`
 and :meth:`TextClassifier.probabilities` hide the difference. Parameters: about
-V*E + L*dirs*G*H*(E' + H) + dirs*H*K (G = 4 LSTM, 3 GRU, 1 RNN; E' = E, then dirs*H).
+V*E + L*dirs*G*H*(E' + H) + (dirs*H + D)*K (G = 4 LSTM, 3 GRU, 1 RNN; E' = E, then dirs*H),
+plus (V + buckets)*D for the n-gram bag.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -33,6 +36,7 @@ from torch import Tensor, nn
 
 from rnnkit.embeddings import embedding_layer
 from rnnkit.errors import invalid
+from rnnkit.models.ngrams import NgramBag
 from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.sequence import check_lengths
 from rnnkit.validation import (
@@ -45,6 +49,8 @@ from rnnkit.validation import (
 )
 
 POOLINGS = ("last", "mean", "max", "max_mean", "attention")
+MAX_NGRAM = 5  # the longest word n-gram the bag takes
+MAX_BUCKETS = 1 << 24  # n-gram hash buckets (16.8 million)
 _LAYER_RE = re.compile(r"_l(\d+)(?:_reverse)?$")  # weight_ih_l0, ln_c_bias_l1, ..._l0_reverse
 
 
@@ -67,6 +73,12 @@ class ClassifierConfig(RecurrentConfig):
     embedding_lr_scale: float = 0.3  # a pretrained embedding's learning rate / the others'
     discriminative_lr: float = 1.0  # encoder_from: each lower layer's lr is this factor smaller (ULMFiT: 2.6)
     gradual_unfreezing: bool = False  # encoder_from: the head alone, then one more layer per epoch
+    ngrams: int = 2  # a bag of the words and word n-grams up to this length beside the RNN; 0: none
+    ngram_buckets: int = 262_144  # hash buckets shared by the n-grams of 2 or more words
+    ngram_dim: int = 16  # D: the n-gram bag's vector size
+
+    # What a config.json saved before a field existed meant (build_model fills them in).
+    OLDER_RUNS: ClassVar[dict[str, Any]] = {"ngrams": 0}
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -76,6 +88,9 @@ class ClassifierConfig(RecurrentConfig):
             check_int(name, getattr(self, name), 1, MAX_UNITS)
         check_int("num_classes", self.num_classes, 2)
         check_float("embedding_dropout", self.embedding_dropout, 0, 1, hi_open=True)
+        check_int("ngrams", self.ngrams, 0, MAX_NGRAM)
+        check_int("ngram_buckets", self.ngram_buckets, 1, MAX_BUCKETS)
+        check_int("ngram_dim", self.ngram_dim, 1, MAX_UNITS)
         dirs = 2 if self.bidirectional else 1
         rnn_params = recurrent_parameters(
             self.cell, self.num_layers, self.hidden_size, self.embedding_size, dirs
@@ -83,6 +98,8 @@ class ClassifierConfig(RecurrentConfig):
         other = self.vocab_size * self.embedding_size + dirs * self.hidden_size * (
             self.attention_size + self.num_classes + 1
         )
+        if self.ngrams:
+            other += (self.vocab_size + self.ngram_buckets) * self.ngram_dim
         check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + other)
         check_float("embedding_lr_scale", self.embedding_lr_scale, 0, 1, lo_open=True)
         check_float("discriminative_lr", self.discriminative_lr, 1, 100)
@@ -128,6 +145,12 @@ class TextClassifier(nn.Module):
             )  # fmt: skip
         self.dropout = nn.Dropout(config.dropout)
         pooled = width * (2 if config.pooling == "max_mean" else 1)
+        self.ngram_bag = None
+        if config.ngrams:
+            self.ngram_bag = NgramBag(
+                config.vocab_size, config.ngrams, config.ngram_buckets, config.ngram_dim
+            )
+            pooled += config.ngram_dim
         self.head = nn.Linear(pooled, config.num_outputs)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
@@ -144,7 +167,15 @@ class TextClassifier(nn.Module):
         # of the text, so it needs the lengths.
         output, _ = self.rnn(x, lengths=lengths if self.config.bidirectional else None)
         pooled = self.pool(output, lengths, overwrite=not output.requires_grad)  # (B, dirs*H)
-        return self.head(self.dropout(pooled))  # (B, K)
+        return self.output(pooled, ids, lengths)
+
+    def output(self, pooled: Tensor, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Logits (B, K) from the pooled recurrent features (B, P): joined by the n-gram bag's
+        vector (B, D) when there is one, then dropout and the output layer."""
+        if self.ngram_bag is not None:
+            bag = self.ngram_bag(ids, lengths).to(pooled.dtype)  # (B, D)
+            pooled = torch.cat([pooled, bag], dim=-1)  # (B, P + D)
+        return self.head(self.dropout(pooled))
 
     def pool(self, output: Tensor, lengths: Tensor, overwrite: bool = False) -> Tensor:
         """Reduce the top layer's output (B, T, dirs*H) over each text's real steps -> (B, dirs*H)
@@ -201,7 +232,7 @@ class TextClassifier(nn.Module):
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """The parameters bottom to top: [embedding], recurrent layer 0, ..., layer L-1 (both
-        directions), then the head (with the attention scorer)."""
+        directions), then the head (with the attention scorer and the n-gram bag)."""
         layers: list[list[nn.Parameter]] = [[] for _ in range(self.config.num_layers)]
         for name, param in self.rnn.named_parameters():
             layers[int(_LAYER_RE.search(name).group(1))].append(param)  # type: ignore[union-attr]

@@ -275,6 +275,9 @@ class _NoRandomInit(TorchFunctionMode):
 def build_model(ckpt: Checkpoint, config_cls: type, model_cls: type, **extra: Any) -> nn.Module:
     """``model_cls(config_cls(**config["model"], **extra))`` holding the checkpoint's weights.
 
+    A field the saved settings lack takes ``config_cls.OLDER_RUNS``' value when it has one
+    (what runs saved before the field existed meant), else its default.
+
     The config is checked against the tensors before anything is allocated: the model is
     first laid out on the ``meta`` device, and every name, shape and dtype must match. A
     config edited to another size, a missing or unknown key, or a tensor of the wrong shape
@@ -284,6 +287,7 @@ def build_model(ckpt: Checkpoint, config_cls: type, model_cls: type, **extra: An
     settings = ckpt.config.get("model")
     if not isinstance(settings, dict):
         raise CheckpointError(f"{where}: no \"model\" settings; {_EXPECTED}")
+    settings = getattr(config_cls, "OLDER_RUNS", {}) | settings  # fields added since
     try:
         config = config_cls(**settings, **extra)
     except TypeError as exc:  # a missing or unknown key
