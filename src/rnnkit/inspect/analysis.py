@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from rnnkit.errors import invalid
-from rnnkit.inspect.attribution import METHOD, METHOD_BAG, integrated_gradients
+from rnnkit.inspect.attribution import integrated_gradients, method
 from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
 from rnnkit.tasks.classifier_inference import LoadedClassifier
@@ -232,6 +232,6 @@ def _classifier_view(
     return ClassifierView(
         labels=list(clf.labels.names), probabilities=probabilities.cpu().double().numpy(),
         predicted=clf.labels.names[target], attribution=attribution,
-        method=(METHOD if model.ngram_bag is None else METHOD_BAG).format(steps=ig_steps),
-        log_p=log_p, baseline_log_p=baseline, attention=attention,
+        method=method(model, ig_steps), log_p=log_p, baseline_log_p=baseline,
+        attention=attention,
     )  # fmt: skip

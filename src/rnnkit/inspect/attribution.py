@@ -24,11 +24,11 @@ from torch import Tensor
 from rnnkit.errors import invalid
 from rnnkit.models.classifier import TextClassifier
 
-METHOD = "integrated gradients, zero-embedding baseline, {steps} steps, on log p(class)"
-METHOD_BAG = (
-    "integrated gradients, zero-embedding and zero n-gram-bag baseline, {steps} steps, "
-    "on log p(class)"
-)
+
+def method(model: TextClassifier, steps: int) -> str:
+    """How :func:`integrated_gradients` attributes ``model``'s predictions, in one line."""
+    baseline = "zero-embedding" + ("" if model.ngram_bag is None else " and zero n-gram-bag")
+    return f"integrated gradients, {baseline} baseline, {steps} steps, on log p(class)"
 
 
 def integrated_gradients(
