@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import re
+import time
 from pathlib import Path
 
 import torch
@@ -65,3 +66,23 @@ def publish(name: str, title: str, figures: dict[str, object], table_md: str) ->
     print(
         f"saved benchmarks/results/{name}.json and the '{title}' section of benchmarks/RESULTS.md"
     )
+
+
+def gemm_peak(size: int = 2048) -> dict[str, float]:
+    """GFLOP/s of torch.mm on (size x size) matrices, fp32 and bf16, best of 3.
+
+    A dtype whose first product takes over a second (bf16 emulated on a CPU without bf16
+    instructions: ~0.6 GFLOP/s on one AVX2-only EPYC) is timed on that one product.
+    """
+    peak = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        best = float("inf")
+        for _ in range(4):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            best = min(best, time.perf_counter() - start)
+            if best > 1.0:
+                break
+        peak[name] = 2 * size**3 / best / 1e9
+    return peak

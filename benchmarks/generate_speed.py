@@ -25,14 +25,15 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from common import publish
+from common import gemm_peak, publish
 
 import rnnkit
 from rnnkit.generate import NumpyTokenStep, Sampling, TokenStep, beam_search, sample, token_step
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.nn.numpy_step import one_blas_thread, product
+from rnnkit.nn.numpy_step import cores_to_blas, product
 
 VOCAB = 65
+SETTLE = 0.3  # seconds before each run, for the previous one's thread pools to go idle
 ALPHABET = [chr(32 + i) for i in range(VOCAB)]
 
 
@@ -120,11 +121,23 @@ def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tup
     return nbytes, nbytes / best
 
 
+def step_flops(model: LanguageModel) -> int:
+    """Multiply-adds x 2 of one sample's step in the numpy steps: every layer's recurrent and
+    input products (the first layer's input product looked up, for a char model) and the
+    output layer's."""
+    numpy_step = NumpyTokenStep(model)
+    layers = numpy_step.layers.layers
+    first = layers[0].stacked if numpy_step.table is None else layers[0].hidden
+    return 2 * sum(a.size for a in [first, *(w.stacked for w in layers[1:]), numpy_step.weight])
+
+
 def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> dict[str, float]:
     """Seconds of one batch-1 step's matrix products alone, every layer's two and the output
-    layer's: with torch (MKL, 2 threads, the weights as ATen's steps lay them out,
-    :func:`rnnkit.nn.step.laid_out`) and with numpy (OpenBLAS, one thread, the numpy steps'
-    products: a looked-up first input product, [x, h] stacked above it)."""
+    layer's: with torch (MKL, the weights as ATen's steps lay them out,
+    :func:`rnnkit.nn.step.laid_out`) and with numpy (OpenBLAS on torch's threads, torch on one,
+    as the numpy steps run: :func:`rnnkit.nn.numpy_step.cores_to_blas`; the numpy steps'
+    products: a looked-up first input product, [x, h] stacked above it). torch's rounds run
+    first: OpenBLAS's threads would slow them for a while after numpy's."""
     aten = TokenStep(model)
     weights = [w for layer in aten.layers.weights for w in layer[:2]] + [aten.weight]
     inputs = [torch.ones(1, w.shape[1]) for w in weights]
@@ -134,13 +147,15 @@ def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> di
     arrays = [first, *(w.stacked for w in layers[1:]), numpy_step.weight]
     vectors = [np.ones((1, a.shape[1]), a.dtype) for a in arrays]
     best = {"torch": float("inf"), "numpy": float("inf")}
-    with torch.inference_mode(), one_blas_thread():
+    with torch.inference_mode():
         for _ in range(rounds):
             start = time.perf_counter()
             for _ in range(calls):
                 for x, w in zip(inputs, weights, strict=True):
                     torch.mm(x, w.t())
             best["torch"] = min(best["torch"], (time.perf_counter() - start) / calls)
+    with torch.inference_mode(), cores_to_blas():
+        for _ in range(rounds):
             start = time.perf_counter()
             for _ in range(calls):
                 for x, a in zip(vectors, arrays, strict=True):
@@ -172,6 +187,7 @@ def main() -> None:
     speeds: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, (run, _) in variants.items():
+            time.sleep(SETTLE)
             speeds[name].append(run())
     median = {name: statistics.median(s) for name, s in speeds.items()}
     steps = {
@@ -182,6 +198,8 @@ def main() -> None:
     hand = median["hand LSTMCell loop, 1 sample"]
     nbytes, bandwidth = weight_bound(model)
     bound, products = bandwidth / nbytes, products_time(model)
+    flops, peak = step_flops(model), gemm_peak()["fp32"]
+    compute_bound = peak * 1e9 / flops
     rows = [
         f"| {name} | {steps[name]} | {cps:,.0f} | {cps / hand:.2f} |"
         for name, cps in median.items()
@@ -195,20 +213,30 @@ def main() -> None:
         f"{n} characters per run (beam: {max(n // 5, 1)}), median of {args.repeats} "
         f"interleaved runs, {torch.get_num_threads()} threads. Several samples: characters of "
         "all samples together per second. Token steps: the ones `token_step` measured faster "
-        "here for that many rows (numpy's run with its BLAS on one thread).\n\n"
+        "here for that many rows (numpy's run with its BLAS on torch's threads and torch on "
+        "one). Each run starts after a 0.3 s pause: OpenBLAS's threads spin for about 0.1 s "
+        "after numpy's steps, slowing whatever runs next.\n\n"
         f"What bounds one sample: each character reads all {nbytes / 2**20:.1f} MiB of fp32 "
         f"weights once; this machine reads that much at {bandwidth / 1e9:.1f} GB/s (one thread, "
         f"sums back to back), so one sample cannot exceed {bound:,.0f} characters/s here; "
         f"rnnkit's batch-1 sampling reaches {one / bound:.0%} of that bound. A step's matrix "
         f"products alone take {products['torch'] * 1e6:.0f} us with torch (MKL, 2 threads, best "
-        f"layout) and {products['numpy'] * 1e6:.0f} us with numpy (OpenBLAS, one thread, the "
+        f"layout) and {products['numpy'] * 1e6:.0f} us with numpy (OpenBLAS, the "
         f"first layer's input product looked up), so {1 / products['numpy']:,.0f} characters/s "
         f"would be the most with nothing else in a step; the products are "
         f"{products['numpy'] * one:.0%} of rnnkit's batch-1 step. Several samples share each "
-        "weight read, which is why throughput grows with their number."
+        "weight read, which is why throughput grows with their number.\n\n"
+        f"What bounds several samples: each sample's character is {flops / 1e6:.2f} MFLOP of "
+        f"products; at this machine's fp32 GEMM peak ({peak:.1f} GFLOP/s, torch.mm 2048³) no "
+        f"number of samples can exceed {compute_bound:,.0f} characters/s. 4 samples reach "
+        f"{median['rnnkit sample, 4 samples'] / compute_bound:.0%} of that and 16 "
+        f"{median['rnnkit sample, 16 samples'] / compute_bound:.0%}: 4-row products run far "
+        "below the peak (OpenBLAS, 2 threads, measured once on 2026-12-05: a (1024, 512) "
+        "weight times 4 vectors took 73 us, times one vector 13 us)."
     )
     figures = {"cps": median, "token_steps": steps, "weight_bytes": nbytes,
-               "read_gb_s": bandwidth / 1e9, "bound_cps": bound,
+               "read_gb_s": bandwidth / 1e9, "bound_cps": bound, "step_flops": flops,
+               "fp32_gemm_gflops": peak, "compute_bound_cps": compute_bound,
                "products_us": {k: v * 1e6 for k, v in products.items()}}  # fmt: skip
     publish("generate_speed", "Generation speed: default char model (CPU)", figures, table)
 

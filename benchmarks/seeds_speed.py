@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import SHARED_DATA, publish
+from common import SHARED_DATA, gemm_peak, publish
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -249,26 +249,6 @@ def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
                         "rnnkit_over_best_incl_bf16": median["rnnkit"] / best_any})  # fmt: skip
         print(name, {m: round(v) for m, v in median.items()}, flush=True)
     return results
-
-
-def gemm_peak(size: int = 2048) -> dict[str, float]:
-    """GFLOP/s of torch.mm on (size x size) matrices, fp32 and bf16, best of 3.
-
-    A dtype whose first product takes over a second (bf16 emulated on a CPU without bf16
-    instructions: ~0.6 GFLOP/s on one AVX2-only EPYC) is timed on that one product.
-    """
-    peak = {}
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        best = float("inf")
-        for _ in range(4):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            best = min(best, time.perf_counter() - start)
-            if best > 1.0:
-                break
-        peak[name] = 2 * size**3 / best / 1e9
-    return peak
 
 
 def char_lstm_flops_per_sample() -> float:

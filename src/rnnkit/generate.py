@@ -36,6 +36,7 @@ from rnnkit.nn import measured
 from rnnkit.nn.numpy_step import (
     ArrayState,
     NumpyLayerStepper,
+    cores_to_blas,
     numpy_steppable,
     one_blas_thread,
     product,
@@ -233,9 +234,9 @@ class NumpyTokenStep:
 
     @staticmethod
     def running() -> contextlib.AbstractContextManager:
-        """The context the steps run in: numpy's BLAS on one thread (see
-        :func:`rnnkit.nn.numpy_step.one_blas_thread`)."""
-        return one_blas_thread()
+        """The context the steps run in: numpy's BLAS on torch's threads, torch on one (see
+        :func:`rnnkit.nn.numpy_step.cores_to_blas`)."""
+        return cores_to_blas()
 
 
 def token_step(
@@ -249,7 +250,7 @@ def token_step(
         dtype = str(rnn.flat_weights[0].dtype).removeprefix("torch.")
         key = (
             f"numpy_step:{rnn.kernel}:L{rnn.num_layers}:D{rnn.input_size}:H{rnn.hidden_size}:"
-            f"V{model.config.vocab_size}:N{rows}:{dtype}"
+            f"V{model.config.vocab_size}:N{rows}:{dtype}:blas_on_torch_threads"
         )
         measure = functools.partial(_numpy_faster, model, rows)
         if measured.cached(key, measure, "RNNKIT_NUMPY_STEP"):
@@ -268,14 +269,16 @@ def _numpy_faster(model: LanguageModel, rows: int, steps: int = 20) -> bool:
     def run(step: TokenStep | NumpyTokenStep) -> Callable[[], None]:
         def steps_from_zero() -> None:
             states = step.start(state)
-            for _ in range(steps):
-                _, states = step(ids, states)
+            with step.running():
+                for _ in range(steps):
+                    _, states = step(ids, states)
 
         return steps_from_zero
 
     with torch.inference_mode(), one_blas_thread():
         aten, numpy_step = TokenStep(model, rows=rows), NumpyTokenStep(model)
-        return measured.faster(run(numpy_step), run(aten), NUMPY_SPEEDUP)
+    with torch.inference_mode():
+        return measured.faster(run(numpy_step), run(aten), NUMPY_SPEEDUP, interleaved=False)
 
 
 def sample(
@@ -304,10 +307,14 @@ def sample(
     noise = None
     if not sampling.greedy:
         noise = GumbelNoise(logits, length, generator, scale=sampling.temperature)
+    threads = torch.get_num_threads()
     with step.running():
         for index in range(length):
             ids = choose(logits, sampling, noise)
+            inside = torch.get_num_threads()
+            torch.set_num_threads(threads)  # the caller's code runs on the caller's threads
             yield ids
+            torch.set_num_threads(inside)
             if index < length - 1:
                 logits, states = step(ids, states)
 

@@ -10,7 +10,12 @@ from threadpoolctl import threadpool_info
 
 import rnnkit.nn as rnn
 from rnnkit.errors import InvalidArgumentError
-from rnnkit.nn.numpy_step import NumpyLayerStepper, numpy_steppable, one_blas_thread
+from rnnkit.nn.numpy_step import (
+    NumpyLayerStepper,
+    cores_to_blas,
+    numpy_steppable,
+    one_blas_thread,
+)
 
 KINDS = {
     "lstm": lambda **kw: rnn.LSTM(**kw),
@@ -112,11 +117,26 @@ def test_layers_it_cannot_step_are_refused_by_name(make) -> None:
         NumpyLayerStepper(layer)
 
 
-def test_one_blas_thread_inside_and_restored_after() -> None:
-    def blas_threads() -> list[int]:
-        return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+def blas_threads() -> list[int]:
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
 
+
+def test_one_blas_thread_inside_and_restored_after() -> None:
     before = blas_threads()
     with one_blas_thread():
         assert all(n == 1 for n in blas_threads())
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_cores_to_blas_gives_torchs_threads_to_blas_and_restores_both(threads) -> None:
+    before, blas_before = torch.get_num_threads(), blas_threads()
+    torch.set_num_threads(threads)
+    try:
+        with cores_to_blas():
+            assert torch.get_num_threads() == 1
+            assert blas_threads() and all(n == threads for n in blas_threads())
+        assert torch.get_num_threads() == threads
+        assert blas_threads() == blas_before
+    finally:
+        torch.set_num_threads(before)

@@ -100,3 +100,12 @@ def test_loop_products_are_measured_once_per_kind_and_size_class(fresh, monkeypa
 
 def test_the_loop_products_measurement_runs_here(fresh) -> None:
     assert isinstance(precision._measure_matmul(1, 64, batch=8, steps=2), bool)
+
+
+@pytest.mark.parametrize(("interleaved", "order"), [(True, "cb" * 3), (False, "bbbccc")])
+def test_faster_alternates_or_runs_the_baseline_first(interleaved, order) -> None:
+    calls: list[str] = []
+    measured.faster(
+        lambda: calls.append("c"), lambda: calls.append("b"), rounds=2, interleaved=interleaved
+    )
+    assert "".join(calls) == order  # the first call of each is its untimed warm-up

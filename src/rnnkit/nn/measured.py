@@ -87,16 +87,28 @@ def faster(
     baseline: Callable[[], object],
     speedup: float = 1.1,
     rounds: int = 5,
+    interleaved: bool = True,
 ) -> bool:
-    """Best time of each over ``rounds`` interleaved calls (after a warm-up): is ``candidate``
-    at least ``speedup`` times faster than ``baseline``?"""
+    """Best time of each over ``rounds`` calls (after a warm-up): is ``candidate`` at least
+    ``speedup`` times faster than ``baseline``? The calls alternate; with ``interleaved``
+    False, all of the baseline's run before the candidate's, for a candidate whose threads
+    keep the cores busy for a while after it returns (OpenBLAS's spin for about 0.1 s)."""
+
+    def seconds(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
     best = {candidate: float("inf"), baseline: float("inf")}
-    for fn in (candidate, baseline):
-        fn()  # warm-up (primitive creation, caches)
-    for _ in range(rounds):
+    if interleaved:
         for fn in (candidate, baseline):
-            start = time.perf_counter()
+            fn()  # warm-up (primitive creation, caches)
+        for _ in range(rounds):
+            for fn in (candidate, baseline):
+                best[fn] = min(best[fn], seconds(fn))
+    else:
+        for fn in (baseline, candidate):
             fn()
-            best[fn] = min(best[fn], time.perf_counter() - start)
+            best[fn] = min(seconds(fn) for _ in range(rounds))
     logger.info("%.3f ms against %.3f ms", best[candidate] * 1e3, best[baseline] * 1e3)
     return best[candidate] * speedup <= best[baseline]

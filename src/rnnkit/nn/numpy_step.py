@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -49,16 +50,32 @@ def numpy_steppable(layer: torch.nn.Module) -> bool:
 
 
 def one_blas_thread() -> contextlib.AbstractContextManager:
-    """numpy's BLAS on one thread inside the context (the steps run in it; threadpoolctl limits
-    every BLAS library the process loaded that it can reach, which leaves a statically linked
-    one, as in torch's CPU wheels, alone).
-
-    OpenBLAS's worker threads and torch's OpenMP threads share the cores, and each pool's
-    threads spin for a while after their work: on 2 cores a torch ``log_softmax`` of (5, 65),
-    3.5 us alone, took 8 ms after an OpenBLAS product on two threads. On one thread a (1024,
-    512) matrix-vector product took 30 us against 16 us on two, still faster than MKL's 45 us.
-    """
+    """numpy's BLAS on one thread inside the context (threadpoolctl limits every BLAS library
+    the process loaded that it can reach, which leaves a statically linked one, as in torch's
+    CPU wheels, alone). For a one-off product followed by torch's operators: see
+    :func:`cores_to_blas` for why a BLAS pool on several threads must not meet torch's."""
     return _blas_libraries().limit(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def cores_to_blas() -> Iterator[None]:
+    """The context the numpy steps run in: numpy's BLAS on torch's thread count, torch on one
+    thread; both restored after (torch's count is per calling thread under OpenMP).
+
+    OpenBLAS's worker threads and torch's OpenMP threads each spin for a while after their
+    work, so the two pools must not both hold the cores: on 2 cores a torch ``log_softmax`` of
+    (5, 65), 3-5 us alone, took 4.6 ms (median) right after a two-thread OpenBLAS product,
+    and 3 us with torch on one thread. The steps' torch operators (sampling over (N, V)
+    logits) are too small to gain from a second thread; the products do: a (1024, 256) weight
+    times 4 vectors took 36 us on two OpenBLAS threads against 62 us on one.
+    """
+    threads = torch.get_num_threads()
+    with _blas_libraries().limit(limits=threads, user_api="blas"):
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 @functools.cache
