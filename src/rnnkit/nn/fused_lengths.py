@@ -22,8 +22,9 @@ The input's padded steps are set to 0 first: the padded runs see them, and a nan
 would flow backward through the padded steps into the gradients (torch.nn's packed kernels
 never see the padding). Layers run one kernel call per layer direction; the inter-layer
 dropout is applied here, as torch's kernels do (on every layer's output but the last's, in
-training). Outputs after each length are zero. The result equals the packed kernels' up to
-float rounding.
+training). Every layer direction's output is zero after each length, and its h_n is read at
+each last step, in one operation whose gradient is one row fill and a (B, H) row add
+(:class:`_MaskAndLast`). The result equals the packed kernels' up to float rounding.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.nn.sequence import reverse_padded, step_mask, zero_padding
+from rnnkit.nn.sequence import last_rows, padding_rows, reverse_padded, step_mask, zero_rows
 
 # Pre-activation pushed onto the input (-) and forget (+) gates at padded LSTM steps: far
 # beyond where fp32 and bf16 sigmoids round to exactly 0 and 1 (|x| > ~104), small enough
@@ -59,6 +60,28 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
     return torch.cat([x, pad.to(x.dtype)], dim=-1), [w_aug, *weights[1:]]
 
 
+class _MaskAndLast(torch.autograd.Function):
+    """out (T, B, H) -> (out with zeros after each length, out at each last step (B, H)).
+
+    The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,). Done apart,
+    the mask's ``where`` and the gather's backward (a (T, B, H) tensor of zeros with B rows
+    added, then added to the mask's gradient) each pass over the whole output; here the
+    gradient is the masked output gradient with the B rows of h_n's gradient added in place.
+    """
+
+    @staticmethod
+    def forward(ctx, out: Tensor, padding: Tensor, last: Tensor) -> tuple[Tensor, Tensor]:
+        ctx.save_for_backward(padding, last)
+        rows = out.reshape(-1, out.shape[-1])
+        return zero_rows(out, padding), rows.index_select(0, last)
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor, grad_last: Tensor) -> tuple[Tensor, None, None]:
+        padding, last = ctx.saved_tensors  # an unused output's gradient arrives as zeros
+        grad = zero_rows(grad_out, padding).reshape(-1, grad_out.shape[-1])
+        return grad.index_add(0, last, grad_last).view(grad_out.shape), None, None
+
+
 def run_lengths(
     kernel,  # one of rnnkit.nn.fused.KERNELS
     x: Tensor,
@@ -82,12 +105,11 @@ def run_lengths(
     time = int(lengths.max())
     x = x[:time]  # steps after the longest sequence change nothing
     dirs = 2 if bidirectional else 1
-    device_lengths = lengths.to(x.device)
-    real = step_mask(lengths, time, x.device)  # (T, B, 1)
-    x = zero_padding(x, real)  # padding that is inf or nan would reach the gradients
-    last = (device_lengths - 1)[None, :, None]  # (1, B, 1): index of each last step
+    padding = padding_rows(lengths, time).to(x.device)
+    last = last_rows(lengths).to(x.device)
+    x = zero_rows(x, padding)  # padding that is inf or nan would reach the gradients
     carry_c = len(states) == 2
-    pad = ~real if carry_c else None
+    pad = None if not carry_c else ~step_mask(lengths, time, x.device)
     per_direction = weights_per_direction(weights, num_layers, dirs)
     finals: list[list[Tensor]] = [[] for _ in states]
     layer_input = x
@@ -103,14 +125,15 @@ def run_lengths(
             out, *final = kernel(
                 source, hx if carry_c else hx[0], w, has_biases, 1, 0.0, training, False, False
             )  # out: (T, B, H_out)
-            finals[0].append(out.gather(0, last.expand(1, -1, out.shape[-1])).squeeze(0))
+            out, h_last = _MaskAndLast.apply(out, padding, last)
+            finals[0].append(h_last)
             if carry_c:
                 finals[1].append(final[1].squeeze(0))
             outputs.append(out if direction == 0 else reverse_padded(out, lengths))
         layer_input = torch.cat(outputs, dim=-1) if dirs == 2 else outputs[0]
         if dropout and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-    output = zero_padding(layer_input, real)
+    output = layer_input  # zero after each length: every layer direction's output is
     if time < total:
         output = F.pad(output, (0, 0, 0, 0, 0, total - time))
     return output, tuple(torch.stack(parts) for parts in finals)
