@@ -172,3 +172,15 @@ def test_a_run_saved_before_the_bag_existed_loads_without_one(tmp_path) -> None:
     ids, lengths = collate(TEXTS)
     torch.testing.assert_close(loaded.eval()(ids, lengths), old.eval()(ids, lengths))
     assert ClassifierConfig().ngrams > 0  # the default the old file must not get
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [({"hidden_size": 40_000}, "hidden_size=40000"),
+     ({"ngram_dim": 10_000}, "ngram_dim=10000"),
+     ({"embedding_size": 40_000}, "embedding_size=40000")],
+)  # fmt: skip
+def test_a_model_too_large_for_memory_names_its_largest_part(monkeypatch, options, named) -> None:
+    monkeypatch.setattr("rnnkit.validation._physical_memory", lambda: 8 << 30)  # 8 GiB
+    with pytest.raises(InvalidArgumentError, match=f"{named}: expected a smaller model"):
+        ClassifierConfig(vocab_size=100_000, **options)

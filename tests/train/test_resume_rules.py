@@ -151,3 +151,14 @@ def rewrite_state(copy: Path, alter) -> None:
     data = state_file.read_bytes()
     manifest["files"]["trainer_state.pt"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     (copy / "last" / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_setting_newer_than_the_stored_run_is_named_as_absent(run, copy, capsys) -> None:
+    for config in [copy / "config.json", *copy.glob("*/config.json")]:
+        stored = json.loads(config.read_text())
+        del stored["model"]["dropout"]  # as if saved before rnnkit had the setting
+        config.write_text(json.dumps(stored))
+    code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "9", "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "model.dropout (absent from the stored run: saved before rnnkit had it; given" in err[0]

@@ -95,12 +95,15 @@ class ClassifierConfig(RecurrentConfig):
         rnn_params = recurrent_parameters(
             self.cell, self.num_layers, self.hidden_size, self.embedding_size, dirs
         )
-        other = self.vocab_size * self.embedding_size + dirs * self.hidden_size * (
-            self.attention_size + self.num_classes + 1
-        )
-        if self.ngrams:
-            other += (self.vocab_size + self.ngram_buckets) * self.ngram_dim
-        check_fits_in_memory("hidden_size", self.hidden_size, rnn_params + other)
+        head = dirs * self.hidden_size * (self.attention_size + self.num_classes + 1)
+        bag = (self.vocab_size + self.ngram_buckets) * self.ngram_dim if self.ngrams else 0
+        parts = {  # the setting named when the model does not fit: the largest part's
+            "hidden_size": rnn_params + head,
+            "embedding_size": self.vocab_size * self.embedding_size,
+            "ngram_dim": bag,
+        }
+        name = max(parts, key=parts.__getitem__)
+        check_fits_in_memory(name, getattr(self, name), sum(parts.values()))
         check_float("embedding_lr_scale", self.embedding_lr_scale, 0, 1, lo_open=True)
         check_float("discriminative_lr", self.discriminative_lr, 1, 100)
         if not isinstance(self.gradual_unfreezing, bool):

@@ -114,9 +114,7 @@ def check_output_dir(
         stored = _flatten(_select(stored_config, model_keys))
         differ = sorted(k for k in given.keys() | stored.keys() if not _same(given.get(k), stored.get(k)))
         if differ:
-            shown = ", ".join(
-                f"{k} (stored {stored.get(k)!r}, given {given.get(k)!r})" for k in differ[:5]
-            )
+            shown = ", ".join(_difference(k, stored, given) for k in differ[:5])
             raise CheckpointError(
                 f"--resume {where}: settings that must stay fixed differ: {shown}; expected "
                 "the stored run's settings, or another --out"
@@ -127,6 +125,14 @@ def check_output_dir(
         return is_checkpoint(resolve_checkpoint(out / "last"))
     except CheckpointError:
         return False
+
+
+def _difference(key: str, stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """One differing setting for the message. A setting the stored run lacks was added to
+    rnnkit after the run was saved (docs/reliability.md names the value an old run needs)."""
+    if key not in stored:
+        return f"{key} (absent from the stored run: saved before rnnkit had it; given {given[key]!r})"
+    return f"{key} (stored {stored[key]!r}, given {given.get(key)!r})"
 
 
 def _stored_config(out: Path) -> dict[str, Any] | None:
