@@ -140,3 +140,12 @@ def test_cores_to_blas_gives_torchs_threads_to_blas_and_restores_both(threads) -
         assert blas_threads() == blas_before
     finally:
         torch.set_num_threads(before)
+
+
+def test_cores_to_blas_leaves_a_native_thread_pool_alone(monkeypatch) -> None:
+    monkeypatch.setattr("rnnkit.nn.numpy_step._openmp_threads", lambda: False)
+    threads, blas_before = torch.get_num_threads(), blas_threads()
+    with cores_to_blas():
+        assert torch.get_num_threads() == threads
+        assert all(n == 1 for n in blas_threads())
+    assert torch.get_num_threads() == threads and blas_threads() == blas_before

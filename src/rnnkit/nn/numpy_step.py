@@ -70,12 +70,24 @@ def cores_to_blas() -> Iterator[None]:
     times 4 vectors took 36 us on two OpenBLAS threads against 62 us on one.
     """
     threads = torch.get_num_threads()
+    if not _openmp_threads():  # torch's own pool: BLAS on one thread, torch left as it is
+        with one_blas_thread():
+            yield
+        return
     with _blas_libraries().limit(limits=threads, user_api="blas"):
         torch.set_num_threads(1)
         try:
             yield
         finally:
             torch.set_num_threads(threads)
+
+
+@functools.cache
+def _openmp_threads() -> bool:
+    """Does torch run its operators on OpenMP threads (every pip wheel does)? Only then can
+    :func:`cores_to_blas` change torch's thread count back and forth: the native pool of
+    other builds warns and keeps its first count."""
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
 
 
 @functools.cache
