@@ -63,10 +63,10 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
 class _MaskAndLast(torch.autograd.Function):
     """out (T, B, H) -> (out with zeros after each length, out at each last step (B, H)).
 
-    The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,). Done apart,
-    the mask's ``where`` and the gather's backward (a (T, B, H) tensor of zeros with B rows
-    added, then added to the mask's gradient) each pass over the whole output; here the
-    gradient is the masked output gradient with the B rows of h_n's gradient added in place.
+    The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,). The gradient
+    is the output's gradient with its padding rows zeroed and h_n's gradient added to the B
+    last rows; a separate gather's backward would instead fill a (T, B, H) tensor of zeros,
+    add the B rows to it and add it whole to the mask's gradient (two more passes).
     """
 
     @staticmethod
@@ -109,7 +109,7 @@ def run_lengths(
     last = last_rows(lengths).to(x.device)
     x = zero_rows(x, padding)  # padding that is inf or nan would reach the gradients
     carry_c = len(states) == 2
-    pad = None if not carry_c else ~step_mask(lengths, time, x.device)
+    pad = ~step_mask(lengths, time, x.device) if carry_c else None
     per_direction = weights_per_direction(weights, num_layers, dirs)
     finals: list[list[Tensor]] = [[] for _ in states]
     layer_input = x
