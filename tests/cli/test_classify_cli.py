@@ -211,7 +211,7 @@ def test_defaults_use_the_bundled_vectors_and_stop_when_validation_stops_improvi
     files, tmp_path: Path, capsys
 ) -> None:
     assert train(files, tmp_path, files["train.csv.gz"], *ag_flags(files), "--max-len", "20",
-                 "--epochs", "30", "--lr", "0.02") == 0  # fmt: skip
+                 "--epochs", "30", "--lr", "0.02", "--min-steps", "0") == 0  # fmt: skip
     logged = capsys.readouterr().err
     assert "of the running words covered" in logged  # the bundled vectors' coverage line
     config = json.loads((tmp_path / "run" / "config.json").read_text())

@@ -83,6 +83,15 @@ def test_plateau_stops_and_budget_runs_out_otherwise(tmp_path) -> None:
     assert len(task.scored) == 5 and progress.stopped == "budget"
 
 
+def test_patience_stops_only_after_min_steps(tmp_path) -> None:
+    # 4 steps an epoch: the flat run would stop after epoch 3 (12 steps); min_steps 20 lets
+    # it reach epoch 5, the first validation at or after step 20
+    _, task, progress = fit(tmp_path, [0.6] * 10, patience=2, min_steps=20)
+    assert len(task.scored) == 5 and progress.step == 20 and progress.stopped == "patience"
+    _, task, progress = fit(tmp_path / "cap", [0.6] * 4, patience=2, min_steps=100)
+    assert len(task.scored) == 4 and progress.stopped == "budget"  # the epoch cap comes first
+
+
 class LearningRates(Callback):
     """The learning rate of each step."""
 
@@ -100,6 +109,14 @@ def test_plateau_schedule_halves_at_each_validation_without_gain(tmp_path) -> No
     assert progress.lr_drops == 5
     by_epoch = seen.rates[::4]  # 4 steps an epoch; validation after each epoch
     assert by_epoch == pytest.approx([0.05, 0.05, 0.025, 0.025, 0.0125, 0.01, 0.01, 0.01])
+
+
+@pytest.mark.parametrize(("warmup", "ramp"), [(2, [0.025, 0.05, 0.05, 0.05]),
+                                             (100, [0.0125, 0.025, 0.0375, 0.05])])
+def test_the_warm_up_lasts_at_most_one_epoch(tmp_path, warmup, ramp) -> None:
+    seen = LearningRates()  # 4 steps an epoch: a warm-up of 100 steps becomes 4
+    fit(tmp_path, [0.5, 0.6], [seen], schedule="constant", warmup_steps=warmup)
+    assert seen.rates == pytest.approx(ramp + [0.05] * 4)
 
 
 def test_without_restore_best_the_last_weights_stay(tmp_path) -> None:
@@ -125,6 +142,7 @@ def test_a_callbacks_restore_best_on_another_monitor_has_the_last_word(tmp_path)
 def test_classifier_trainer_defaults_and_a_named_budget() -> None:
     default = ClassifierTrainerConfig()
     assert (default.patience, default.epochs, default.minutes, default.restore_best) == (3, 30, 14.0, True)
+    assert default.min_steps == 300 and TrainerConfig(epochs=1).min_steps == 0
     named = with_budget(ClassifierTrainerConfig, {"epochs": 5})
     assert (named.epochs, named.steps, named.minutes, named.patience) == (5, None, None, 3)
     assert with_budget(ClassifierTrainerConfig, {"epochs": None}).minutes == 14.0
@@ -265,3 +283,8 @@ def test_resuming_with_another_ema_epochs_is_refused(tmp_path) -> None:
 def test_a_bad_ema_epochs_is_refused_by_name(value: object) -> None:
     with pytest.raises(InvalidArgumentError, match=r"ema_epochs.*expected"):
         TrainerConfig(epochs=1, ema_epochs=value)
+
+
+def test_a_bad_min_steps_is_refused_by_name() -> None:
+    with pytest.raises(InvalidArgumentError, match="min_steps=-1"):
+        TrainerConfig(epochs=1, min_steps=-1)

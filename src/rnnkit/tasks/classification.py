@@ -119,13 +119,14 @@ class ClassifierTrainerConfig(TrainerConfig):
     """TrainerConfig with a classifier's defaults ("trainer" in config.json; CLI and API use it)."""
 
     lr: float = 3e-3  # peak learning rate
-    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps
+    warmup_steps: int = 100  # linear warm-up from lr / warmup_steps, at most one epoch long
     schedule: str = "plateau"  # cosine | constant | plateau (halved at each validation without improvement)
     # The default budget: until val_accuracy stops improving for `patience` epochs, at most
     # 30 epochs and 14 minutes. Naming any of epochs / steps / minutes replaces both caps.
     epochs: int | None = 30  # budget: passes over the training data (default: at most 30)
     minutes: float | None = 14.0  # budget: wall-clock minutes (default: at most 14)
     patience: int = 3  # stop after this many validations without improvement; 0 = never
+    min_steps: int = 300  # patience may stop training only after this many optimizer steps
     restore_best: bool = True  # end with best/'s weights (best val_accuracy) in the model
     ema_epochs: float = 0.5  # validate and save an exponential moving average of the weights with this time constant in epochs (momentum 1 - 1 / (ema_epochs * batches per epoch)); 0 = the weights as trained
 

@@ -105,7 +105,7 @@ class TrainerConfig:
     weight_decay: float = 0.0  # decoupled weight decay (AdamW)
     clip_norm: float = 5.0  # max global gradient norm; 0 turns clipping off
     schedule: str = "cosine"  # cosine (to min_lr_ratio * lr) | constant | plateau (halved at each validation without improvement, to min_lr_ratio * lr), after warm-up
-    warmup_steps: int = 50  # linear warm-up from lr / warmup_steps
+    warmup_steps: int = 50  # linear warm-up from lr / warmup_steps, at most one epoch long
     min_lr_ratio: float = 0.1  # where the cosine schedule ends, as a fraction of lr
     epochs: int | None = None  # budget: passes over the training data
     steps: int | None = None  # budget: optimizer steps
@@ -113,6 +113,7 @@ class TrainerConfig:
     eval_every: int = 0  # steps between validation + checkpoint; 0 = at each epoch's end
     log_every: int = 50  # steps between training-loss records in metrics.jsonl
     patience: int = 0  # stop after this many validations without improvement; 0 = never
+    min_steps: int = 0  # patience may stop training only after this many optimizer steps
     restore_best: bool = False  # end with best/'s weights (the best task metric) in the model
     ema_epochs: float = 0.0  # validate and save an exponential moving average of the weights (Polyak averaging) with this time constant in epochs (momentum 1 - 1 / (ema_epochs * batches per epoch)); the model ends with it; 0 = the weights as trained
     seed: int = 0  # seeds weights, data order, dropout and sampling
@@ -132,7 +133,8 @@ class TrainerConfig:
         for name in ("epochs", "steps"):
             check_int(name, getattr(self, name), 1, MAX_STEPS, optional=True)
         check_float("minutes", self.minutes, 0, MAX_MINUTES, lo_open=True, optional=True)
-        for name, lo in (("warmup_steps", 0), ("eval_every", 0), ("log_every", 1), ("patience", 0)):
+        for name, lo in (("warmup_steps", 0), ("eval_every", 0), ("log_every", 1), ("patience", 0),
+                         ("min_steps", 0)):  # fmt: skip
             check_int(name, getattr(self, name), lo, MAX_STEPS)
         check_seed("seed", self.seed)
         if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
@@ -293,9 +295,13 @@ class Trainer:
         return min(limits) if limits else None
 
     def learning_rate(self, step: int, elapsed: float) -> float:
-        """Warm-up then cosine, constant or plateau learning rate for the next step."""
+        """Warm-up then cosine, constant or plateau learning rate for the next step.
+
+        The warm-up lasts ``warmup_steps``, or one epoch when an epoch is shorter: on a few
+        hundred texts (5 batches an epoch) 100 steps of warm-up outlasted early stopping."""
         cfg = self.config
-        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
+        warmup = min(cfg.warmup_steps, self.task.batches_per_epoch())
+        warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
         if cfg.schedule == "constant":
             return cfg.lr * warm
         if cfg.schedule == "plateau":  # as Keras' ReduceLROnPlateau(factor=0.5, patience=1)
@@ -338,10 +344,10 @@ class Trainer:
                     p.epoch, p.batch = p.epoch + 1, 0
                     if not cfg.eval_every or self._budget_spent():
                         stop = self._validate() or self._budget_spent()
-            patience_spent = bool(cfg.patience) and p.bad_evals >= cfg.patience
             p.stopped = (
-                "patience" if patience_spent else "callback" if self.stop_training else "budget"
-            )
+                "patience" if self._patience_spent()
+                else "callback" if self.stop_training else "budget"
+            )  # fmt: skip
         except KeyboardInterrupt:
             if is_checkpoint(self.out / "last"):
                 step = load_checkpoint(self.out / "last", verify=False).trainer_state or {}
@@ -406,8 +412,12 @@ class Trainer:
                 self.out / "last", weights, self.run_config, self.task.vocab(), trainer_state
             )
         self._call("on_eval_end", p.step, metrics)
-        patience_spent = bool(self.config.patience) and p.bad_evals >= self.config.patience
-        return patience_spent or self.stop_training
+        return self._patience_spent() or self.stop_training
+
+    def _patience_spent(self) -> bool:
+        """``patience`` validations without improvement, after at least ``min_steps`` steps."""
+        p, cfg = self.progress, self.config
+        return bool(cfg.patience) and p.bad_evals >= cfg.patience and p.step >= cfg.min_steps
 
     # ---- state ----
     @property
