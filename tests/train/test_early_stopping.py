@@ -159,7 +159,8 @@ def test_pretrained_embedding_gets_its_own_lower_learning_rate(tmp_path, freeze:
     embedding = model.embedding.weight
     assert [g["lr_scale"] for g in groups] == ([1.0] if freeze else [1.0, 0.25])
     assert sum(p is embedding for g in groups for p in g["params"]) == (0 if freeze else 1)
-    trainer = Trainer(model, ScriptedTask([0.5]), TrainerConfig(epochs=1, lr=0.01), tmp_path)
+    trainer = Trainer(model, ScriptedTask([0.5]), TrainerConfig(epochs=1, lr=0.01, precision="fp32"),
+                      tmp_path)  # the optimizer only: no training step of this model on this task
     optimizer = trainer._make_optimizer()
     assert len(optimizer.param_groups) == len(groups)
     random_init = TextClassifier(config)  # not pretrained: trained at the full rate

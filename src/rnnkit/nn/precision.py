@@ -10,8 +10,10 @@ so rnnkit measures instead of assuming:
   hidden size run correctly and faster in bf16 than in fp32?
 * :func:`bf16_matmul` - under CPU bf16 autocast, is the loop path's per-step recurrent
   product (B, H) x (H, G*H) faster in bf16 (with the casts it needs) than in fp32?
+* :func:`bf16_step_faster` - does a run's own training step (its model, one of its batches)
+  run faster under bf16 autocast (``--precision auto`` on the CPU)?
 * :func:`bf16_training_faster` - does a small LSTM model train faster under bf16 autocast
-  (``--precision auto``)?
+  (``--precision auto`` where the run's own step is not measured)?
 
 Answers are cached per machine by :mod:`rnnkit.nn.measured` (in memory and in
 ``$XDG_CACHE_HOME/rnnkit/measured.json``). The environment variable ``RNNKIT_BF16``
@@ -112,6 +114,21 @@ def _measure_matmul(gates: int, hidden: int, batch: int = 64, steps: int = 20) -
         except RuntimeError as exc:  # no bf16 matrix product on this build
             logger.debug("bf16 matmul fails here: %s", exc)
             return False
+
+
+def bf16_step_faster(key: str, step: Callable[[bool], object]) -> bool:
+    """Does ``step(bf16)`` (a run's own training step: forward and backward of its model on
+    one of its batches, under CPU bf16 autocast when ``bf16``) run faster in bf16? Measured
+    once per ``key`` (the task and the model's settings); a failing bf16 step means no."""
+
+    def measure() -> bool:
+        try:
+            return _bf16_faster(lambda: step(True), lambda: step(False))
+        except RuntimeError as exc:  # e.g. no bf16 primitive for a layer on this build
+            logger.debug("a bf16 training step fails here: %s", exc)
+            return False
+
+    return _cached(f"training:{key}", measure)
 
 
 def bf16_training_faster() -> bool:

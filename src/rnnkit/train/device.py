@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -27,12 +27,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
+def resolve_precision(
+    name: str, device: torch.device, probe: tuple[str, Callable[[bool], object]] | None = None
+) -> torch.dtype:
     """fp32, bf16 or fp16 autocast.  'auto' = bf16 on a GPU that supports it, fp16 on a GPU
     without bf16 (e.g. V100, T4; the Trainer's ``torch.amp.GradScaler`` scales the loss and a
-    resume restores its state); on the CPU, bf16 when a short measurement (cached per machine,
-    :func:`rnnkit.nn.precision.bf16_training_faster`) shows a small LSTM model training faster
-    under it. Master weights stay fp32 either way.
+    resume restores its state); on the CPU, bf16 when a short measurement shows training
+    faster under it: of ``probe`` = (key, step), the run's own training step
+    (:func:`rnnkit.nn.precision.bf16_step_faster`), or without one of a small LSTM model
+    (:func:`rnnkit.nn.precision.bf16_training_faster`); cached per machine. Master weights
+    stay fp32 either way.
     """
     if name not in PRECISIONS:
         raise invalid("precision", name, "auto, fp32, bf16 or fp16")
@@ -40,7 +44,8 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
         return DTYPES[name]
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16 if precision.bf16_training_faster() else torch.float32
+    faster = precision.bf16_step_faster(*probe) if probe else precision.bf16_training_faster()
+    return torch.bfloat16 if faster else torch.float32
 
 
 @contextlib.contextmanager
