@@ -121,14 +121,19 @@ def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tup
     return nbytes, nbytes / best
 
 
-def step_flops(model: LanguageModel) -> int:
-    """Multiply-adds x 2 of one sample's step in the numpy steps: every layer's recurrent and
-    input products (the first layer's input product looked up, for a char model) and the
-    output layer's."""
+def numpy_step_weights(model: LanguageModel) -> list[np.ndarray]:
+    """The weights one numpy token step multiplies: every layer's (the first layer's hidden
+    part alone when its input product is looked up, as for a char model), then the output
+    layer's."""
     numpy_step = NumpyTokenStep(model)
     layers = numpy_step.layers.layers
     first = layers[0].stacked if numpy_step.table is None else layers[0].hidden
-    return 2 * sum(a.size for a in [first, *(w.stacked for w in layers[1:]), numpy_step.weight])
+    return [first, *(w.stacked for w in layers[1:]), numpy_step.weight]
+
+
+def step_flops(model: LanguageModel) -> int:
+    """Multiply-adds x 2 of one sample's numpy token step (:func:`numpy_step_weights`)."""
+    return 2 * sum(a.size for a in numpy_step_weights(model))
 
 
 def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> dict[str, float]:
@@ -141,10 +146,7 @@ def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> di
     aten = TokenStep(model)
     weights = [w for layer in aten.layers.weights for w in layer[:2]] + [aten.weight]
     inputs = [torch.ones(1, w.shape[1]) for w in weights]
-    numpy_step = NumpyTokenStep(model)
-    layers = numpy_step.layers.layers
-    first = layers[0].stacked if numpy_step.table is None else layers[0].hidden
-    arrays = [first, *(w.stacked for w in layers[1:]), numpy_step.weight]
+    arrays = numpy_step_weights(model)
     vectors = [np.ones((1, a.shape[1]), a.dtype) for a in arrays]
     best = {"torch": float("inf"), "numpy": float("inf")}
     with torch.inference_mode():

@@ -309,9 +309,9 @@ def sample(
         noise = GumbelNoise(logits, length, generator, scale=sampling.temperature)
     threads = torch.get_num_threads()
     with step.running():
+        inside = torch.get_num_threads()
         for index in range(length):
             ids = choose(logits, sampling, noise)
-            inside = torch.get_num_threads()
             torch.set_num_threads(threads)  # the caller's code runs on the caller's threads
             yield ids
             torch.set_num_threads(inside)

@@ -69,11 +69,11 @@ def cores_to_blas() -> Iterator[None]:
     logits) are too small to gain from a second thread; the products do: a (1024, 256) weight
     times 4 vectors took 36 us on two OpenBLAS threads against 62 us on one.
     """
-    threads = torch.get_num_threads()
     if not _openmp_threads():  # torch's own pool: BLAS on one thread, torch left as it is
         with one_blas_thread():
             yield
         return
+    threads = torch.get_num_threads()
     with _blas_libraries().limit(limits=threads, user_api="blas"):
         torch.set_num_threads(1)
         try:
