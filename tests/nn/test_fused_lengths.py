@@ -167,3 +167,30 @@ def test_padding_values_never_reach_outputs_or_gradients(kind, bidirectional, op
         layer.zero_grad()
     for got, expected in zip(results[1], results[0], strict=True):
         assert torch.equal(got, expected)
+
+
+def test_a_relu_layer_overflowing_in_its_padding_never_reaches_the_gradients() -> None:
+    # A lower layer's padded outputs are left unmasked only for bounded cells: a relu layer's
+    # can overflow there (here h grows 10x a step after sequence 0's length), and the next
+    # layer's weight gradient would take 0 * inf = nan from them.
+    ref, mine = pair("RNN_RELU", 2, 2, num_layers=2, bias=False)
+    with torch.no_grad():
+        for layer in (ref, mine):
+            layer.weight_hh_l0.copy_(10 * torch.eye(2))
+            layer.weight_ih_l0.copy_(torch.eye(2))
+            layer.weight_hh_l1.copy_(0.5 * torch.eye(2))
+            layer.weight_ih_l1.copy_(torch.eye(2))
+    lengths = torch.tensor([2, 60])
+    x = torch.zeros(60, 2, 2)
+    x[:2, 0] = 1.0  # sequence 1 stays at h = 0; sequence 0 would reach inf in its padding
+    out, h = mine(x, lengths=lengths)
+    ref_packed, ref_h = ref(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    torch.testing.assert_close(out, pad_packed_sequence(ref_packed, total_length=60)[0])
+    torch.testing.assert_close(h, ref_h)
+    grads = torch.autograd.grad(out.sum() + h.sum(), list(mine.parameters()))
+    ref_grads = torch.autograd.grad(
+        pad_packed_sequence(ref_packed)[0].sum() + ref_h.sum(), list(ref.parameters())
+    )
+    for a, b in zip(grads, ref_grads, strict=True):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,16 +50,18 @@ def test_padding_rows_zero_rows_and_last_rows_against_a_loop(lengths, extra) -> 
     assert torch.equal(rows, torch.stack([x[n - 1, b] for b, n in enumerate(lengths)]))
 
 
-def test_mask_and_last_gradients_first_and_second_order() -> None:
+@pytest.mark.parametrize("masked", [True, False])
+def test_mask_and_last_gradients_first_and_second_order(masked: bool) -> None:
     lengths = torch.tensor([4, 2, 3])
     padding, last = padding_rows(lengths, 4), last_rows(lengths)
     x = torch.randn(4, 3, 2, dtype=torch.float64, requires_grad=True)
 
     def both(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return _MaskAndLast.apply(t, padding, last)
+        return _MaskAndLast.apply(t, padding if masked else None, last)
 
     out, h = both(x)
-    assert torch.equal(out, zero_rows(x, padding)) and torch.equal(h, x[lengths - 1, [0, 1, 2]])
+    assert torch.equal(out, zero_rows(x, padding) if masked else x)
+    assert torch.equal(h, x[lengths - 1, [0, 1, 2]])
     assert torch.autograd.gradcheck(both, (x,))
     assert torch.autograd.gradgradcheck(lambda t: tuple(v**2 for v in both(t)), (x,))
     (h_only,) = torch.autograd.grad(both(x)[1].sum(), x)  # the output's gradient unused

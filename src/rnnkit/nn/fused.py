@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.nn import precision
-from rnnkit.nn.fused_lengths import run_lengths
+from rnnkit.nn.fused_lengths import PaddingOverflow, run_lengths
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
@@ -112,8 +112,29 @@ def run_padded(
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
         return output, _as_state(tuple(final))
     states = hx if isinstance(hx, tuple) else (hx,)
-    output, final = run_lengths(
-        KERNELS[mode], x, states, weights, lengths, has_biases=has_biases,
-        num_layers=num_layers, dropout=dropout, training=training, bidirectional=bidirectional,
-    )  # fmt: skip
+    try:
+        output, final = run_lengths(
+            KERNELS[mode], x, states, weights, lengths, has_biases=has_biases,
+            num_layers=num_layers, dropout=dropout, training=training,
+            bidirectional=bidirectional,
+        )  # fmt: skip
+    except PaddingOverflow:
+        output, final = _run_packed_kernel(mode, x, states, weights, lengths, flags)
     return output, _as_state(final)
+
+
+def _run_packed_kernel(
+    mode: str, x: Tensor, states: tuple[Tensor, ...], weights: list[Tensor], lengths: Tensor,
+    flags: tuple[bool, int, float, bool, bool],
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The packed kernel, as torch.nn runs it: x (T, B, D) with lengths (B,); states each
+    (L*dirs, B, ·) in the batch's order. Returns output (T, B, dirs*H_out) and the states."""
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    order, unorder = packed.sorted_indices, packed.unsorted_indices
+    hx = [s.index_select(1, order) for s in states]
+    data, *final = KERNELS[mode](
+        packed.data, packed.batch_sizes, hx if len(hx) == 2 else hx[0], weights, *flags
+    )
+    result = PackedSequence(data, packed.batch_sizes, order, unorder)
+    output = pad_packed_sequence(result, total_length=x.shape[0])[0]
+    return output, tuple(s.index_select(1, unorder) for s in final)

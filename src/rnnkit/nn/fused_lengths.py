@@ -22,9 +22,16 @@ The input's padded steps are set to 0 first: the padded runs see them, and a nan
 would flow backward through the padded steps into the gradients (torch.nn's packed kernels
 never see the padding). Layers run one kernel call per layer direction; the inter-layer
 dropout is applied here, as torch's kernels do (on every layer's output but the last's, in
-training). Every layer direction's output is zero after each length, and its h_n is read at
-each last step, in one operation whose gradient is one row fill and a (B, H) row add
-(:class:`_MaskAndLast`). The result equals the packed kernels' up to float rounding.
+training). Each layer direction's h_n is read at each last step (:class:`_MaskAndLast`).
+The last layer's output is zero after each length, in the same operation (its gradient is one
+row fill and a (B, H) row add). A lower layer's output is left as the kernel wrote it: what it
+holds after a length reaches only the next layer's steps after that length, in either direction
+(the reversal keeps padding in place), so it changes no result, as long as it is finite.
+Bounded cells (tanh, LSTM, GRU) keep it so; a relu layer's padded steps can overflow to inf
+(h_t = relu(W_hh h_{t-1} + b) with growing weights), and then the padded run's weight
+gradients take 0 * inf = nan where the packed kernels' do not. A relu output that is not
+finite raises :class:`PaddingOverflow`, and the caller runs the packed kernels instead.
+The result equals the packed kernels' up to float rounding.
 """
 
 from __future__ import annotations
@@ -39,6 +46,10 @@ from rnnkit.nn.sequence import last_rows, padding_rows, reverse_padded, step_mas
 # beyond where fp32 and bf16 sigmoids round to exactly 0 and 1 (|x| > ~104), small enough
 # that W^T grad never overflows.
 SATURATE = 1.0e4
+
+
+class PaddingOverflow(ArithmeticError):
+    """A relu layer's outputs overflowed in the padded run (see the module docstring)."""
 
 
 def weights_per_direction(weights: list[Tensor], num_layers: int, dirs: int) -> list[list[Tensor]]:
@@ -63,23 +74,31 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
 class _MaskAndLast(torch.autograd.Function):
     """out (T, B, H) -> (out with zeros after each length, out at each last step (B, H)).
 
-    The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,). The gradient
-    is the output's gradient with its padding rows zeroed and h_n's gradient added to the B
-    last rows; a separate gather's backward would instead fill a (T, B, H) tensor of zeros,
+    The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,); with
+    ``padding`` None the output is ``out`` itself, unmasked. The gradient is the output's
+    gradient (with its padding rows zeroed) and h_n's gradient added to the B last rows, in
+    one copy; a separate gather's backward would instead fill a (T, B, H) tensor of zeros,
     add the B rows to it and add it whole to the mask's gradient (two more passes).
     """
 
     @staticmethod
-    def forward(ctx, out: Tensor, padding: Tensor, last: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        ctx, out: Tensor, padding: Tensor | None, last: Tensor
+    ) -> tuple[Tensor, Tensor]:
         ctx.save_for_backward(padding, last)
         rows = out.reshape(-1, out.shape[-1])
-        return zero_rows(out, padding), rows.index_select(0, last)
+        masked = out if padding is None else zero_rows(out, padding)
+        return masked, rows.index_select(0, last)
 
     @staticmethod
     def backward(ctx, grad_out: Tensor, grad_last: Tensor) -> tuple[Tensor, None, None]:
         padding, last = ctx.saved_tensors  # an unused output's gradient arrives as zeros
-        grad = zero_rows(grad_out, padding).reshape(-1, grad_out.shape[-1])
-        return grad.index_add(0, last, grad_last).view(grad_out.shape), None, None
+        if padding is None:
+            grad = grad_out.clone(memory_format=torch.contiguous_format)
+        else:
+            grad = zero_rows(grad_out, padding)
+        grad.view(-1, grad.shape[-1]).index_add_(0, last, grad_last)  # grad is our own copy
+        return grad, None, None
 
 
 def run_lengths(
@@ -100,6 +119,7 @@ def run_lengths(
     x: (T, B, D); states: (h_0[, c_0]) each (L*dirs, B, ·); lengths: (B,) CPU int64 in 1..T.
     Returns output (T, B, dirs*H_out), zero after each length, and the final states
     (L*dirs, B, ·) at each sequence's last step (the reverse direction's at its first).
+    Raises :class:`PaddingOverflow` when a relu layer's outputs are not finite.
     """
     total = x.shape[0]
     time = int(lengths.max())
@@ -111,6 +131,7 @@ def run_lengths(
     carry_c = len(states) == 2
     pad = ~step_mask(lengths, time, x.device) if carry_c else None
     per_direction = weights_per_direction(weights, num_layers, dirs)
+    bounded = kernel is not torch.rnn_relu  # outputs finite wherever the input is finite
     finals: list[list[Tensor]] = [[] for _ in states]
     layer_input = x
     for layer in range(num_layers):
@@ -125,7 +146,10 @@ def run_lengths(
             out, *final = kernel(
                 source, hx if carry_c else hx[0], w, has_biases, 1, 0.0, training, False, False
             )  # out: (T, B, H_out)
-            out, h_last = _MaskAndLast.apply(out, padding, last)
+            if not bounded and not bool(torch.isfinite(out).all()):
+                raise PaddingOverflow(f"layer {layer} direction {direction}")
+            masked = layer == num_layers - 1
+            out, h_last = _MaskAndLast.apply(out, padding if masked else None, last)
             finals[0].append(h_last)
             if carry_c:
                 finals[1].append(final[1].squeeze(0))
@@ -133,7 +157,7 @@ def run_lengths(
         layer_input = torch.cat(outputs, dim=-1) if dirs == 2 else outputs[0]
         if dropout and training and layer < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
-    output = layer_input  # zero after each length: every layer direction's output is
+    output = layer_input  # zero after each length: the last layer's directions are
     if time < total:
         output = F.pad(output, (0, 0, 0, 0, 0, total - time))
     return output, tuple(torch.stack(parts) for parts in finals)

@@ -63,8 +63,12 @@ def last_rows(lengths: Tensor) -> Tensor:
 def zero_rows(x: Tensor, rows: Tensor) -> Tensor:
     """x: (T, B, F) with +0.0 in the (T*B, F) view's ``rows`` (P,), whatever was there (nan
     too). ``index_fill`` writes only those rows: about 2.5x faster on the CPU than
-    :func:`zero_padding`'s ``where`` with a (T, B, 1) mask, which broadcasts over F."""
-    return x.reshape(-1, x.shape[-1]).index_fill(0, rows, 0.0).view(x.shape)
+    :func:`zero_padding`'s ``where`` with a (T, B, 1) mask, which broadcasts over F.
+    The result is contiguous, one copy of x whatever its strides (a batch-first input seen
+    time first, or its gradient, would otherwise be copied twice)."""
+    if x.is_contiguous():
+        return x.view(-1, x.shape[-1]).index_fill(0, rows, 0.0).view(x.shape)
+    return x.contiguous().view(-1, x.shape[-1]).index_fill_(0, rows, 0.0).view(x.shape)
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
