@@ -27,6 +27,10 @@ SHARED_DATA = next(
     HERE.parent.parent / "shared" / "data",
 )  # fmt: skip
 
+# Seconds before each timed run, for the previous run's thread pools (torch's OpenMP, OpenBLAS,
+# TensorFlow's) to stop spinning: a run right after one of them was measured slower.
+SETTLE = 0.3
+
 
 def machine() -> dict[str, object]:
     """Where the figures were measured: CPU model, cores, torch build, date."""

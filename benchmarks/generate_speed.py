@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from common import gemm_peak, publish
+from common import SETTLE, gemm_peak, publish
 
 import rnnkit
 from rnnkit.generate import NumpyTokenStep, Sampling, TokenStep, beam_search, sample, token_step
@@ -33,7 +33,6 @@ from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
 from rnnkit.nn.numpy_step import cores_to_blas, product
 
 VOCAB = 65
-SETTLE = 0.3  # seconds before each run, for the previous one's thread pools to go idle
 ALPHABET = [chr(32 + i) for i in range(VOCAB)]
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import SHARED_DATA, gemm_peak, publish
+from common import SETTLE, SHARED_DATA, gemm_peak, publish
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -247,8 +247,12 @@ def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
         speeds = {mode: [] for mode in runs}
         for run in runs.values():
             run()  # warm-up
-        for _ in range(rounds):
-            for mode, run in runs.items():
+        modes = list(runs)
+        for index in range(rounds):  # the order turns each round: no system always runs
+            shift = index % len(modes)  # right after the same other (Keras slowed the next)
+            for mode in modes[shift:] + modes[:shift]:
+                run = runs[mode]
+                time.sleep(SETTLE)
                 start = time.perf_counter()
                 for _ in range(steps):
                     run()
@@ -363,7 +367,8 @@ def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | No
                      f"| {r['rnnkit_over_best_incl_bf16']:.2f} |")  # fmt: skip
     picked = ", ".join(f"{r['config']} {r['rnnkit_precision']}" for r in results)
     text = "\n".join(lines) + (
-        "\n\nTraining samples/s (forward, loss, backward, Adam), median of interleaved rounds, "
+        "\n\nTraining samples/s (forward, loss, backward, Adam), median of interleaved rounds "
+        f"(the order turned each round, a {SETTLE} s pause before each run), "
         f"torch.set_num_threads({torch.get_num_threads()}). rnnkit = its defaults, precision auto "
         f"(here {picked}: the model's own training step timed both ways, as the Trainer does; "
         "rnnkit_fp32 = the same in fp32, shown when auto picks bf16); padded = torch.nn ignoring lengths; padded_bf16 = the same under bf16 "
@@ -388,7 +393,7 @@ def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--steps", type=int, default=3, help="training steps per round")
     parser.add_argument("--imdb-subset", type=int, default=2560)
     parser.add_argument("--no-keras", action="store_true")

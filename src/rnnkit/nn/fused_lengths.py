@@ -71,14 +71,34 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
     return torch.cat([x, pad.to(x.dtype)], dim=-1), [w_aug, *weights[1:]]
 
 
+class _ZeroPadding(torch.autograd.Function):
+    """x (T, B, D) with the (T*B, D) view's ``padding`` rows (P,) set to +0.0.
+
+    The gradient passes through unchanged, without the mask's copy: what reaches x comes from
+    the first layer's kernel, and there every padded row is already exactly zero (the last
+    layer's output is masked, so no gradient enters a padded step, and none flows into one from
+    a later padded step; an LSTM's c_n gradient crosses the padding through gates saturated
+    to exactly 0 and 1). The parity tests compare x's gradient with the packed kernels'.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, padding: Tensor) -> Tensor:
+        return zero_rows(x, padding)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return grad, None
+
+
 class _MaskAndLast(torch.autograd.Function):
     """out (T, B, H) -> (out with zeros after each length, out at each last step (B, H)).
 
     The rows are those of the (T*B, H) view: ``padding`` (P,) and ``last`` (B,); with
     ``padding`` None the output is ``out`` itself, unmasked. The gradient is the output's
     gradient (with its padding rows zeroed) and h_n's gradient added to the B last rows, in
-    one copy; a separate gather's backward would instead fill a (T, B, H) tensor of zeros,
-    add the B rows to it and add it whole to the mask's gradient (two more passes).
+    one copy, or none: an unmasked output whose h_n is unused passes its gradient through. A
+    separate gather's backward would instead fill a (T, B, H) tensor of zeros, add the B rows
+    to it and add it whole to the mask's gradient (two more passes).
     """
 
     @staticmethod
@@ -86,18 +106,29 @@ class _MaskAndLast(torch.autograd.Function):
         ctx, out: Tensor, padding: Tensor | None, last: Tensor
     ) -> tuple[Tensor, Tensor]:
         ctx.save_for_backward(padding, last)
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
+        ctx.shape, ctx.dtype = out.shape, out.dtype
         rows = out.reshape(-1, out.shape[-1])
         masked = out if padding is None else zero_rows(out, padding)
         return masked, rows.index_select(0, last)
 
     @staticmethod
-    def backward(ctx, grad_out: Tensor, grad_last: Tensor) -> tuple[Tensor, None, None]:
-        padding, last = ctx.saved_tensors  # an unused output's gradient arrives as zeros
-        if padding is None:
-            grad = grad_out.clone(memory_format=torch.contiguous_format)
+    def backward(
+        ctx, grad_out: Tensor | None, grad_last: Tensor | None
+    ) -> tuple[Tensor | None, None, None]:
+        padding, last = ctx.saved_tensors
+        if grad_out is None and grad_last is None:
+            return None, None, None
+        if grad_out is None:
+            grad = last.new_zeros(ctx.shape, dtype=ctx.dtype)
+        elif padding is not None:
+            grad = zero_rows(grad_out, padding)  # a copy of our own
+        elif grad_last is None:
+            return grad_out, None, None
         else:
-            grad = zero_rows(grad_out, padding)
-        grad.view(-1, grad.shape[-1]).index_add_(0, last, grad_last)  # grad is our own copy
+            grad = grad_out.clone(memory_format=torch.contiguous_format)
+        if grad_last is not None:
+            grad.view(-1, grad.shape[-1]).index_add_(0, last, grad_last)
         return grad, None, None
 
 
@@ -127,7 +158,7 @@ def run_lengths(
     dirs = 2 if bidirectional else 1
     padding = padding_rows(lengths, time).to(x.device)
     last = last_rows(lengths).to(x.device)
-    x = zero_rows(x, padding)  # padding that is inf or nan would reach the gradients
+    x = _ZeroPadding.apply(x, padding)  # padding that is inf or nan would reach the gradients
     carry_c = len(states) == 2
     pad = ~step_mask(lengths, time, x.device) if carry_c else None
     per_direction = weights_per_direction(weights, num_layers, dirs)
