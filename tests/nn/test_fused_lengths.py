@@ -170,9 +170,9 @@ def test_padding_values_never_reach_outputs_or_gradients(kind, bidirectional, op
 
 
 def test_a_relu_layer_overflowing_in_its_padding_never_reaches_the_gradients() -> None:
-    # A lower layer's padded outputs are left unmasked only for bounded cells: a relu layer's
-    # can overflow there (here h grows 10x a step after sequence 0's length), and the next
-    # layer's weight gradient would take 0 * inf = nan from them.
+    # A relu layer's padded steps can overflow (here h grows 10x a step after sequence 0's
+    # length); the padded run's own backward would then take 0 * inf = nan into the weight
+    # gradients, so such a batch runs on the packed kernels, as torch.nn does.
     ref, mine = pair("RNN_RELU", 2, 2, num_layers=2, bias=False)
     with torch.no_grad():
         for layer in (ref, mine):

@@ -66,3 +66,5 @@ def test_mask_and_last_gradients_first_and_second_order(masked: bool) -> None:
     assert torch.autograd.gradgradcheck(lambda t: tuple(v**2 for v in both(t)), (x,))
     (h_only,) = torch.autograd.grad(both(x)[1].sum(), x)  # the output's gradient unused
     assert h_only.sum() == h.numel() and h_only[lengths - 1, [0, 1, 2]].eq(1).all()
+    (out_only,) = torch.autograd.grad(both(x)[0].sum(), x)  # h_n's gradient unused
+    assert torch.equal(out_only, zero_rows(torch.ones_like(x), padding) if masked else torch.ones_like(x))
