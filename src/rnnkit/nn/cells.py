@@ -214,9 +214,10 @@ class _CellBase(nn.Module):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        layer_norm: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        layer_norm: bool = False,
     ) -> None:
         super().__init__()
         check_cell_size("input_size", input_size)
@@ -285,8 +286,9 @@ class RNNCell(_CellBase):
     name) is the same class.
 
     Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
-    bias (default True: b_ih and b_hh), nonlinearity ('tanh' or 'relu', checked at construction), layer_norm (rnnkit: layer-normalise
-    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+    bias (default True: b_ih and b_hh), nonlinearity ('tanh' or 'relu', checked at construction),
+    device, dtype (in torch.nn's positional order), and keyword-only layer_norm (rnnkit:
+    layer-normalise W_ih x and W_hh h before the biases; gains 1, biases 0).
 
     Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
     Outputs: h' like hx.
@@ -304,13 +306,14 @@ class RNNCell(_CellBase):
         hidden_size: int,
         bias: bool = True,
         nonlinearity: str = "tanh",
-        layer_norm: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        layer_norm: bool = False,
     ) -> None:
         if nonlinearity not in NONLINEARITIES:
             raise invalid("nonlinearity", nonlinearity, "'tanh' or 'relu'")
-        super().__init__(input_size, hidden_size, bias, layer_norm, device, dtype)
+        super().__init__(input_size, hidden_size, bias, device, dtype, layer_norm=layer_norm)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
@@ -335,8 +338,9 @@ class LSTMCell(_CellBase):
     torch.nn.LSTMCell's drop-in replacement.
 
     Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
-    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
-    W_ih x and W_hh h before the biases, and c' inside tanh(LN(c')); gains 1, biases 0), device, dtype.
+    bias (default True: b_ih and b_hh), device, dtype (in torch.nn's positional order), and
+    keyword-only layer_norm (rnnkit: layer-normalise W_ih x and W_hh h before the biases, and c'
+    inside tanh(LN(c')); gains 1, biases 0).
 
     Inputs: input (B, D) or unbatched (D,); hx a tuple (h, c), each (B, H) or (H,) (zeros if None).
     Outputs: (h', c'), each like h.
@@ -353,11 +357,12 @@ class LSTMCell(_CellBase):
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        layer_norm: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        layer_norm: bool = False,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, layer_norm, device, dtype)
+        super().__init__(input_size, hidden_size, bias, device, dtype, layer_norm=layer_norm)
         if layer_norm:
             self.ln_c_weight = nn.Parameter(torch.ones(hidden_size, device=device, dtype=dtype))
             self.ln_c_bias = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
@@ -382,8 +387,9 @@ class GRUCell(_CellBase):
     torch.nn.GRUCell's drop-in replacement.
 
     Args: input_size D and hidden_size H (ints >= 0; 0 gives empty weights, as in torch.nn),
-    bias (default True: b_ih and b_hh), layer_norm (rnnkit: layer-normalise
-    W_ih x and W_hh h before the biases; gains 1, biases 0), device, dtype.
+    bias (default True: b_ih and b_hh), device, dtype (in torch.nn's positional order), and
+    keyword-only layer_norm (rnnkit: layer-normalise W_ih x and W_hh h before the biases;
+    gains 1, biases 0).
 
     Inputs: input (B, D) or unbatched (D,); hx (B, H) or (H,) (zeros if None).
     Outputs: h' like hx.

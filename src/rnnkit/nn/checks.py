@@ -17,10 +17,18 @@ import warnings
 
 import torch
 from torch import Tensor
+from torch.autograd import forward_ad
 
 from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
 
 NONLINEARITIES = ("tanh", "relu")
+
+
+def custom_functions_unsupported() -> bool:
+    """True inside torch.func transforms (grad, vmap, jacrev) and forward-mode AD, which
+    rnnkit's own autograd Functions (no setup_context, no jvp) cannot run under: torch's
+    kernels serve those calls, as they serve torch.nn's."""
+    return torch._C._are_functorch_transforms_active() or forward_ad._current_level >= 0
 
 
 def check_bool(name: str, value: object) -> None:

@@ -25,13 +25,13 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
 from rnnkit.nn import checks, fused
 from rnnkit.nn.layout import RecurrentParameters
 from rnnkit.nn.loop import LoopPath, State
-from rnnkit.nn.sequence import check_lengths
+from rnnkit.nn.sequence import check_lengths, pack_like
 
 logger = logging.getLogger("rnnkit.nn")
 IMPLEMENTATIONS = ("auto", "fused", "loop")
@@ -94,7 +94,9 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         ``auto`` sends a single step (T == 1, as in token-by-token generation) to the loop: the
         fused kernel's per-call setup costs more than the step itself (2-layer 256-unit LSTM,
         batch 1: loop 0.37 ms vs fused 0.68 ms on one thread; 0.66 vs 22 ms on 2 threads with
-        another process busy, where oneDNN's threads wait on each other).
+        another process busy, where oneDNN's threads wait on each other). Under torch.func
+        transforms and forward-mode AD, which the loop's autograd Function cannot run under,
+        the step goes to the kernel.
         """
         servable = not (
             self.user_cell or self.layer_norm or (self.recurrent_dropout and self.training)
@@ -104,7 +106,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
                 "implementation", "fused",
                 "'auto' or 'loop' with a user cell, layer_norm or recurrent_dropout in training",
             )  # fmt: skip
-        if self.implementation == "auto" and steps == 1:
+        if self.implementation == "auto" and steps == 1 and not checks.custom_functions_unsupported():
             return False
         return servable and self.implementation != "loop"
 
@@ -123,7 +125,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
                 return fused.run_packed(self.kind, input, state, weights, **self._flags())
             padded, lengths = pad_packed_sequence(input)
             output, final = self._loop(padded, state, lengths, weights)
-            return pack_padded_sequence(output, lengths, enforce_sorted=False), final
+            return pack_like(output, lengths, input), final
         if not isinstance(input, Tensor):
             raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
                           ArgumentTypeError)  # fmt: skip

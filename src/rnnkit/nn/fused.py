@@ -14,8 +14,9 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.nn import precision
+from rnnkit.nn import precision, wavefront
 from rnnkit.nn.fused_lengths import PaddingOverflow, run_lengths
+from rnnkit.nn.sequence import pack_like
 
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
@@ -25,6 +26,7 @@ KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
 }
 
 State = Tensor | tuple[Tensor, Tensor]
+KERNEL_FLAGS = ("has_biases", "num_layers", "dropout", "training", "bidirectional")  # in order
 
 
 def _cpu_autocast(x: Tensor) -> bool:
@@ -72,13 +74,15 @@ def run_packed(
     The batch is unpacked, run padded with its lengths (see :func:`run_padded`) and packed
     again: the packed kernels cost 1.4-4.6x that on the CPU (benchmarks/varlen_speed.py).
     """
+    if flags["dropout"] and flags["training"] and flags["num_layers"] > 1:  # type: ignore[operator]
+        # torch.nn draws the inter-layer dropout masks over packed.data: the same draws here
+        states = hx if isinstance(hx, tuple) else (hx,)
+        ordered = tuple(flags[name] for name in KERNEL_FLAGS)
+        result, final_parts = _packed_kernel(mode, packed, states, weights, ordered)
+        return result, _as_state(final_parts)
     padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
     output, final = run_padded(mode, padded, hx, weights, lengths, **flags)  # type: ignore[arg-type]
-    order = packed.sorted_indices
-    if order is not None:  # pack in the input's own order, so the data lines up with it
-        output, lengths = output.index_select(1, order.to(output.device)), lengths[order.cpu()]
-    data = pack_padded_sequence(output, lengths).data
-    return PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices), final
+    return pack_like(output, lengths, packed), final
 
 
 def run_padded(
@@ -108,6 +112,13 @@ def run_padded(
                 has_biases=has_biases, num_layers=num_layers, dropout=dropout, training=training,
                 bidirectional=bidirectional,
             )  # fmt: skip
+    if wavefront.serves(mode, x, weights, num_layers=num_layers, dropout=dropout,
+                        training=training, bidirectional=bidirectional):  # fmt: skip
+        try:
+            return wavefront.run(x, hx, weights, lengths, has_biases=has_biases,  # type: ignore[arg-type]
+                                 num_layers=num_layers)  # fmt: skip
+        except wavefront.NonFinite:
+            pass  # torch's kernel gives nan and inf where torch.nn does
     if lengths is None or bool((lengths == x.shape[0]).all()):
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
         return output, _as_state(tuple(final))
@@ -130,11 +141,21 @@ def _run_packed_kernel(
     """The packed kernel, as torch.nn runs it: x (T, B, D) with lengths (B,); states each
     (L*dirs, B, ·) in the batch's order. Returns output (T, B, dirs*H_out) and the states."""
     packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    result, final = _packed_kernel(mode, packed, states, weights, flags)
+    return pad_packed_sequence(result, total_length=x.shape[0])[0], final
+
+
+def _packed_kernel(
+    mode: str, packed: PackedSequence, states: tuple[Tensor, ...], weights: list[Tensor],
+    flags: tuple,
+) -> tuple[PackedSequence, tuple[Tensor, ...]]:  # fmt: skip
+    """torch's packed kernel, as torch.nn calls it: states each (L*dirs, B, ·) in the caller's
+    order (permuted to the packing's and back); flags: has_biases, num_layers, dropout,
+    training, bidirectional. The result keeps the input's batch sizes and indices."""
     order, unorder = packed.sorted_indices, packed.unsorted_indices
-    hx = [s.index_select(1, order) for s in states]
+    hx = [s if order is None else s.index_select(1, order) for s in states]
     data, *final = KERNELS[mode](
         packed.data, packed.batch_sizes, hx if len(hx) == 2 else hx[0], weights, *flags
     )
     result = PackedSequence(data, packed.batch_sizes, order, unorder)
-    output = pad_packed_sequence(result, total_length=x.shape[0])[0]
-    return output, tuple(s.index_select(1, unorder) for s in final)
+    return result, tuple(s if unorder is None else s.index_select(1, unorder) for s in final)

@@ -71,7 +71,7 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
     return torch.cat([x, pad.to(x.dtype)], dim=-1), [w_aug, *weights[1:]]
 
 
-class _ZeroPadding(torch.autograd.Function):
+class ZeroPadding(torch.autograd.Function):
     """x (T, B, D) with the (T*B, D) view's ``padding`` rows (P,) set to +0.0.
 
     The gradient passes through unchanged, without the mask's copy: what reaches x comes from
@@ -158,7 +158,7 @@ def run_lengths(
     dirs = 2 if bidirectional else 1
     padding = padding_rows(lengths, time).to(x.device)
     last = last_rows(lengths).to(x.device)
-    x = _ZeroPadding.apply(x, padding)  # padding that is inf or nan would reach the gradients
+    x = ZeroPadding.apply(x, padding)  # padding that is inf or nan would reach the gradients
     carry_c = len(states) == 2
     pad = ~step_mask(lengths, time, x.device) if carry_c else None
     per_direction = weights_per_direction(weights, num_layers, dirs)

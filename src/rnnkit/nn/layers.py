@@ -77,12 +77,13 @@ _ARGS = """
 """
 
 
-def _refuse(unsupported: dict[str, object], layer: str) -> None:
-    """torch.nn.RNN/GRU refuse proj_size (even 0) with ValueError, other keywords TypeError."""
-    if "proj_size" in unsupported:
+def _refuse(unsupported: dict[str, object], layer: str, positional_proj_size: object) -> None:
+    """torch.nn.RNN/GRU refuse proj_size as a keyword (even 0) or a positional argument other
+    than 0 (its place before device and dtype) with ValueError, other keywords TypeError."""
+    if "proj_size" in unsupported or positional_proj_size != 0:
         raise invalid(
-            "proj_size", unsupported["proj_size"], "no proj_size (LSTM only: proj_size argument"
-            " is only supported for LSTM, not RNN or GRU)",
+            "proj_size", unsupported.get("proj_size", positional_proj_size), "no proj_size"
+            " (LSTM only: proj_size argument is only supported for LSTM, not RNN or GRU)",
         )  # fmt: skip
     if unsupported:
         raise TypeError(f"{layer} got unexpected keyword arguments {sorted(unsupported)}")
@@ -106,12 +107,12 @@ class RNN(RecurrentLayer):
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
         bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-        bidirectional: bool = False, *, recurrent_dropout: float = 0.0, layer_norm: bool = False,
-        cell: CellFactory | None = None, implementation: str = "auto",
-        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+        bidirectional: bool = False, _proj_size: int = 0, device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None, *, recurrent_dropout: float = 0.0,
+        layer_norm: bool = False, cell: CellFactory | None = None, implementation: str = "auto",
         **unsupported: object,
     ) -> None:  # fmt: skip
-        _refuse(unsupported, "RNN")
+        _refuse(unsupported, "RNN", _proj_size)
         self.kind = f"rnn_{nonlinearity}"
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
@@ -142,9 +143,9 @@ class LSTM(RecurrentLayer):
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
         batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-        proj_size: int = 0, *, recurrent_dropout: float = 0.0, layer_norm: bool = False,
-        cell: CellFactory | None = None, implementation: str = "auto",
-        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+        proj_size: int = 0, device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None, *, recurrent_dropout: float = 0.0,
+        layer_norm: bool = False, cell: CellFactory | None = None, implementation: str = "auto",
     ) -> None:  # fmt: skip
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
@@ -187,13 +188,13 @@ class GRU(RecurrentLayer):
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
-        recurrent_dropout: float = 0.0, layer_norm: bool = False,
-        cell: CellFactory | None = None, implementation: str = "auto",
-        device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+        batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+        _proj_size: int = 0, device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None, *, recurrent_dropout: float = 0.0,
+        layer_norm: bool = False, cell: CellFactory | None = None, implementation: str = "auto",
         **unsupported: object,
     ) -> None:  # fmt: skip
-        _refuse(unsupported, "GRU")
+        _refuse(unsupported, "GRU", _proj_size)
         super().__init__(
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
             recurrent_dropout=recurrent_dropout, layer_norm=layer_norm, cell=cell,

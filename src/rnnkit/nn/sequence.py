@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from rnnkit.errors import invalid
 
@@ -110,3 +111,13 @@ class _ReverseRows(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         (rows,) = ctx.saved_tensors
         return _ReverseRows.apply(grad, rows), None
+
+
+def pack_like(output: Tensor, lengths: Tensor, packed: PackedSequence) -> PackedSequence:
+    """output (T, B, H) in the caller's batch order, packed the way ``packed`` is: the same
+    batch sizes, sorted and unsorted indices, and so the same row order in ``.data``."""
+    order = packed.sorted_indices
+    if order is not None:
+        output, lengths = output.index_select(1, order.to(output.device)), lengths[order.cpu()]
+    data = pack_padded_sequence(output, lengths).data
+    return PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices)

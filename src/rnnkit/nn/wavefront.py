@@ -1,0 +1,251 @@
+"""A one-direction tanh RNN stack on the CPU as a wavefront: every layer advances in one product.
+
+Dimensions: T time, B batch, D input features, H hidden units, L layers, S = T + L - 1 steps.
+
+torch's kernel runs the layers one after another, and each layer step is a matrix product, an
+add and a tanh. At the sizes text models use on a CPU (B = 128, H = 64 in the IMDB seed) each
+of those costs 12-20 us whatever its size, so a forward pass is about 3 L T such operations.
+Here step s computes layer l at time s - l for every layer at once. A buffer of S + 1 rows of
+(B, L*H) holds in row r, slot l, layer l's state at time r - 1 - l, so that
+
+    row[s + 1] = tanh(P[s] + row[s] @ W)
+
+with W (L*H, L*H) block bidiagonal: W_hh_l^T on the diagonal (layer l's own previous state) and
+W_ih_l^T above it (layer l - 1's state at the same time); P holds layer 0's input projection
+(one product for all steps) and every layer's two biases. A forward pass is 2 (T + L - 1)
+operations, a backward pass the same plus one product for W's gradient, instead of about
+3 L T each way. Slots outside a layer's time range hold finite values no result reads (they
+enter only through W's zero blocks); a layer's initial state is written into row l.
+
+Sums are grouped differently from torch's kernel (layer l's input and recurrent products are
+one product here), so results equal torch.nn's up to float rounding, not bit for bit.
+:func:`serves` keeps the wavefront to what it is faster at (measured: benchmarks/varlen_speed.py
+and benchmarks/seeds_speed.py) and away from what needs torch's kernel (autograd
+transforms, tracing, forward-mode AD). A non-finite input or weight goes back to the kernel: a
+nan would otherwise cross into other layers through the zero blocks (0 * nan = nan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from rnnkit.nn.checks import custom_functions_unsupported
+from rnnkit.nn.fused_lengths import ZeroPadding
+from rnnkit.nn.sequence import last_rows, padding_rows, zero_rows
+
+# Largest L*H served: the block product wastes (L - 1) of L^2 blocks and runs layer l's input
+# projection one step at a time, which costs more than the saved operations above this.
+MAX_WIDTH = 256
+
+
+class NonFinite(ArithmeticError):
+    """An input, initial state or weight is inf or nan: run torch's kernel instead."""
+
+
+def serves(
+    mode: str, x: Tensor, weights: list[Tensor], *, num_layers: int, dropout: float,
+    training: bool, bidirectional: bool,
+) -> bool:  # fmt: skip
+    """True where the wavefront replaces torch's kernel: a one-direction tanh stack on the CPU
+    in fp32 or fp64 with no active dropout, L*H <= MAX_WIDTH, outside tracing, compiling,
+    torch.func transforms and forward-mode AD (the custom Function supports none of them)."""
+    hidden = weights[1].shape[1]
+    return (
+        mode == "rnn_tanh"
+        and not bidirectional
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.float64)
+        and all(w.dtype == x.dtype for w in weights)
+        and not (dropout and training and num_layers > 1)
+        and num_layers * hidden <= MAX_WIDTH
+        and x.shape[0] > 1
+        and x.shape[1] > 0
+        and not torch.jit.is_tracing()
+        and not torch.compiler.is_compiling()
+        and not custom_functions_unsupported()
+    )
+
+
+def run(
+    x: Tensor, h0: Tensor, weights: list[Tensor], lengths: Tensor | None, *, has_biases: bool,
+    num_layers: int,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """x: (T, B, D), h0: (L, B, H), weights in torch.nn's flat order, lengths (B,) or None.
+
+    Returns output (T, B, H), the last layer's, zero after each length, and h_n (L, B, H) at each
+    sequence's last step. Raises :class:`NonFinite` for an inf or nan input, state or weight.
+    """
+    total = x.shape[0]
+    time = total if lengths is None else int(lengths.max())
+    per = len(weights) // num_layers
+    w_ih = [weights[i * per] for i in range(num_layers)]
+    w_hh = [weights[i * per + 1] for i in range(num_layers)]
+    hidden = w_hh[0].shape[0]
+    if has_biases:
+        bias = torch.cat([weights[i * per + 2] + weights[i * per + 3] for i in range(num_layers)])
+    else:
+        bias = x.new_zeros(num_layers * hidden)
+    x = x[:time]  # steps after the longest sequence change nothing
+    if lengths is None:
+        padding, last = None, last_rows(torch.full((x.shape[1],), time))
+    else:
+        padding, last = padding_rows(lengths, time), last_rows(lengths)
+        padding = padding if padding.numel() else None
+    if padding is not None:  # padding that is inf or nan would reach W_ih's gradient
+        x = ZeroPadding.apply(x, padding)
+    projected = torch.nn.functional.linear(x, w_ih[0])  # (T, B, H)
+    output, h_n = _Wavefront.apply(projected, h0, bias, padding, last, *w_hh, *w_ih[1:])
+    if time < total:
+        output = torch.nn.functional.pad(output, (0, 0, 0, 0, 0, total - time))
+    return output, h_n
+
+
+def _block_weight(w_ih: Sequence[Tensor], w_hh: Sequence[Tensor]) -> Tensor:
+    """W (L*H, L*H): block (k, l) maps slot k to slot l: W_hh_l^T for k = l, W_ih_l^T for
+    k = l - 1, zeros elsewhere. w_ih: layers 1..L-1's, w_hh: all L."""
+    layers, hidden = len(w_hh), w_hh[0].shape[0]
+    zero = w_hh[0].new_zeros(hidden, hidden)
+    rows = []
+    for k in range(layers):
+        blocks = [zero] * layers
+        blocks[k] = w_hh[k].t()
+        if k + 1 < layers:
+            blocks[k + 1] = w_ih[k].t()
+        rows.append(torch.cat(blocks, dim=1))
+    return torch.cat(rows, dim=0)
+
+
+def _additive(projected: Tensor, bias: Tensor, layers: int) -> Tensor:
+    """P (S, B, L*H): every slot's bias, plus layer 0's input projection at its T steps."""
+    time, batch, hidden = projected.shape
+    terms = bias.expand(time + layers - 1, batch, layers * hidden).clone()
+    terms[:time, :, :hidden] += projected
+    return terms
+
+
+def _layer_rows(buf: Tensor, layer: int, time: int, hidden: int) -> Tensor:
+    """Layer ``layer``'s outputs in ``buf`` (S + 1, B, L*H) as a (T*B, H) view."""
+    block = buf[layer + 1 : layer + 1 + time, :, layer * hidden : (layer + 1) * hidden]
+    return block.reshape(time * buf.shape[1], hidden)
+
+
+def _outputs(
+    buf: Tensor, shape: tuple[int, int, int], padding: Tensor | None, last: Tensor
+) -> tuple[Tensor, Tensor]:
+    """The last layer's output (T, B, H), masked, and each layer's rows ``last`` (L, B, H)."""
+    time, layers, hidden = shape
+    top = _layer_rows(buf, layers - 1, time, hidden).view(time, -1, hidden)
+    output = top.contiguous() if padding is None else zero_rows(top, padding)
+    finals = [_layer_rows(buf, layer, time, hidden).index_select(0, last) for layer in range(layers)]
+    return output, torch.stack(finals)
+
+
+def _steps(terms: Tensor, h0: Tensor, weight: Tensor) -> Tensor:
+    """The wavefront rows (S + 1, B, L*H), differentiable (torch ops, no writes into inputs)."""
+    layers, batch, hidden = h0.shape
+    row = torch.cat([h0[0], h0.new_zeros(batch, (layers - 1) * hidden)], dim=1)
+    rows = [row]
+    for s in range(terms.shape[0]):
+        row = torch.tanh(terms[s] + row @ weight)
+        if s < layers - 1:  # layer s + 1 starts from its initial state
+            row = torch.cat([row[:, : (s + 1) * hidden], h0[s + 1], row[:, (s + 2) * hidden :]], 1)
+        rows.append(row)
+    return torch.stack(rows)
+
+
+class _Wavefront(torch.autograd.Function):
+    """(projected (T, B, H), h0 (L, B, H), bias (L*H,), padding rows or None, last rows (B,),
+    W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) -> (output (T, B, H), h_n (L, B, H)); the
+    rows index a (T*B, ·) view.
+
+    The backward runs the wavefront in reverse, 2 operations a step: the gradient reaching row
+    r is its outputs' gradient plus dz[r + 1] @ W^T, and dz[r] = that * (1 - row[r]^2). Each
+    weight's gradient is one product over all steps (contiguous, as torch.nn's are). Under
+    create_graph the forward is run again with differentiable operations and differentiated,
+    so second derivatives are exact too.
+    """
+
+    @staticmethod
+    def forward(ctx, projected, h0, bias, padding, last, *weights):
+        time, batch, hidden = projected.shape
+        layers = h0.shape[0]
+        weight = _block_weight(weights[layers:], weights[:layers])
+        steps = time + layers - 1
+        buf = torch.empty(steps + 1, batch, layers * hidden, dtype=projected.dtype)
+        buf[0, :, :hidden] = h0[0]
+        buf[0, :, hidden:] = 0.0
+        buf[1:] = _additive(projected, bias, layers)
+        # one sum each: inf or nan anywhere makes it non-finite (a finite sum that overflows
+        # only sends the batch to torch's kernel)
+        if not bool(torch.isfinite(buf[1:].sum() + h0.sum() + weight.sum())):
+            raise NonFinite("a non-finite input, initial state or weight")
+        for s in range(steps):
+            row = buf[s + 1]
+            row.addmm_(buf[s], weight)  # in place: no copy of the additive terms per step
+            row.tanh_()
+            if s < layers - 1:  # layer s + 1 starts from its initial state
+                row[:, (s + 1) * hidden : (s + 2) * hidden] = h0[s + 1]
+        ctx.save_for_backward(projected, h0, bias, padding, last, buf, weight, *weights)
+        ctx.set_materialize_grads(False)
+        ctx.shape = (time, layers, hidden)
+        return _outputs(buf, ctx.shape, padding, last)
+
+    @staticmethod
+    def backward(ctx, grad_output, grad_h_n):
+        if torch.is_grad_enabled():
+            return _differentiable_backward(ctx, grad_output, grad_h_n)
+        _, h0, _, padding, last, buf, weight = ctx.saved_tensors[:7]
+        time, layers, hidden = ctx.shape
+        grad_rows = torch.zeros_like(buf)  # each row's outputs' gradient
+        if grad_output is not None:
+            top = _layer_rows(grad_rows, layers - 1, time, hidden)
+            top.copy_(grad_output.reshape(top.shape))
+            if padding is not None:
+                top.index_fill_(0, padding, 0.0)
+        if grad_h_n is not None:
+            for layer in range(layers):
+                _layer_rows(grad_rows, layer, time, hidden).index_add_(0, last, grad_h_n[layer])
+        steps = buf.shape[0] - 1
+        slope = torch.addcmul(torch.ones((), dtype=buf.dtype), buf[1:], buf[1:], value=-1.0)
+        dz = torch.empty_like(slope)  # dz[s]: the pre-activation gradient of row s + 1
+        grad_h0 = torch.empty_like(h0)
+        weight_t = weight.t()
+        for s in range(steps, 0, -1):
+            grad = grad_rows[s]  # complete: row s + 1's dz has been added
+            torch.mul(grad, slope[s - 1], out=dz[s - 1])
+            if s < layers:  # row s's slot s is layer s's initial state, not computed
+                grad_h0[s] = grad[:, s * hidden : (s + 1) * hidden]
+                dz[s - 1, :, s * hidden : (s + 1) * hidden] = 0.0
+            grad_rows[s - 1].addmm_(dz[s - 1], weight_t)
+        grad_h0[0] = grad_rows[0, :, :hidden]
+        flat = dz.view(steps * buf.shape[1], layers, hidden)
+        inputs = buf[:steps].reshape(flat.shape)  # each row's inputs: the row before it
+        grad_hh = [flat[:, k].t() @ inputs[:, k] for k in range(layers)]  # dz_k^T h_k
+        grad_ih = [flat[:, k].t() @ inputs[:, k - 1] for k in range(1, layers)]  # dz_k^T h_{k-1}
+        return (dz[:time, :, :hidden], grad_h0, flat.sum(0).view(-1), None, None, *grad_hh,
+                *grad_ih)  # fmt: skip
+
+
+def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor | None):
+    """The gradients as a graph (create_graph=True): the forward again, in torch ops."""
+    projected, h0, bias, padding, last = ctx.saved_tensors[:5]
+    weights = ctx.saved_tensors[7:]
+    layers = h0.shape[0]
+    inputs = (projected, h0, bias, None, None, *weights)
+    wanted = [i for i, need in enumerate(ctx.needs_input_grad) if need]
+    with torch.enable_grad():
+        terms = _additive(projected, bias, layers)
+        weight = _block_weight(weights[layers:], weights[:layers])
+        outputs = _outputs(_steps(terms, h0, weight), ctx.shape, padding, last)
+        pairs = [(o, g) for o, g in zip(outputs, (grad_output, grad_h_n), strict=True) if g is not None]
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
+            create_graph=True, allow_unused=True,
+        )  # fmt: skip
+    result: list[Tensor | None] = [None] * len(inputs)
+    for i, g in zip(wanted, grads, strict=True):
+        result[i] = None if g is None else g.contiguous()
+    return tuple(result)

@@ -1,0 +1,107 @@
+"""What user code can tell apart beyond values: positional arguments, PackedSequence layout,
+random draws under dropout, and torch.func / forward-mode AD at every sequence length.
+(Packed input under torch.func fails in torch.nn itself: pack_padded_sequence has no
+batching rule nor forward AD.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.autograd import forward_ad
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.testing import assert_close
+
+import rnnkit.nn as rnn
+
+KINDS = ["RNN", "LSTM", "GRU"]
+
+
+def pair(kind: str, *args, **kw):
+    torch.manual_seed(0)
+    ref = getattr(nn, kind)(*args, **kw)
+    torch.manual_seed(0)
+    return ref, getattr(rnn, kind)(*args, **kw)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_positional_proj_size_device_and_dtype_as_torch_nn(kind) -> None:
+    # torch.nn's order: ..., bidirectional, proj_size, device, dtype (RNN: nonlinearity 4th)
+    extra = ("relu",) if kind == "RNN" else ()
+    args = (3, 5, 1, *extra, True, False, 0.0, False, 0, "cpu", torch.float64)
+    ref, mine = pair(kind, *args)
+    assert [p.dtype for p in mine.parameters()] == [p.dtype for p in ref.parameters()]
+    assert mine.state_dict().keys() == ref.state_dict().keys()
+    x = torch.randn(4, 2, 3, dtype=torch.float64)
+    assert_close(mine(x)[0], ref(x)[0])
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU"])
+def test_a_positional_proj_size_is_refused_by_rnn_and_gru(kind) -> None:
+    extra = ("tanh",) if kind == "RNN" else ()
+    with pytest.raises(ValueError, match="proj_size"):
+        getattr(rnn, kind)(3, 5, 1, *extra, True, False, 0.0, False, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("RNNCell", (3, 5, True, "relu", "cpu", torch.float64)),
+     ("LSTMCell", (3, 5, True, "cpu", torch.float64)),
+     ("GRUCell", (3, 5, True, "cpu", torch.float64))],
+)  # fmt: skip
+def test_cells_take_device_and_dtype_positionally(name, args) -> None:
+    torch.manual_seed(0)
+    ref = getattr(nn, name)(*args)
+    torch.manual_seed(0)
+    mine = getattr(rnn, name)(*args)
+    assert not mine.layer_norm  # rnnkit's own options are keyword-only
+    assert mine.state_dict().keys() == ref.state_dict().keys()
+    for got, expected in zip(mine.parameters(), ref.parameters(), strict=True):
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_packed_input_draws_torchs_dropout_masks(kind) -> None:
+    ref, mine = pair(kind, 5, 6, num_layers=2, dropout=0.5)
+    packed = pack_padded_sequence(torch.randn(4, 3, 5), [4, 3, 1])
+    outputs = []
+    for layer in (ref, mine):
+        torch.manual_seed(123)
+        outputs.append(layer(packed))
+    assert torch.equal(outputs[1][0].data, outputs[0][0].data)
+    for got, expected in zip(outputs[1][1:], outputs[0][1:], strict=True):
+        assert_close(got, expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("implementation", ["auto", "loop"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_one_step_packed_sequence_keeps_the_inputs_layout(kind, implementation) -> None:
+    ref, mine = pair(kind, 3, 4)
+    mine.implementation = implementation
+    data = torch.randn(2, 3)
+    sorted_in = pack_padded_sequence(data.unsqueeze(0), [1, 1])  # sorted: no indices
+    by_hand = PackedSequence(data, torch.tensor([2]), torch.tensor([1, 0]), torch.tensor([1, 0]))
+    for packed in (sorted_in, by_hand):
+        got, expected = mine(packed)[0], ref(packed)[0]
+        assert (got.sorted_indices is None) == (expected.sorted_indices is None)
+        if expected.sorted_indices is not None:
+            assert torch.equal(got.sorted_indices, expected.sorted_indices)
+        assert_close(got.data, expected.data)
+
+
+@pytest.mark.parametrize("time", [1, 4])
+@pytest.mark.parametrize("kind", KINDS)
+def test_torch_func_and_forward_ad_at_every_length(kind, time) -> None:
+    ref, mine = pair(kind, 5, 6)
+    x = torch.randn(time, 3, 5)
+    for transform in (torch.func.grad, torch.func.jacrev):
+        expected = transform(lambda x_, layer=ref: layer(x_)[0].sum())(x)
+        assert_close(transform(lambda x_: mine(x_)[0].sum())(x), expected)
+    if kind == "LSTM":
+        return  # torch.nn's oneDNN LSTM has no forward-mode AD (mkldnn_rnn_layer)
+    tangents = []
+    for layer in (ref, mine):
+        with forward_ad.dual_level():
+            out = layer(forward_ad.make_dual(x, torch.ones_like(x)))[0]
+            tangents.append(forward_ad.unpack_dual(out).tangent)
+    assert_close(tangents[1], tangents[0])

@@ -1,0 +1,207 @@
+"""The wavefront tanh stack (rnnkit.nn.wavefront) against torch.nn, and where it stands aside."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+from torch.autograd import forward_ad, gradgradcheck
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.testing import assert_close
+
+import rnnkit.nn as rnn
+from rnnkit.nn import wavefront
+
+
+def counting(calls: list[int]):
+    """The wavefront's apply, appending to ``calls`` each time it returns a result."""
+    original = wavefront._Wavefront.apply
+
+    def apply(*args):
+        result = original(*args)
+        calls.append(1)
+        return result
+
+    return apply
+
+
+@pytest.fixture
+def spy(monkeypatch) -> list[int]:
+    """Counts the wavefront's completed runs (so a test knows which path ran)."""
+    calls: list[int] = []
+    monkeypatch.setattr(wavefront._Wavefront, "apply", counting(calls))
+    return calls
+
+
+def pair(input_size: int, hidden: int, dtype=torch.float64, **kw):
+    ref = nn.RNN(input_size, hidden, **kw).to(dtype)
+    mine = rnn.RNN(input_size, hidden, **kw).to(dtype)
+    mine.load_state_dict(ref.state_dict())
+    return ref, mine
+
+
+def run_both(ref, mine, x, hx=None, lengths=None):
+    """Outputs, h_n and every gradient of torch.nn (packed where lengths) and rnnkit."""
+    results = []
+    for layer in (ref, mine):
+        x_ = x.detach().clone().requires_grad_()
+        hx_ = None if hx is None else hx.detach().clone().requires_grad_()
+        if layer is ref and lengths is not None:
+            first = layer.batch_first
+            packed = pack_padded_sequence(x_, lengths, batch_first=first, enforce_sorted=False)
+            out, h_n = layer(packed, hx_)
+            out = pad_packed_sequence(out, batch_first=first, total_length=x.shape[int(first)])[0]
+        else:
+            out, h_n = layer(x_, hx_, lengths=lengths) if layer is mine else layer(x_, hx_)
+        torch.manual_seed(5)  # randn_like would follow the output's strides, which differ
+        loss = (out * torch.randn(out.shape, dtype=out.dtype)).sum()
+        loss = loss + (h_n * torch.randn(h_n.shape, dtype=h_n.dtype)).sum()
+        inputs = [x_, *([hx_] if hx is not None else []), *layer.parameters()]
+        results.append([out, h_n, *torch.autograd.grad(loss, inputs)])
+    return results
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    num_layers=st.integers(1, 3),
+    hidden=st.integers(1, 6),
+    batch_first=st.booleans(),
+    bias=st.booleans(),
+    use_hx=st.booleans(),
+    lengths=st.one_of(st.none(), st.lists(st.integers(1, 6), min_size=1, max_size=4)),
+    seed=st.integers(0, 2**16),
+)
+def test_matches_torch_nn_with_gradients(num_layers, hidden, batch_first, bias, use_hx, lengths,
+                                          seed) -> None:  # fmt: skip
+    torch.manual_seed(seed)
+    batch = len(lengths) if lengths else 3
+    time = max(lengths) + 1 if lengths else 5
+    ref, mine = pair(3, hidden, num_layers=num_layers, batch_first=batch_first, bias=bias)
+    x = torch.randn((batch, time, 3) if batch_first else (time, batch, 3), dtype=torch.float64)
+    hx = torch.randn(num_layers, batch, hidden, dtype=torch.float64) if use_hx else None
+    calls: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:  # hypothesis runs examples without fixtures
+        patch.setattr(wavefront._Wavefront, "apply", counting(calls))
+        expected, got = run_both(ref, mine, x, hx, None if lengths is None else torch.tensor(lengths))
+    assert calls == [1]
+    for g, e in zip(got, expected, strict=True):
+        assert_close(g, e)
+    assert all(g.is_contiguous() for g in got[-len(list(mine.parameters())) :])  # as torch.nn's
+
+
+def test_float32_at_a_text_classifier_size(spy) -> None:
+    torch.manual_seed(0)
+    ref, mine = pair(32, 64, dtype=torch.float32, num_layers=2, batch_first=True)
+    x = torch.randn(16, 40, 32)
+    lengths = torch.randint(1, 41, (16,))
+    expected, got = run_both(ref, mine, x, lengths=lengths)
+    for g, e in zip(got, expected, strict=True):
+        assert_close(g, e, rtol=1e-5, atol=1e-5)
+    assert spy == [1]
+
+
+@pytest.mark.parametrize(
+    ("options", "dtype", "time", "batch"),
+    [
+        ({"nonlinearity": "relu"}, torch.float64, 4, 2),
+        ({"bidirectional": True}, torch.float64, 4, 2),
+        ({"num_layers": 2, "dropout": 0.5}, torch.float64, 4, 2),  # training: torch's masks
+        ({"num_layers": 2}, torch.bfloat16, 4, 2),
+        ({"num_layers": 2}, torch.float64, 1, 2),
+        ({"num_layers": 2}, torch.float64, 4, 0),
+    ],
+    ids=["relu", "bidirectional", "dropout", "bf16", "one-step", "empty-batch"],
+)
+def test_configurations_it_leaves_to_torch(spy, options, dtype, time, batch) -> None:
+    torch.manual_seed(0)
+    ref, mine = pair(3, 4, dtype=dtype, **options)
+    x = torch.randn(time, batch, 3, dtype=dtype)
+    torch.manual_seed(1)
+    expected = ref(x)[0]
+    torch.manual_seed(1)
+    got = mine(x)[0]
+    assert spy == []
+    assert_close(got, expected)  # one step runs rnnkit's own loop, all else torch's kernel
+    got.sum().backward()  # an empty batch's backward too
+
+
+def test_too_wide_a_stack_and_dropout_in_eval(spy) -> None:
+    hidden = wavefront.MAX_WIDTH // 2 + 1
+    mine = rnn.RNN(3, hidden, num_layers=2, dtype=torch.float64)
+    mine(torch.randn(4, 2, 3, dtype=torch.float64))
+    assert spy == []
+    mine = rnn.RNN(3, 4, num_layers=2, dropout=0.5, dtype=torch.float64).eval()
+    mine(torch.randn(4, 2, 3, dtype=torch.float64))
+    assert spy == [1]
+
+
+def test_autograd_transforms_tracing_and_forward_ad_use_torchs_kernel(spy) -> None:
+    torch.manual_seed(0)
+    ref, mine = pair(3, 4, num_layers=2)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    grad = torch.func.grad(lambda x_: mine(x_)[0].sum())(x)
+    assert_close(grad, torch.func.grad(lambda x_: ref(x_)[0].sum())(x))
+    with forward_ad.dual_level():
+        tangent = forward_ad.unpack_dual(mine(forward_ad.make_dual(x, torch.ones_like(x)))[0])[1]
+        expected = forward_ad.unpack_dual(ref(forward_ad.make_dual(x, torch.ones_like(x)))[0])[1]
+    assert_close(tangent, expected)
+    traced = torch.jit.trace(mine, (x,), check_trace=False)
+    assert_close(traced(x)[0], ref(x)[0])
+    assert spy == []
+
+
+def test_non_finite_values_give_torchs_nan_and_inf(spy) -> None:
+    # the wavefront's zero blocks would carry a nan into other layers (0 * nan = nan):
+    # a nan at layer 0's step 3 must leave layer 2's steps before 3 as torch.nn leaves them
+    torch.manual_seed(0)
+    ref, mine = pair(3, 4, num_layers=3)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    x[3, 0, 1] = float("nan")
+    hx = torch.randn(3, 2, 4, dtype=torch.float64)
+    hx[1, 1, 0] = float("inf")
+    for got, expected in zip(mine(x, hx), ref(x, hx), strict=True):
+        assert_close(got, expected, equal_nan=True, rtol=0, atol=0)
+    assert spy == []  # it raised NonFinite, and torch's kernel ran
+
+
+def test_nan_in_the_padding_changes_nothing() -> None:
+    torch.manual_seed(0)
+    _, mine = pair(3, 4, num_layers=2)
+    clean = torch.randn(5, 3, 3, dtype=torch.float64)
+    dirty = clean.clone()
+    dirty[2:, 1] = float("nan")
+    lengths = torch.tensor([5, 2, 4])
+    results = []
+    for x in (clean, dirty):
+        x = x.clone().requires_grad_()
+        out, h_n = mine(x, lengths=lengths)
+        results.append([out, h_n, *torch.autograd.grad(out.sum() + h_n.sum(), [x, *mine.parameters()])])
+    for got, expected in zip(*results, strict=True):
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize("lengths", [None, [4, 1, 3]])
+def test_second_derivatives(spy, lengths) -> None:
+    torch.manual_seed(0)
+    _, mine = pair(2, 3, num_layers=2)
+    x = torch.randn(4, 3, 2, dtype=torch.float64, requires_grad=True)
+    hx = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    lengths_ = None if lengths is None else torch.tensor(lengths)
+    params = tuple(mine.parameters())
+    assert gradgradcheck(lambda x, hx, *p: mine(x, hx, lengths=lengths_), (x, hx, *params))
+    assert spy
+
+
+def test_output_is_zero_after_each_length_and_h_n_at_the_last_step() -> None:
+    torch.manual_seed(0)
+    _, mine = pair(3, 4, num_layers=2)
+    x = torch.randn(6, 3, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4])
+    out, h_n = mine(x, lengths=lengths)
+    for b, length in enumerate(lengths.tolist()):
+        alone_out, alone_h = mine(x[:length, b : b + 1])
+        assert_close(out[:length, b : b + 1], alone_out)
+        assert torch.equal(out[length:, b], torch.zeros_like(out[length:, b]))
+        assert_close(h_n[:, b : b + 1], alone_h)
