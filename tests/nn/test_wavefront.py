@@ -127,9 +127,17 @@ def test_configurations_it_leaves_to_torch(spy, options, dtype, time, batch) -> 
     got.sum().backward()  # an empty batch's backward too
 
 
+@pytest.mark.parametrize(
+    ("batch", "layers", "hidden", "served"),
+    [(8, 1, 256, True), (8, 1, 257, False), (256, 2, 96, True), (256, 2, 97, False),
+     (32, 2, 192, True), (33, 2, 192, False), (32, 3, 129, False)],
+)  # fmt: skip
+def test_sizes_it_serves(batch, layers, hidden, served) -> None:
+    assert wavefront.faster_here(batch, layers, hidden) == served
+
+
 def test_too_wide_a_stack_and_dropout_in_eval(spy) -> None:
-    hidden = wavefront.MAX_WIDTH // 2 + 1
-    mine = rnn.RNN(3, hidden, num_layers=2, dtype=torch.float64)
+    mine = rnn.RNN(3, 200, num_layers=2, dtype=torch.float64)
     mine(torch.randn(4, 2, 3, dtype=torch.float64))
     assert spy == []
     mine = rnn.RNN(3, 4, num_layers=2, dropout=0.5, dtype=torch.float64).eval()

@@ -36,9 +36,15 @@ from rnnkit.nn.checks import custom_functions_unsupported
 from rnnkit.nn.fused_lengths import ZeroPadding
 from rnnkit.nn.sequence import last_rows, padding_rows, zero_rows
 
-# Largest L*H served: the block product wastes (L - 1) of L^2 blocks and runs layer l's input
-# projection one step at a time, which costs more than the saved operations above this.
-MAX_WIDTH = 256
+# Where the wavefront measured faster than torch's kernel (forward + backward, T = 80, D = H,
+# 2 threads, AMD EPYC, two runs; benchmarks/RESULTS.md "Wavefront"): one layer up to H = 256
+# (0.99-1.84x); a stack up to L*H = 192 at any batch (1.02-3.36x), up to L*H = 384 at B = 16
+# (1.73-2.22x). Wider stacks lose at B >= 64 (0.79-0.98x; L*H = 256 at B = 64 measured 0.83x
+# and 1.28x in two runs): the block product wastes L^2 - (2L - 1) blocks and runs layer
+# l > 0's input projection one step at a time instead of as one product.
+ONE_LAYER_MAX_HIDDEN = 256
+STACK_MAX_WIDTH = 192
+SMALL_BATCH, SMALL_BATCH_STACK_MAX_WIDTH = 32, 384
 
 
 class NonFinite(ArithmeticError):
@@ -50,8 +56,9 @@ def serves(
     training: bool, bidirectional: bool,
 ) -> bool:  # fmt: skip
     """True where the wavefront replaces torch's kernel: a one-direction tanh stack on the CPU
-    in fp32 or fp64 with no active dropout, L*H <= MAX_WIDTH, outside tracing, compiling,
-    torch.func transforms and forward-mode AD (the custom Function supports none of them)."""
+    in fp32 or fp64 with no active dropout, at sizes where it measured faster
+    (:func:`faster_here`), outside tracing, compiling, torch.func transforms and forward-mode
+    AD (the custom Function supports none of them)."""
     hidden = weights[1].shape[1]
     return (
         mode == "rnn_tanh"
@@ -60,13 +67,21 @@ def serves(
         and x.dtype in (torch.float32, torch.float64)
         and all(w.dtype == x.dtype for w in weights)
         and not (dropout and training and num_layers > 1)
-        and num_layers * hidden <= MAX_WIDTH
+        and faster_here(x.shape[1], num_layers, hidden)
         and x.shape[0] > 1
         and x.shape[1] > 0
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
         and not custom_functions_unsupported()
     )
+
+
+def faster_here(batch: int, layers: int, hidden: int) -> bool:
+    """The measured sizes (constants above) where the wavefront beats torch's kernel."""
+    if layers == 1:
+        return hidden <= ONE_LAYER_MAX_HIDDEN
+    width = layers * hidden
+    return width <= STACK_MAX_WIDTH or (batch <= SMALL_BATCH and width <= SMALL_BATCH_STACK_MAX_WIDTH)
 
 
 def run(
@@ -118,10 +133,12 @@ def _block_weight(w_ih: Sequence[Tensor], w_hh: Sequence[Tensor]) -> Tensor:
     return torch.cat(rows, dim=0)
 
 
-def _additive(projected: Tensor, bias: Tensor, layers: int) -> Tensor:
-    """P (S, B, L*H): every slot's bias, plus layer 0's input projection at its T steps."""
+def _additive(projected: Tensor, bias: Tensor, layers: int, out: Tensor | None = None) -> Tensor:
+    """P (S, B, L*H): every slot's bias, plus layer 0's input projection at its T steps;
+    written into ``out`` when given (the forward's buffer), else a new tensor."""
     time, batch, hidden = projected.shape
-    terms = bias.expand(time + layers - 1, batch, layers * hidden).clone()
+    terms = bias.expand(time + layers - 1, batch, layers * hidden)
+    terms = terms.clone() if out is None else out.copy_(terms)
     terms[:time, :, :hidden] += projected
     return terms
 
@@ -177,7 +194,7 @@ class _Wavefront(torch.autograd.Function):
         buf = torch.empty(steps + 1, batch, layers * hidden, dtype=projected.dtype)
         buf[0, :, :hidden] = h0[0]
         buf[0, :, hidden:] = 0.0
-        buf[1:] = _additive(projected, bias, layers)
+        _additive(projected, bias, layers, out=buf[1:])
         # one sum each: inf or nan anywhere makes it non-finite (a finite sum that overflows
         # only sends the batch to torch's kernel)
         if not bool(torch.isfinite(buf[1:].sum() + h0.sum() + weight.sum())):
