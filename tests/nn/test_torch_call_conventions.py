@@ -5,6 +5,8 @@ batching rule nor forward AD.)"""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch import nn
@@ -105,3 +107,36 @@ def test_torch_func_and_forward_ad_at_every_length(kind, time) -> None:
             out = layer(forward_ad.make_dual(x, torch.ones_like(x)))[0]
             tangents.append(forward_ad.unpack_dual(out).tangent)
     assert_close(tangents[1], tangents[0])
+
+
+@pytest.mark.parametrize(("kind", "options"), [("RNN", {}), ("RNN", {"nonlinearity": "relu"}),
+                                               ("LSTM", {}), ("GRU", {})])  # fmt: skip
+def test_mode_names_the_kernel_as_torch_nn(kind, options) -> None:
+    ref, mine = pair(kind, 3, 4, **options)
+    assert mine.mode == ref.mode
+
+
+def test_partial_flat_weights() -> None:
+    """test_nn.test_partial_flat_weights, with .double() for .cuda(): a module with a weight
+    deleted can still be moved, and works again once the weight is back."""
+    ref, mine = pair("LSTM", 10, 6, num_layers=2)
+    x = torch.randn(3, 2, 10)
+    expected = ref(x)[0]
+    weight = mine.weight_hh_l0
+    del mine.weight_hh_l0
+    assert not hasattr(mine, "weight_hh_l0")
+    mine.double()
+    mine.weight_hh_l0 = nn.Parameter(weight.detach().double())
+    assert_close(mine(x.double())[0], expected.double())
+
+
+def test_packed_input_with_a_projection_warns_as_torch_nn_does() -> None:
+    ref, mine = pair("LSTM", 3, 4, proj_size=2)
+    packed = pack_padded_sequence(torch.randn(4, 2, 3), [4, 2])
+    caught = []
+    for layer in (ref, mine):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            layer(packed)
+        caught.append(sorted(str(w.message) for w in seen))
+    assert caught[1] == caught[0]

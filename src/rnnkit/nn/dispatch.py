@@ -216,6 +216,11 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             checks.check_state(name, part, shape, "(layers*directions, batch, size)", said)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
 
+    @property
+    def mode(self) -> str:
+        """torch.nn's name for the kernel: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'."""
+        return self.kind.upper()
+
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         defaults = {

@@ -8,6 +8,7 @@ These are the same ATen operators ``torch.nn.RNN/LSTM/GRU`` call, so results mat
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -81,7 +82,9 @@ def run_packed(
         result, final_parts = _packed_kernel(mode, packed, states, weights, ordered)
         return result, _as_state(final_parts)
     padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
-    output, final = run_padded(mode, padded, hx, weights, lengths, **flags)  # type: ignore[arg-type]
+    with warnings.catch_warnings():  # torch's packed kernel never takes the oneDNN path
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported with oneDNN")
+        output, final = run_padded(mode, padded, hx, weights, lengths, **flags)  # type: ignore[arg-type]
     return pack_like(output, lengths, packed), final
 
 

@@ -123,8 +123,12 @@ class RecurrentParameters(nn.Module):
         then become views into one buffer, so cuDNN does not compact them on every call.
         Runs after every ``.to()`` / ``.cuda()`` (see ``_apply``).
         """
-        weights = self._flat_weights if not self.user_cell else []
-        if not weights or len({w.data_ptr() for w in weights}) != len(weights):
+        if self.user_cell:
+            return
+        weights = [getattr(self, name, None) for name in self._flat_weights_names]
+        if not all(isinstance(w, Tensor) for w in weights):  # one deleted, as torch.nn allows
+            return
+        if not weights or len({w.data_ptr() for w in weights}) != len(weights):  # type: ignore[union-attr]
             return
         first = weights[0]
         if not all(
