@@ -140,3 +140,44 @@ def test_packed_input_with_a_projection_warns_as_torch_nn_does() -> None:
             layer(packed)
         caught.append(sorted(str(w.message) for w in seen))
     assert caught[1] == caught[0]
+
+
+@pytest.mark.parametrize("time", [1, 3])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_state_of_another_dtype_is_a_runtime_error_as_in_torch_nn(kind, time) -> None:
+    ref, mine = pair(kind, 5, 6)
+    x = torch.randn(time, 2, 5)
+    h = torch.zeros(1, 2, 6, dtype=torch.float64)
+    hx = (h, torch.zeros(1, 2, 6)) if kind == "LSTM" else h
+    for layer in (ref, mine):
+        with pytest.raises(RuntimeError):
+            layer(x, hx)
+
+
+@pytest.mark.parametrize("name", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_a_cell_state_of_another_dtype_is_a_runtime_error(name) -> None:
+    h = torch.zeros(2, 6, dtype=torch.float64)
+    for lib in (nn, rnn):
+        cell = getattr(lib, name)(5, 6)
+        with pytest.raises(RuntimeError):
+            cell(torch.randn(2, 5), (h, h) if name == "LSTMCell" else h)
+
+
+def test_lstm_cell_takes_hx_only_as_a_pair_of_tensors() -> None:
+    x, stacked = torch.randn(3, 5), torch.randn(2, 3, 4)
+    for lib in (nn, rnn):
+        cell = lib.LSTMCell(5, 4)
+        with pytest.raises(TypeError):
+            cell(x, stacked)
+    with pytest.raises(TypeError):
+        rnn.LSTMCell(5, 4)(x, (None, stacked[1]))
+    with pytest.raises(RuntimeError):
+        rnn.LSTMCell(5, 4)(x, (stacked[0],))
+
+
+def test_rnn_cell_nonlinearity_changed_after_construction_fails_at_forward() -> None:
+    for lib in (nn, rnn):
+        cell = lib.RNNCell(3, 4)
+        cell.nonlinearity = "gelu"
+        with pytest.raises(RuntimeError, match="Unknown nonlinearity: gelu"):
+            cell(torch.randn(2, 3))

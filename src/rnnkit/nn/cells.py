@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
 from rnnkit.nn.checks import NONLINEARITIES, check_cell_input, check_cell_size, check_cell_state
 
 Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
@@ -319,6 +319,9 @@ class RNNCell(_CellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
         check_cell_input(input, self.input_size)
+        if self.nonlinearity not in NONLINEARITIES:  # changed after construction
+            raise invalid("nonlinearity", self.nonlinearity, "'tanh' or 'relu' (Unknown"
+                          f" nonlinearity: {self.nonlinearity})", ShapeMismatchError)  # fmt: skip
         h = self._prepare(input, hx, "hx")
         _, norm_hh = self.norms()
         gi = self._project(input)
@@ -372,7 +375,15 @@ class LSTMCell(_CellBase):
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
         check_cell_input(input, self.input_size)
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise invalid(
+                "hx", type(hx).__name__ if not isinstance(hx, (tuple, list)) else f"{len(hx)} tensors",
+                "a tuple (h, c) of two tensors (lstm_cell(): argument 'hx' must be tuple of Tensors)",
+                ArgumentTypeError if not isinstance(hx, (tuple, list)) else ShapeMismatchError,
+            )  # fmt: skip
         h0, c0 = (None, None) if hx is None else hx
+        if hx is not None and (h0 is None or c0 is None):
+            raise invalid("hx", "None inside (h, c)", "two tensors (h, c)", ArgumentTypeError)
         h = self._prepare(input, h0, "hx[0]")
         c = self._prepare(input, c0, "hx[1]")
         _, norm_hh = self.norms()

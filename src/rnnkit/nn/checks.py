@@ -192,3 +192,14 @@ def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) 
             ShapeMismatchError,
         )  # fmt: skip
     check_state(name, state, expected, "to match the input (batch, hidden_size)")
+    check_state_dtype(name, state, input)
+
+
+def check_state_dtype(name: str, state: Tensor, input: Tensor) -> None:
+    """A state of the input's dtype, outside autocast (torch.nn: RuntimeError from its first
+    product, also on paths that would otherwise cast it)."""
+    if state.dtype != input.dtype and not torch._C._is_any_autocast_enabled():
+        raise invalid(
+            name, f"dtype {state.dtype}", f"the input's dtype {input.dtype} (mat1 and mat2 must"
+            f" have the same dtype, but got {state.dtype} and {input.dtype})", ShapeMismatchError,
+        )  # fmt: skip

@@ -214,6 +214,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         torch_names = ("hidden[0]", "hidden[1]") if self.has_cell_state else ("hidden",)
         for name, part, shape, said in zip(("hx", "cx"), parts, shapes, torch_names, strict=False):
             checks.check_state(name, part, shape, "(layers*directions, batch, size)", said)
+            checks.check_state_dtype(name, part, like)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
 
     @property
