@@ -181,3 +181,17 @@ def test_rnn_cell_nonlinearity_changed_after_construction_fails_at_forward() -> 
         cell.nonlinearity = "gelu"
         with pytest.raises(RuntimeError, match="Unknown nonlinearity: gelu"):
             cell(torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("implementation", ["auto", "loop"])
+def test_zero_time_steps_raise_torchs_runtime_error_on_both_paths(implementation) -> None:
+    layer = rnn.GRU(3, 4, implementation=implementation)
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0"):
+        layer(torch.randn(0, 2, 3))
+
+
+def test_rnnkits_own_options_are_checked() -> None:
+    with pytest.raises(TypeError, match="layer_norm"):
+        rnn.LSTM(3, 4, layer_norm="x")
+    with pytest.raises(ValueError, match="lengths"):
+        rnn.GRU(3, 4)(torch.randn(3, 2, 3), lengths=torch.tensor([True, True]))

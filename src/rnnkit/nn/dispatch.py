@@ -58,6 +58,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         p = recurrent_dropout
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
             raise invalid("recurrent_dropout", p, "a probability in [0, 1)")
+        checks.check_bool("layer_norm", layer_norm)
         if implementation not in IMPLEMENTATIONS:
             raise invalid("implementation", implementation, "'auto', 'fused' or 'loop'")
         if cell is not None and (layer_norm or proj_size or recurrent_dropout):
@@ -139,6 +140,9 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         else:
             x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
         time, batch = x.shape[0], x.shape[1]
+        if time == 0:  # torch's kernel's sentence, on both paths
+            raise invalid("input", tuple(input.shape), "at least one time step (Expected sequence"
+                          " length to be larger than 0 in RNN)", ShapeMismatchError)  # fmt: skip
         if lengths is not None:
             lengths = check_lengths(lengths, batch, time)
         state = self._initial_state(hx, batch, x, batched=not unbatched)

@@ -26,7 +26,8 @@ def check_lengths(lengths: Tensor | Sequence[int], batch: int, time: int) -> Ten
             lengths = torch.as_tensor(list(lengths))
         except (TypeError, ValueError, RuntimeError):
             raise invalid("lengths", lengths, "a 1-D int tensor or a list of ints") from None
-    if lengths.dim() != 1 or lengths.is_floating_point() or lengths.is_complex():
+    bad_type = lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool
+    if lengths.dim() != 1 or bad_type:
         raise invalid("lengths", lengths, "a 1-D integer tensor of shape (batch,)")
     lengths = lengths.detach().to("cpu", torch.int64)
     if lengths.numel() != batch:
