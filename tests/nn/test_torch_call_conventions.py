@@ -195,3 +195,14 @@ def test_rnnkits_own_options_are_checked() -> None:
         rnn.LSTM(3, 4, layer_norm="x")
     with pytest.raises(ValueError, match="lengths"):
         rnn.GRU(3, 4)(torch.randn(3, 2, 3), lengths=torch.tensor([True, True]))
+
+
+def test_numpy_integers_where_torch_nn_takes_them() -> None:
+    np = pytest.importorskip("numpy")
+    for kw in ({"num_layers": np.int64(2)}, {"proj_size": np.int64(2)}):
+        ref, mine = pair("LSTM", 3, 5, **kw)
+        assert mine.state_dict().keys() == ref.state_dict().keys()
+    ref, mine = torch.nn.GRUCell(np.int64(3), 5), rnn.GRUCell(np.int64(3), 5)
+    assert mine.weight_ih.shape == ref.weight_ih.shape
+    with pytest.raises(TypeError):  # torch.nn checks hidden_size's type itself
+        rnn.LSTM(3, np.int64(5))

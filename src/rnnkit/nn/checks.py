@@ -13,6 +13,7 @@ tests/nn/test_torch_errors.py). Every one is also an :class:`rnnkit.errors.Inval
 from __future__ import annotations
 
 import numbers
+import operator
 import warnings
 
 import torch
@@ -40,17 +41,29 @@ def check_bool(name: str, value: object) -> None:
         )
 
 
-def check_size(name: str, value: object, minimum: int = 1, torch_says: str = "") -> None:
-    """An int >= minimum: TypeError for a non-int (bool counts as int, as in torch.nn),
+def _integral(value: object) -> bool:
+    """An int, or what Python takes as one (numpy integers, 0-d integer tensors: __index__)."""
+    try:
+        operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return True
+
+
+def check_size(
+    name: str, value: object, minimum: int = 1, torch_says: str = "", strict: bool = False
+) -> None:
+    """An int >= minimum: TypeError for a non-int (bool counts as int, as in torch.nn; numpy
+    and 0-d tensor integers too unless ``strict``, as torch.nn checks only hidden_size's type),
     ValueError for a smaller value (``torch_says``: torch.nn's sentence for it, if not
     "NAME must be greater than zero")."""
-    if not isinstance(value, int):
+    if not (isinstance(value, int) if strict else _integral(value)):
         got = type(value).__name__
         raise invalid(
             name, value, f"an int >= {minimum} ({name} should be of type int, got: {got})",
             ArgumentTypeError,
         )  # fmt: skip
-    if value < minimum:
+    if operator.index(value) < minimum:  # type: ignore[arg-type]
         said = torch_says or f"{name} must be greater than zero"
         raise invalid(name, value, f"an int >= {minimum} ({said})")
 
@@ -58,9 +71,9 @@ def check_size(name: str, value: object, minimum: int = 1, torch_says: str = "")
 def check_cell_size(name: str, value: object) -> None:
     """torch.nn's cells take any int >= 0 (0 makes empty weights); a negative size is a
     RuntimeError there (from torch.empty), a non-int a TypeError."""
-    if not isinstance(value, int):
+    if not _integral(value):  # torch.empty takes numpy and 0-d tensor integers too
         raise invalid(name, value, "an int >= 0", ArgumentTypeError)
-    if value < 0:
+    if operator.index(value) < 0:  # type: ignore[arg-type]
         raise invalid(name, value, "an int >= 0", ShapeMismatchError)
 
 
@@ -87,7 +100,7 @@ def check_layer_args(
     check_bool("bias", bias)
     check_bool("batch_first", batch_first)
     check_size("input_size", input_size)
-    check_size("hidden_size", hidden_size)
+    check_size("hidden_size", hidden_size, strict=True)
     check_size("num_layers", num_layers)
     check_size("proj_size", proj_size, 0, "proj_size should be a positive integer or zero to disable projections")
     if proj_size >= hidden_size:  # type: ignore[operator]
