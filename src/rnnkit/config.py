@@ -6,10 +6,13 @@ what the rest needs, so that nothing repeats a default:
 
 - :func:`from_dict` builds a config from a dict and refuses a key the dataclass lacks
   (``ValueError`` naming the key and listing the valid ones);
+- :func:`check_types`, called first in each config's ``__post_init__``, refuses a value of
+  the wrong type (``bidirectional="no"``, ``train=5``) naming the field;
 - :func:`field_docs` reads the inline comments (the Python API's docstrings and the CLI's
   help texts are made from them);
 - :func:`read_config_file` reads a JSON or TOML file with sections such as ``model``, ``data``
-  and ``trainer`` (every run directory's ``config.json`` is such a file);
+  and ``trainer`` (every run directory's ``config.json`` is such a file), and
+  :func:`check_sections` refuses a section no command has (a misspelt ``[modle]``);
 - :func:`with_budget` resolves the training budget: naming one of epochs / steps / minutes
   turns the other two off, naming none keeps the task's default budget.
 """
@@ -19,17 +22,22 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import json
+import os
 import re
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rnnkit.errors import DataError, InvalidArgumentError
-from rnnkit.validation import check_input_file
+from rnnkit.errors import ArgumentTypeError, DataError, InvalidArgumentError, invalid
+from rnnkit.validation import check_input_file, parse_json
 
 C = TypeVar("C")
 BUDGET = ("epochs", "steps", "minutes")
+# what a run's config.json records beside its option sections; --config FILE ignores them
+RUN_RECORDS = ("task", "vectorizer", "labels", "label_values", "rnnkit_version", "resolved",
+               "resumed")  # fmt: skip
 _FIELD_LINE = re.compile(r"^\s+(\w+)\s*:[^#]*?(?:=[^#]*)?#\s*(.+?)\s*$")
 
 
@@ -61,6 +69,66 @@ def field_docs(cls: type) -> dict[str, str]:
             if match and match.group(1) in klass.__dataclass_fields__:
                 docs[match.group(1)] = match.group(2)
     return docs
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """``{field: annotation}`` of dataclass ``cls``, the annotations resolved."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def check_types(config: Any) -> None:
+    """Refuse a field of the dataclass ``config`` whose value is not of its annotated type.
+
+    bool takes True or False only (a JSON ``"no"`` is not False); int an int, not a bool;
+    float an int or a float; str a str or an ``os.PathLike`` (stored as its str, so that
+    config.json holds it); ``list[X]`` a list or tuple of X; ``X | None`` also None. Ranges
+    and choices are the config's own checks, which run after this one. Raises
+    ArgumentTypeError (an InvalidArgumentError) naming the field, the value and the type.
+    """
+    for name, kind in _field_types(type(config)).items():
+        value = getattr(config, name)
+        if not _matches(value, kind):
+            raise invalid(name, value, _describe(kind), ArgumentTypeError)
+        if isinstance(value, os.PathLike):
+            object.__setattr__(config, name, os.fspath(value))  # frozen dataclasses too
+
+
+def _matches(value: Any, kind: Any) -> bool:
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind in (int, float):
+        number = isinstance(value, int if kind is int else int | float)
+        return number and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str) or (
+            isinstance(value, os.PathLike) and isinstance(os.fspath(value), str)
+        )
+    if typing.get_origin(kind) is list:
+        return isinstance(value, list | tuple) and all(_matches(v, args[0]) for v in value)
+    return True  # Any, ClassVar, ...: left to the config's own checks
+
+
+_NAMES = {bool: "True or False", int: "an int", float: "a number", str: "a str"}
+
+
+def _describe(kind: Any) -> str:
+    """``str | int | None`` -> "a str, an int or None"; ``list[str]`` -> "a list of str"."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) is list:
+        items = typing.get_args(args[0]) or args
+        return "a list of " + " or ".join(getattr(a, "__name__", str(a)) for a in items)
+    if typing.get_origin(kind) not in (typing.Union, types.UnionType):
+        return _NAMES.get(kind, getattr(kind, "__name__", str(kind)))
+    parts = [_describe(a) for a in args if a is not type(None)]
+    parts += ["None"] if type(None) in args else []
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} or {parts[-1]}"
 
 
 def unknown_key(name: str, section: str, valid: list[str]) -> InvalidArgumentError:
@@ -115,7 +183,8 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """Sections ``{"model": {...}, "data": {...}, "trainer": {...}, ...}`` from JSON or TOML.
 
     ``.toml`` files need Python 3.11 (tomllib) or the ``tomli`` package; anything else is read
-    as JSON. A missing or malformed file is a DataError naming it.
+    as JSON. A missing or malformed file (nesting too deep to parse included) is a DataError
+    naming it.
     """
     path = check_input_file("config", path, "a JSON or TOML config file")
     try:
@@ -127,10 +196,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             with path.open("rb") as f:
                 config = tomllib.load(f)
         else:
-            config = json.loads(path.read_text(encoding="utf-8"))
+            config = parse_json(path.read_text(encoding="utf-8"))
     except ModuleNotFoundError:
         raise DataError(f"{path}: TOML needs Python >= 3.11 or `pip install tomli`") from None
-    except ValueError as exc:  # json.JSONDecodeError, tomllib.TOMLDecodeError
+    except RecursionError:  # tomllib: arrays nested too deeply
+        raise DataError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError, tomllib.TOMLDecodeError, not UTF-8
         raise DataError(f"{path}: not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}") from None
     if not isinstance(config, dict) or not all(isinstance(v, dict) for v in _sections(config)):
         raise DataError(f"{path}: expected sections such as [model], [data], [trainer]")
@@ -139,3 +210,16 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def _sections(config: dict[str, Any]) -> list[Any]:
     return [config[k] for k in ("model", "data", "trainer") if k in config]
+
+
+def check_sections(config: Mapping[str, Any], sections: Iterable[str], where: str) -> None:
+    """Refuse a top-level key of a config file that is neither one of ``sections`` nor one
+    of :data:`RUN_RECORDS`: a misspelt section would otherwise be ignored. DataError naming
+    the file (``where``), the key and the valid sections."""
+    valid = list(sections)
+    for key in config:
+        if key not in valid and key not in RUN_RECORDS:
+            raise DataError(
+                f"{where}: unknown section {key!r}; expected {', '.join(valid)} (a run's "
+                f"config.json also holds {', '.join(RUN_RECORDS)}, which are ignored)"
+            )

@@ -10,6 +10,10 @@ Formats: GloVe text (``word v1 ... vD`` per line), word2vec text (a first line `
 GloVe; fastText ``.vec`` too) and word2vec binary (``N D\\n``, then per word ``word `` + D
 little-endian float32 + an optional ``\\n``). ``.gz`` is decompressed on the fly. Files are
 streamed: with ``vocab`` only the kept rows are ever held, 4096 lines of text at a time.
+In text files single spaces separate the word and the numbers, as GloVe, word2vec and
+fastText write them and gensim and torchtext read them (a word may hold other whitespace,
+e.g. the non-breaking spaces of GloVe 840B); a line of tab-separated values, or a word
+without numbers, is a DataError naming the file and line.
 """
 
 from __future__ import annotations
@@ -183,6 +187,10 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
             if len(header) != 2 or not all(x.isdigit() for x in header):
                 raise DataError(f"{path}:1: header {' '.join(header)!r}; expected 'N D' (2 ints)")
             dim, origin = int(header[1]), "the header on line 1"
+            if not dim:
+                raise DataError(
+                    f"{path}:1: header {' '.join(header)!r}; expected 'N D' with D >= 1"
+                )
         words: list[str] = []
         values: list[str] = []  # the kept lines' numbers, D per line
         lines: list[int] = []  # the kept lines' numbers in the file, for messages
@@ -192,6 +200,8 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
             parts = line.rstrip().split(" ")
             if parts == [""]:
                 continue  # a blank line
+            if len(parts) == 1:
+                raise _no_numbers(path, lineno, line)
             if not dim:
                 dim, origin = len(parts) - 1, f"line {lineno}"
             if len(parts) - 1 != dim:
@@ -213,6 +223,17 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
         if total == 0:
             raise DataError(f"{path}: no vectors; expected lines 'word v1 ... vD'")
         yield words, _floats(path, lines, values, dim)
+
+
+def _no_numbers(path: Path, lineno: int, line: str) -> DataError:
+    """The error for a line with a word and no numbers after it (no space separates them)."""
+    shown = line.rstrip("\r\n")
+    shown = repr(shown if len(shown) <= 60 else shown[:57] + "...")
+    tabs = " (it is separated by tabs; word-vector files use single spaces)" if "\t" in line else ""
+    return DataError(
+        f"{path}:{lineno}: line {shown} has no numbers after the word{tabs}; expected "
+        "'word v1 ... vD', the word and D numbers separated by single spaces"
+    )
 
 
 def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.ndarray:
@@ -241,8 +262,10 @@ def _read_binary(path: Path, _: bool, limit: int | None, take: _Take) -> _Chunks
     """word2vec binary: header line ``N D``, then per word ``word `` + D float32 (+ ``\\n``)."""
     with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
         header = f.readline().split()
-        if len(header) != 2 or not all(x.isdigit() for x in header) or header[0] == b"0":
-            raise DataError(f"{path}:1: header {header!r}; expected b'N D' (N >= 1) then vectors")
+        if len(header) != 2 or not all(x.isdigit() for x in header) or 0 in map(int, header):
+            raise DataError(
+                f"{path}:1: header {header!r}; expected b'N D' (N, D >= 1) then vectors"
+            )
         count, dim = int(header[0]), int(header[1])
         count = count if limit is None else min(count, limit)
         buffer, pos = b"", 0

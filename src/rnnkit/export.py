@@ -243,9 +243,7 @@ def _export(
     require("onnx")
     if check:
         require("onnxruntime")
-    check_output_file("out", path, "an .onnx file to write")
-    if path.suffix != ".onnx":
-        raise invalid("out", str(path), "a file name ending in .onnx")
+    check_out(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {name: {i: d for i, d in enumerate(dims) if d in ("batch", "time")}
             for name, dims in (spec["inputs"] | spec["outputs"]).items()}  # fmt: skip
@@ -263,6 +261,17 @@ def _export(
         body = {"format": METADATA_FORMAT, "version": 1, "task": task, **spec, **meta}
         metadata_path(path).write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
     return path
+
+
+def check_out(path: str | Path, name: str = "out") -> Path:
+    """``path`` as an .onnx file that can be written, and its JSON beside it: not empty, not a
+    directory, not under a file, in a directory (or a directory's place) that may be written to.
+    Raises DataError, or InvalidArgumentError for another suffix; messages name ``name``."""
+    out = check_output_file(name, path, "an .onnx file to write")
+    if out.suffix != ".onnx":
+        raise invalid(name, str(out), "a file name ending in .onnx")
+    check_output_file(name, metadata_path(out), "a file name for the JSON beside the .onnx file")
+    return out
 
 
 def metadata_path(path: str | Path) -> Path:
@@ -314,6 +323,7 @@ def export(
     """
     if format not in FORMATS:
         raise invalid("format", format, f"one of {', '.join(FORMATS)}")
+    check_out(path)  # before the run is loaded
     loaded = load_run(run, expect_sha256=expect_sha256, tasks=("classify", "lm"))
     if isinstance(loaded, LoadedClassifier):
         return export_classifier(loaded, path, check)

@@ -10,6 +10,11 @@ among the step's best ``width``, and the best unfinished extensions refill the b
 stops when it has ``width`` results or reaches its maximum length (then the best extensions of
 its last step end there). Score = log P(y) / |y| ** length_penalty, ``<eos>`` counted in |y|.
 With width 1 beam search returns the greedy translation.
+
+Limits: a width of at most ``MAX_BEAM`` (1,000, as for a language model's beam search), and
+at most ``MAX_OUTPUT_TOKENS`` (10,000) tokens a translation, whatever ``ratio * S + offset``
+(:func:`max_lengths`) says; ``ratio`` is at most ``MAX_LEN_RATIO`` (100), ``offset`` at most
+``MAX_OUTPUT_TOKENS``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from rnnkit.errors import invalid
 from rnnkit.generate import ban, beam_step
 from rnnkit.models.seq2seq import Seq2Seq, select_state
+from rnnkit.tasks.generate_config import MAX_BEAM
+from rnnkit.validation import check_float, check_int
+
+MAX_OUTPUT_TOKENS = 10_000  # tokens of one translation at most (its limit is cut to this)
+MAX_LEN_RATIO = 100.0  # output tokens per source token, at most
 
 
 @dataclass
@@ -33,13 +42,17 @@ class Translation:
     score: float
 
 
+def check_length_limits(ratio: float, offset: int) -> None:
+    """``ratio`` a finite number in [0, MAX_LEN_RATIO], ``offset`` an int in [0, MAX_OUTPUT_TOKENS]."""
+    check_float("max_len_ratio", ratio, 0, MAX_LEN_RATIO)
+    check_int("max_len_offset", offset, 0, MAX_OUTPUT_TOKENS)
+
+
 def max_lengths(lengths: Tensor, ratio: float, offset: int) -> list[int]:
-    """Per-sentence output limit ``int(ratio * S_b) + offset`` (at least 1).  lengths: (B,)."""
-    if not ratio >= 0:
-        raise invalid("max_len_ratio", ratio, "a number >= 0")
-    if not isinstance(offset, int) or offset < 0:
-        raise invalid("max_len_offset", offset, "an int >= 0")
-    return [max(1, int(ratio * n) + offset) for n in lengths.tolist()]
+    """Per-sentence output limit ``int(ratio * S_b) + offset``, in [1, MAX_OUTPUT_TOKENS].
+    lengths: (B,)."""
+    check_length_limits(ratio, offset)
+    return [min(MAX_OUTPUT_TOKENS, max(1, int(ratio * n) + offset)) for n in lengths.tolist()]
 
 
 @torch.no_grad()
@@ -80,8 +93,7 @@ def beam_translate(
     width: int, length_penalty: float = 1.0, banned: Sequence[int] = (),
 ) -> list[Translation]:  # fmt: skip
     """Beam search of ``width`` per sentence, all sentences' beams in one batch of rows."""
-    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-        raise invalid("beam", width, "an int >= 1")
+    check_int("beam", width, 1, MAX_BEAM)
     model.eval()
     memory, keys, mask, state = model.encode(src, lengths)
     batch = src.shape[0]

@@ -1,4 +1,4 @@
-"""Range checks for numbers and paths, shared by every config dataclass and loader.
+"""Range checks for numbers and paths, and safe JSON parsing, shared by every config and loader.
 
 Each check raises :class:`rnnkit.errors.InvalidArgumentError` (or ``DataError`` for a file)
 whose message names the argument, the value and the expected range; bools are not numbers
@@ -6,17 +6,23 @@ here, and NaN or ±inf never pass a range::
 
     check_int("seq_len", 100, 1, MAX_SEQ_LEN)           # -> 100
     check_float("lr", float("inf"), 0, None, lo_open=True)  # InvalidArgumentError: lr=inf: ...
+
+:func:`parse_json` is ``json.loads`` for text from files (data, configs, checkpoints, logs):
+every way such text can fail is a ``ValueError``, which its callers turn into their error
+naming the file (and line).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import DataError, invalid
+from rnnkit.errors import ArgumentTypeError, DataError, invalid
 
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit int
 MAX_UNITS = 65_536  # hidden, embedding and attention sizes (a 2-layer LSTM of 65,536 is 69 GB)
@@ -115,6 +121,37 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...] | list[str]) ->
     return value
 
 
+def parse_json(text: str | bytes) -> Any:
+    """``json.loads(text)``, where every failure is a ``ValueError`` with a short reason.
+
+    ``json.loads`` raises ``RecursionError`` for arrays or objects nested deeper than Python's
+    recursion limit (``[[[[...``) and a plain ``ValueError`` for an integer of more than 4,300
+    digits (``sys.get_int_max_str_digits``); both become a ``ValueError`` saying so. A
+    ``json.JSONDecodeError`` (with ``msg``, ``lineno``, ``colno``) and the ``UnicodeDecodeError``
+    of bytes that are not UTF-8 pass unchanged; both are ``ValueError`` too.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("arrays or objects nested too deeply to parse") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except ValueError as exc:
+        if "digits" not in str(exc):
+            raise
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python >= 3.10.7
+        raise ValueError(f"an integer of more than {limit:,} digits") from None
+
+
+def json_problem(exc: ValueError) -> str:
+    """The reason a :func:`parse_json` error gives, without a position (callers name the line)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, UnicodeDecodeError):
+        return f"bytes {exc.object[exc.start : exc.start + 4]!r} are not valid UTF-8"
+    return str(exc)
+
+
 def check_input_file(name: str, value: str | os.PathLike | None, what: str = "a file") -> Path:
     """A path to an existing regular, readable file; the error names the real problem.
 
@@ -149,30 +186,54 @@ def check_output_path(
     problem = _path_problem(path)
     if problem and problem != "does not exist":
         raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
-    try:  # a real probe: os.access says yes to root on read-only or virtual file systems
-        os.rmdir(tempfile.mkdtemp(prefix=".rnnkit-probe-", dir=existing))
-    except OSError as exc:
-        problem = f"{existing} is not writable ({exc.strerror})"
-        raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}") from None
+    _check_writable(name, path, path, what)
     return path
 
 
-def check_output_file(name: str, value: str | os.PathLike | None, what: str) -> Path:
-    """A file to write: not empty, not a directory, not under a file, not a broken link.
+def check_output_file(
+    name: str, value: str | os.PathLike | None, what: str, existing_directory: bool = False
+) -> Path:
+    """A file to write: not empty, not a directory, not under a file, not a broken link, in a
+    directory (or, when that is missing, nearest existing ancestor) this process may write to.
 
-    Its directory may be missing (the writer creates it). Raises DataError naming the problem.
+    Its directory may be missing (the writer creates it) unless ``existing_directory``.
+    Raises DataError naming the problem (InvalidArgumentError for a missing directory).
     """
     path = _nonempty_path(name, value, what)
     problem = "is a directory" if path.is_dir() else _path_problem(path)
     if problem and problem != "does not exist":
         raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}")
+    if existing_directory and not path.absolute().parent.is_dir():
+        raise invalid(name, str(value), "a file in an existing directory")
+    if problem is None and not os.access(path, os.W_OK):
+        raise DataError(
+            f"{name} {str(path)!r}: is not writable (permission denied); expected {what}"
+        )
+    _check_writable(name, path, path.absolute().parent, what)
     return path
+
+
+def _check_writable(name: str, path: Path, directory: Path, what: str) -> None:
+    """Refuse ``path`` when ``directory``, or its nearest existing ancestor, is not writable."""
+    existing = next(p for p in (directory, *directory.absolute().parents) if p.exists())
+    try:  # a real probe: os.access says yes to root on read-only or virtual file systems
+        os.rmdir(tempfile.mkdtemp(prefix=".rnnkit-probe-", dir=existing))
+    except OSError as exc:
+        problem = f"{existing} is not writable ({exc.strerror})"
+        raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}") from None
+
+
+def check_path_type(name: str, value: Any, what: str) -> Path:
+    """``Path(value)`` for a str or os.PathLike; else an ArgumentTypeError naming ``name``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise invalid(name, value, f"a str or os.PathLike path: {what}", ArgumentTypeError)
+    return Path(value)
 
 
 def _nonempty_path(name: str, value: str | os.PathLike | None, what: str) -> Path:
     if value is None or not str(value).strip():
         raise DataError(f"{name} {str(value)!r}: empty path; expected {what}")
+    check_path_type(name, value, what)
     if "\x00" in str(value):
         raise DataError(f"{name} {str(value)!r}: holds a NUL character; expected {what}")
     return Path(value)

@@ -10,6 +10,7 @@ read, so a late check shows up as a slow case. A few cases run as real subproces
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -341,8 +342,6 @@ CASES += [pytest.param(argv, names, phrases, id=name) for argv, names, phrases, 
 
 def _tamper(src: Path, dst: Path, how: str) -> None:
     """Copy a run and alter its best/ so that the manifest still agrees with the files."""
-    import hashlib
-
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(src, dst)
@@ -360,6 +359,12 @@ def _tamper(src: Path, dst: Path, how: str) -> None:
         name = "decoder.bias" if "decoder.bias" in tensors else "head.bias"
         tensors[name] = tensors[name][:-1].clone()
         save_file(tensors, ckpt / "model.safetensors", metadata={"format": "pt"})
+    resign(ckpt)
+
+
+def resign(ckpt: Path) -> None:
+    """Rewrite a checkpoint's manifest hashes after an edit (what a tamperer can do) and drop
+    its pin (manifest.sha256). Shared with the other bad-input test files."""
     manifest = json.loads((ckpt / "manifest.json").read_text())
     for name, entry in manifest["files"].items():
         data = (ckpt / name).read_bytes()

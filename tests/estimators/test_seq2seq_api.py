@@ -44,7 +44,9 @@ def test_defaults_come_from_the_task_configs() -> None:
     assert "proj_size" not in model.get_params() and "source" not in model.get_params()
     with pytest.raises(ValueError, match=r"source: unknown Seq2Seq option; valid options .*attention"):
         rnnkit.Seq2Seq(source="train.de")
-    assert rnnkit.Seq2Seq(hidden_size=16).set_params(attention="dot").get_params()["attention"] == "dot"
+    assert rnnkit.Seq2Seq(hidden_size=16).set_params(attention="general").get_params()["attention"] == "general"
+    with pytest.raises(InvalidArgumentError, match=r"^attention='dot': expected hidden_size =="):
+        rnnkit.Seq2Seq(hidden_size=16).set_params(attention="dot")  # checked as the constructor does
     with pytest.raises(InvalidArgumentError, match="proj_size=4"):
         rnnkit.Seq2SeqConfig(cell="lstm", hidden_size=8, proj_size=4)
 

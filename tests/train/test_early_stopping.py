@@ -3,13 +3,14 @@ ema_epochs: the moving average of the weights is what is validated, saved, kept 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from doubles import LineTask
 from torch import Tensor, nn
 
 from rnnkit.config import with_budget
@@ -21,38 +22,20 @@ from rnnkit.train.checkpoint import load_checkpoint
 from rnnkit.train.trainer import Trainer, TrainerConfig
 
 
-class ScriptedTask:
+class ScriptedTask(LineTask):
     """Synthetic regression batches; validation returns the scripted accuracies in turn and
     records a copy of the weights it scored."""
 
-    name, metric, maximize, unit = "test", "val_accuracy", True, "ex"
+    name, metric, maximize = "test", "val_accuracy", True
 
     def __init__(self, accuracies: list[float]) -> None:
+        super().__init__()
         self.accuracies = accuracies
         self.scored: list[dict[str, Tensor]] = []
-        generator = torch.Generator().manual_seed(0)
-        self.x = torch.randn(32, 4, generator=generator)
-        self.y = self.x @ torch.randn(4, 1, generator=generator)
-
-    def batches_per_epoch(self) -> int:
-        return 4
-
-    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
-        for i in range(start, 4):
-            yield self.x[8 * i : 8 * i + 8], self.y[8 * i : 8 * i + 8]
-
-    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
-        x, y = batch
-        return ((model(x) - y) ** 2).mean(), len(x)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         self.scored.append({k: v.clone() for k, v in model.state_dict().items()})
         return {"val_loss": 0.0, "val_accuracy": self.accuracies[len(self.scored) - 1]}
-
-    state_dict = vocab = run_sections = staticmethod(dict)  # no state, vocabulary, sections
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        assert not state
 
 
 def fit(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from doubles import LineTask
 from torch import Tensor, nn
 
 from rnnkit.nn import precision
@@ -34,36 +34,27 @@ class Dropped(nn.Module):
         return self.linear(self.dropout(x))
 
 
-class CarryingTask:
+class CarryingTask(LineTask):
     """Two batches an epoch; its state is a counter that each training step moves."""
 
-    name, metric, maximize, unit = "probe", "val_accuracy", True, "ex"
+    name, metric, maximize = "probe", "val_accuracy", True
 
     def __init__(self) -> None:
-        self.x, self.y, self.carried = torch.randn(8, 4), torch.randn(8, 1), 0
-
-    def batches_per_epoch(self) -> int:
-        return 2
-
-    def train_batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
-        for i in range(start, 2):
-            yield self.x[4 * i : 4 * i + 4], self.y[4 * i : 4 * i + 4]
+        super().__init__(points=8, batches=2)
+        self.carried = 0
 
     def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
         self.carried += 1
-        x, y = batch
-        return ((model(x).float() - y) ** 2).mean(), len(x)
+        return super().train_step(model, batch)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         return {"val_loss": 0.0, "val_accuracy": 0.5}
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:  # type: ignore[override]
         return {"carried": self.carried}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.carried = state["carried"]
-
-    vocab = run_sections = staticmethod(dict)
 
 
 def train(tmp_path: Path, model: nn.Module, task: CarryingTask | None = None, **options: Any):

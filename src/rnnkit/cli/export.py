@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 
 from rnnkit.cli.options import add_expect_sha256, flag
-from rnnkit.export import FORMATS, export
-from rnnkit.validation import check_output_file
+from rnnkit.export import FORMATS, check_out, export
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,7 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_file("--out", args.out, "an .onnx file to write")  # "" is not "."
+    check_out(args.out, "--out")  # "" is not "."; checked before the run is loaded
     path = export(args.run, args.out, args.format, not args.no_check, args.expect_sha256)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0

@@ -15,7 +15,6 @@ from pathlib import Path
 from rnnkit.cli.options import add_config_flags, add_expect_sha256, flag, given
 from rnnkit.config import from_dict
 from rnnkit.data.corpora import load_corpus
-from rnnkit.errors import invalid
 from rnnkit.inspect import InspectConfig, inspect, write_html
 from rnnkit.validation import check_output_file
 
@@ -49,9 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = check_output_file("--out", args.out, "an HTML file to write")
-    if not out.parent.is_dir():
-        raise invalid("--out", args.out, "a file in an existing directory")
+    out = check_output_file("--out", args.out, "an HTML file to write", existing_directory=True)
     config = from_dict(InspectConfig, given(args, "inspect"), "inspect")
     text = load_corpus(args.file) if args.file is not None else args.text
     view = inspect(args.dir, text, config, args.device, args.expect_sha256)

@@ -16,8 +16,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnkit.config import BUDGET, field_docs, from_dict, read_config_file, with_budget
-from rnnkit.errors import invalid
+from rnnkit.config import (
+    BUDGET,
+    check_sections,
+    field_docs,
+    from_dict,
+    read_config_file,
+    with_budget,
+)
+from rnnkit.errors import InvalidArgumentError, invalid
 from rnnkit.train.callbacks import Callback, TensorBoard
 from rnnkit.train.checkpoint import manifest_sha256
 from rnnkit.validation import check_output_path
@@ -128,18 +135,26 @@ def build_configs(
     """``{section: config}`` for ``owners`` ({"data": ..., "model": ..., "trainer": ...}).
 
     Each field takes, in order of precedence: its flag, the ``--config`` file's value, the
-    dataclass default. The trainer's budget follows :func:`rnnkit.config.with_budget`.
+    dataclass default. The trainer's budget follows :func:`rnnkit.config.with_budget`. A
+    section no command has is refused, and an error about a value from the file names it.
     """
     file = read_config_file(args.config) if args.config else {}
     if file.get("task", task) != task:
         raise invalid("config", args.config, f"a {task!r} config; it is for {file['task']!r}")
+    check_sections(file, owners, args.config)
     configs: dict[str, Any] = {}
     for section, cls in owners.items():
         base = {k: v for k, v in file.get(section, {}).items() if section != "model" or k not in DERIVED}
-        if section == "trainer":
-            configs[section] = with_budget(cls, base, given(args, section))
-        else:
-            configs[section] = from_dict(cls, base | given(args, section), section)
+        flags = given(args, section)
+        try:
+            if section == "trainer":
+                configs[section] = with_budget(cls, base, flags)
+            else:
+                configs[section] = from_dict(cls, base | flags, section)
+        except InvalidArgumentError as exc:  # a value of the file: name the file and section
+            if exc.argument not in base or exc.argument in flags:
+                raise
+            raise InvalidArgumentError(f"{args.config}: [{section}] {exc}") from None
     return configs
 
 

@@ -49,12 +49,30 @@ def register(commands: argparse._SubParsersAction) -> None:
 def read_lines(path: Path) -> list[str]:
     """Every line of a text file (``.gz`` too) without its line break; non-UTF-8 is a DataError."""
     with file_errors(path), open_text(path) as f:
-        lines = f.read().splitlines()
+        return checked_lines(f.read().splitlines(), str(path))
+
+
+def stdin_lines() -> list[str]:
+    """Every line of standard input, refused as :func:`read_lines` refuses a file's: bytes
+    that are not UTF-8, a NUL byte, no line at all (a DataError naming the line)."""
+    stream = getattr(sys.stdin, "buffer", None)  # bytes: never decoded with replacements
+    raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogatepass")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line, bad = raw.count(b"\n", 0, e.start) + 1, raw[e.start : e.start + 4]
+        raise DataError(f"standard input:{line}: bytes {bad!r} are not valid utf-8; expected "
+                        "utf-8 text") from None  # fmt: skip
+    return checked_lines(text.splitlines(), "standard input")
+
+
+def checked_lines(lines: list[str], where: str) -> list[str]:
+    """``lines`` of ``where`` (a file, standard input) unless empty or holding a NUL byte."""
     if not lines:
-        raise DataError(f"{path}: empty; expected one text per line")
+        raise DataError(f"{where}: empty; expected one text per line")
     binary = next((i for i, line in enumerate(lines, 1) if "\x00" in line), None)
     if binary is not None:
-        raise DataError(f"{path}:{binary}: NUL byte (binary data); expected UTF-8 text")
+        raise DataError(f"{where}:{binary}: NUL byte (binary data); expected UTF-8 text")
     return lines
 
 
@@ -68,10 +86,7 @@ def texts_of(args: argparse.Namespace) -> list[str]:
         return read_lines(check_input_file("--file", args.file, "a text file, one text per line"))
     if sys.stdin.isatty():
         raise invalid("TEXT", None, "texts as arguments, --file PATH, or lines on standard input")
-    lines = sys.stdin.read().splitlines()
-    if not lines:
-        raise DataError("standard input: empty; expected one text per line")
-    return lines
+    return stdin_lines()
 
 
 def run(args: argparse.Namespace) -> int:

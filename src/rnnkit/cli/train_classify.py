@@ -23,6 +23,7 @@ from rnnkit.tasks.classification import (
     ClassifyDataConfig,
     train_classifier,
 )
+from rnnkit.train.device import resolve_device
 
 OWNERS = {"data": ClassifyDataConfig, "model": ClassifierConfig, "trainer": ClassifierTrainerConfig}
 
@@ -86,6 +87,7 @@ def register(tasks: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     configs = build_configs(args, "classify", OWNERS)
+    resolve_device(configs["trainer"].device)  # no CUDA: one error before the data is read
     progress, report = train_classifier(
         args.out, **configs, resume=args.resume, callbacks=callbacks(args)
     )

@@ -14,9 +14,9 @@ import json
 from rnnkit.cli.options import add_config_flags, add_expect_sha256, flag, given
 from rnnkit.cli.predict import texts_of
 from rnnkit.config import from_dict
-from rnnkit.errors import RnnkitError, invalid
+from rnnkit.errors import invalid
 from rnnkit.tasks.translation import DecodingConfig
-from rnnkit.tasks.translation_inference import load_translator, plot_attention
+from rnnkit.tasks.translation_inference import check_plot_file, load_translator, plot_attention
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--file", metavar="PATH", help="translate each line of this file (.gz too)")
     add_config_flags(parser, DecodingConfig, "decoding", "decoding")
     parser.add_argument("--plot", metavar="PNG",
-                        help="save the attention heatmap of the (one) sentence to PNG")  # fmt: skip
+                        help="save the attention heatmap of the (one) sentence to PNG (or .pdf, "
+                        ".svg, ...: the suffix picks the format; the directory must exist; "
+                        "needs matplotlib)")  # fmt: skip
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
     add_expect_sha256(parser)
     parser.set_defaults(handler=run)
@@ -39,14 +41,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     decoding = decoding_of(args)
+    plot = None if args.plot is None else check_plot_file("--plot", args.plot)  # before decoding
     translator = load_translator(args.dir, device=args.device, expect_sha256=args.expect_sha256)
     texts = texts_of(args)
-    if args.plot:
+    if plot is not None:
         if len(texts) != 1:
             raise invalid("--plot", args.plot, f"one sentence to plot (got {len(texts)})")
-        alignment = translator.alignment(texts[0], beam=decoding.beam)
-        if not plot_attention(alignment, args.plot):
-            raise RnnkitError("--plot needs matplotlib: pip install 'rnnkit[plot]'")
+        alignment = translator.alignment(texts[0], **decoding.to_dict())
+        plot_attention(alignment, plot)
         print(alignment.text)
         return 0
     for line in translator.translate(texts, **decoding.to_dict()):
@@ -68,8 +70,21 @@ def add_seq2seq_flags(parser: argparse.ArgumentParser) -> None:
     add_config_flags(parser, DecodingConfig, "decoding", "seq2seq decoding")
 
 
+# ``rnnkit evaluate``'s flags that a seq2seq run has no use for: (flag, attribute)
+NOT_SEQ2SEQ = (("--data", "data"), ("--format", "format"), ("--text-col", "text_col"),
+               ("--label-col", "label_col"), ("--no-header", "no_header"), ("--classes", "classes"))  # fmt: skip
+
+
 def evaluate_seq2seq(args: argparse.Namespace) -> int:
-    """Print BLEU, chrF, loss and perplexity of a seq2seq run on --source/--target."""
+    """Print BLEU, chrF, loss and perplexity of a seq2seq run on --source/--target.
+
+    The flags of language models and classifiers (--data and the column flags) are refused.
+    """
+    for name, attribute in NOT_SEQ2SEQ:
+        value = getattr(args, attribute)
+        if value not in (None, False):
+            raise invalid(name, value, "--source (and --target) for a seq2seq model, which "
+                          "reads pairs as in training: no --data or column flags")  # fmt: skip
     if args.source is None:
         raise invalid("--source", None, "source sentences (and --target references) to score")
     decoding = decoding_of(args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
@@ -156,10 +157,7 @@ def _aligned(source: Path, target: Path) -> Iterator[tuple[int, str, str]]:
     """(line, source, target) of two files read in step; different line counts: DataError."""
     _check_file(source)
     _check_file(target)
-    with (
-        file_errors(source), file_errors(target),
-        open_text(source, newline="") as src, open_text(target, newline="") as tgt,
-    ):  # fmt: skip
+    with closing(_lines(source)) as src, closing(_lines(target)) as tgt:
         for line, (a, b) in enumerate(zip_longest(src, tgt), start=1):
             if a is None or b is None:
                 counts = (line - 1 + sum(1 for _ in src) + (a is not None),
@@ -169,6 +167,12 @@ def _aligned(source: Path, target: Path) -> Iterator[tuple[int, str, str]]:
                     "the same number (line i of each file is one sentence pair)"
                 )
             yield line, a.rstrip("\r\n"), b.rstrip("\r\n")
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of ``path``; bytes that are not UTF-8 are a DataError naming this file."""
+    with file_errors(path), open_text(path, newline="") as f:
+        yield from f
 
 
 def _delimited(path: Path, format: str, header: bool) -> Iterator[tuple[int, str, str]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
-import json
+import math
 import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rnnkit.errors import DataError, invalid
-from rnnkit.validation import check_input_file
+from rnnkit.validation import check_input_file, json_problem, parse_json
 
 FORMATS = ("csv", "tsv", "jsonl", "folder")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -296,9 +296,9 @@ class _Reader:
                 if not raw.strip():
                     continue
                 try:
-                    record = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    self.bad(where, f"invalid JSON ({e.msg})", "one JSON object per line")
+                    record = parse_json(raw)
+                except ValueError as e:  # malformed, nested too deeply, a 5,000-digit number
+                    self.bad(where, f"invalid JSON ({json_problem(e)})", "one JSON object per line")
                     continue
                 if not isinstance(record, dict):
                     self.bad(where, f"a JSON {type(record).__name__}", "one JSON object per line")
@@ -309,11 +309,13 @@ class _Reader:
                             raise invalid(arg, key, f"a key of the records ({', '.join(record)})")
                     checked = True
                 texts = [record.get(k) for k in text_keys]
-                label = record.get(label_key)
+                label, problem = json_label(record.get(label_key)) if self.labelled else ("", None)
                 if not all(isinstance(t, str) for t in texts):
                     self.bad(where, "text missing or not a string", "a string for each text key")
+                elif problem:
+                    self.bad(where, problem, "a string or an integer as the class label")
                 else:
-                    self.add(where, texts, "" if label is None else str(label))
+                    self.add(where, texts, label)
 
     def folder(self, classes: Sequence[str] | None) -> None:
         root = self.path
@@ -325,6 +327,32 @@ class _Reader:
             for file in sorted((root / name).glob("*.txt")):
                 with file_errors(file, self.encoding), open_text(file, self.encoding) as f:
                     self.add(f"{file}:1", [f.read()], name)
+
+
+def json_label(value: object) -> tuple[str, str | None]:
+    """(label as text, None) of a JSON record's label value, or ("", the problem).
+
+    A string is kept as it is; an integer is written in decimal (``1`` and ``1.0`` -> "1").
+    A missing label or null gives "" (an empty label). An array or object, true/false, NaN or
+    ±inf, or a number with a fraction (``1.5`` looks like a regression target, not a class)
+    is a problem naming the value.
+    """
+    if value is None or isinstance(value, str):
+        return value or "", None
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    if isinstance(value, bool):
+        return "", f"label {str(value).lower()} is a boolean (quote it if it names a class)"
+    if isinstance(value, int):
+        return str(value), None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "", f"label {shown} is not a finite number"
+        if value.is_integer():
+            return str(int(value)), None
+        return "", f"label {shown} has a fraction (a regression target? classes are names or integers)"
+    kind = {list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    return "", f"label {shown} is {kind}, not one class"
 
 
 def check_labelled_path(name: str, path: str | Path, format: str | None) -> tuple[Path, str]:
@@ -368,8 +396,15 @@ class LabelMap:
     _ids: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        for name in ("names", "values"):
+            items = getattr(self, name)
+            if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+                raise invalid(name, items, "a list of class labels (str)")
+            setattr(self, name, list(items))
         if len(self.names) != len(self.values) or len(set(self.values)) != len(self.values):
             raise invalid("values", self.values, f"{len(self.names)} distinct labels, one a name")
+        if len(set(self.names)) != len(self.names):
+            raise invalid("names", self.names, "distinct class names")
         self._ids = {v: i for i, v in enumerate(self.values)}
 
     def __len__(self) -> int:
@@ -395,7 +430,7 @@ class LabelMap:
     def from_dict(cls, d: dict[str, list[str]]) -> LabelMap:
         if not isinstance(d, dict) or set(d) != {"names", "values"}:
             raise invalid("label_map", d, "a dict with keys 'names' and 'values'")
-        return cls(list(d["names"]), list(d["values"]))
+        return cls(d["names"], d["values"])
 
 
 def label_names_from(labels: Iterable[str], classes_file: str | Path | None = None) -> LabelMap:

@@ -15,6 +15,7 @@ from rnnkit.estimators.seq2seq import Seq2Seq
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import load_run
+from rnnkit.validation import check_path_type
 
 __all__ = ["LanguageModel", "Seq2Seq", "TextClassifier", "load"]
 
@@ -26,8 +27,10 @@ def load(
 
     Returns a fitted TextClassifier, LanguageModel or Seq2Seq, with the arguments it was
     trained with. ``expect_sha256`` pins the checkpoint: its manifest must have this SHA-256
-    (see docs/reliability.md).
+    (see docs/reliability.md). A ``path`` that is not a str or os.PathLike is an
+    ArgumentTypeError.
     """
+    check_path_type("path", path, "a saved model, run or checkpoint directory")
     loaded = load_run(path, device, expect_sha256)
     if isinstance(loaded, LoadedClassifier):
         return TextClassifier.from_fitted(loaded)

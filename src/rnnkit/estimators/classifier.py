@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from torch import Tensor
 
 from rnnkit.data.readers import LabelledTexts, LabelMap
 from rnnkit.errors import invalid
-from rnnkit.estimators.fitting import history, run_directory
+from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_labels, as_texts, split_table
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
@@ -89,6 +90,7 @@ class TextClassifier(Estimator):
         """
         configs = self.configs({"epochs": epochs, "steps": steps, "minutes": minutes},
                                progress=verbose == 1)  # fmt: skip
+        callbacks = check_callbacks(callbacks)
         data = configs["data"]
         train, labels = self._labelled(X, y, data, "X")
         val = None
@@ -136,19 +138,29 @@ class TextClassifier(Estimator):
         return self.classes_[best]
 
     def score(self, X: Any, y: Any) -> float:
-        """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's classifier score)."""
-        texts = as_texts(X, "X")
-        return float(np.mean(self.predict(texts) == as_labels(y, len(texts), "y")))
+        """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's classifier score).
+
+        A label of ``y`` that fit never saw is a DataError, as in ``evaluate`` and ``rnnkit
+        evaluate``.
+        """
+        texts, targets = self._targets(X, y)
+        return float(np.mean(self.predict_proba(texts).argmax(axis=1) == targets.numpy()))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Loss, accuracy, macro_f1, per_class precision/recall/F1/support and the confusion."""
         fitted = self._fitted()
+        texts, targets = self._targets(X, y)
+        loss, report = score(fitted.model, fitted.encode(texts), targets, fitted.labels.names)
+        return {"loss": loss, **report.to_dict()}
+
+    def _targets(self, X: Any, y: Any) -> tuple[list[str], Tensor]:
+        """Texts ``X`` and (N,) class ids of labels ``y`` (column j of predict_proba is id j);
+        a label fit never saw is a DataError naming its row."""
+        fitted = self._fitted()
         texts = as_texts(X, "X")
         labels = [str(v) for v in as_labels(y, len(texts), "y").tolist()]
         classes = LabelMap(fitted.labels.names, [str(c) for c in self.classes_.tolist()])
-        targets = encode_labels(classes, LabelledTexts(texts, labels, source="y"))
-        loss, report = score(fitted.model, fitted.encode(texts), targets, fitted.labels.names)
-        return {"loss": loss, **report.to_dict()}
+        return texts, encode_labels(classes, LabelledTexts(texts, labels, source="y"))
 
     def __sklearn_tags__(self) -> Any:
         """scikit-learn's tags: a classifier of 1-D string input (used by cross_val_score)."""

@@ -3,13 +3,17 @@
 Texts: a list/tuple of str, a 1-D numpy array, anything with ``tolist()`` (a pandas Series),
 a table's column (a pandas DataFrame or a Hugging Face ``datasets.Dataset``, recognised by
 ``columns`` / ``column_names``), or any iterable of str. Labels: the same containers of str
-or int values (rows of one label, ``[["pos"], ...]``, count as a column). A dict is refused:
-iterating it would give its keys. A language model's corpus: one text, a path or bundled
-corpus name, or a collection of documents (joined with newlines).
+or int values (rows of one label, ``[["pos"], ...]``, count as a column), never a mix of the
+two, nor an empty str. A dict is refused: iterating it would give its keys. A language model's
+corpus: one text, a path or bundled corpus name, or a collection of documents (joined with
+newlines). A text or label holding a lone surrogate (``"\\ud800"``, half of a UTF-16 pair) is
+refused as the command line's readers refuse it: no UTF-8 file (a checkpoint's vocabulary or
+config.json) can hold it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from rnnkit.errors import invalid
 
 TEXT_COLUMN, LABEL_COLUMN = "text", "label"  # column names looked for in a table
 _MAX_PATH = 1024  # a longer string (or one with a line break) is a text, never a file name
+_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
 
 def columns_of(data: Any) -> list[str] | None:
@@ -72,7 +77,21 @@ def as_texts(data: Any, name: str = "X") -> list[str]:
     bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
     if bad is not None:
         raise invalid(f"{name}[{bad}]", texts[bad], "a str (every element is one text)")
+    for i, text in enumerate(texts):
+        check_unicode(text, f"{name}[{i}]")
     return texts
+
+
+def check_unicode(text: str, name: str) -> None:
+    """Refuse a text holding a lone surrogate, naming where it is (an ASCII text costs nothing)."""
+    if text.isascii():
+        return
+    found = _SURROGATE.search(text)
+    if found:
+        raise invalid(
+            name, text, f"valid Unicode text: character {found.start()} is a lone surrogate "
+            f"{found.group()!r}, which UTF-8 cannot encode",
+        )  # fmt: skip
 
 
 def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
@@ -92,7 +111,27 @@ def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
         raise invalid(name, f"{values.size} labels", f"one label per text ({n})")
     if values.dtype.kind not in "Uiub":
         raise invalid(name, values.dtype, "labels that are all str or all int")
+    if values.dtype.kind == "U":
+        _check_str_labels(values, listed, name)
     return values
+
+
+def _check_str_labels(values: np.ndarray, listed: list[Any], name: str) -> None:
+    """Refuse str labels mixed with numbers (numpy turned those into str), an empty label, or
+    a lone surrogate, naming the first such label (the command line refuses the last two)."""
+    scalars = [v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v for v in listed]
+    number = next((i for i, v in enumerate(scalars) if not isinstance(v, str)), None)
+    if number is not None:
+        first = next((v for v in scalars if isinstance(v, str)), None)
+        raise invalid(
+            f"{name}[{number}]", scalars[number],
+            f"a str label like {first!r}: labels are all str or all int, not a mix",
+        )  # fmt: skip
+    empty = np.flatnonzero(np.char.strip(values) == "")
+    if empty.size:
+        raise invalid(f"{name}[{empty[0]}]", values[empty[0]].item(), "a non-empty label")
+    for i, label in enumerate(scalars):
+        check_unicode(label, f"{name}[{i}]")
 
 
 def split_table(data: Any, labels: Any, name: str = "X") -> tuple[Any, Any]:
@@ -135,5 +174,6 @@ def as_corpus(data: Any, name: str = "X") -> str:
             return load_corpus(data)
         if not data.strip():
             raise invalid(name, data, "a non-empty text, a file path or a bundled corpus name")
+        check_unicode(data, name)
         return data
     return "\n".join(as_texts(data, name))

@@ -14,18 +14,19 @@ Training is :func:`rnnkit.tasks.language_modeling.fit_language_model`, the same 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.config import from_dict
-from rnnkit.estimators.fitting import history, run_directory
+from rnnkit.errors import ArgumentTypeError, invalid
+from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_corpus, corpus_name
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
 from rnnkit.models.language_model import LanguageModelConfig
-from rnnkit.tasks.generate_config import GenerateConfig
+from rnnkit.tasks.generate_config import GenerateConfig, check_stop
 from rnnkit.tasks.language_modeling import LMDataConfig, LMTrainerConfig, fit_language_model
 from rnnkit.tasks.lm_inference import LoadedLanguageModel, load_language_model
 from rnnkit.train.callbacks import Callback
@@ -68,6 +69,7 @@ class LanguageModel(Estimator):
         """
         configs = self.configs({"epochs": epochs, "steps": steps, "minutes": minutes},
                                progress=verbose == 1)  # fmt: skip
+        callbacks = check_callbacks(callbacks)
         text = as_corpus(X, "X")
         val = None if validation_data is None else as_corpus(validation_data, "validation_data")
         data = replace(configs["data"], corpus=corpus_name(X))
@@ -86,7 +88,18 @@ class LanguageModel(Estimator):
         options: the fields of GenerateConfig, with its defaults: length (500 tokens),
         temperature (0.8), top_k, top_p, greedy, beam, length_penalty, num_samples, seed.
         A sample ends before the first ``stop`` string in it.
+
+        Raises:
+            InvalidArgumentError: an option out of range, ``prompt`` not a str, ``stop`` not a
+                list of non-empty strings (checked before the model is needed).
         """
+        if not isinstance(prompt, str):
+            raise invalid("prompt", prompt, "a str (the text to continue)", ArgumentTypeError)
+        if isinstance(stop, (str, bytes)) or not isinstance(stop, Iterable):
+            raise invalid("stop", stop, "a list of non-empty strings; wrap one as [stop]",
+                          ArgumentTypeError)  # fmt: skip
+        stop = list(stop)
+        check_stop(stop)
         config = from_dict(GenerateConfig, options, "generate")
         texts = self._fitted().generate(prompt, **config.to_dict(), stop=stop)
         return texts[0] if config.num_samples == 1 else texts

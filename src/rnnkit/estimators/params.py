@@ -7,7 +7,8 @@ them :class:`Estimator` gets
 - an ``__init__`` whose signature lists every option with the dataclass default (so
   ``help()``, IDEs and scikit-learn's ``get_params`` see real keyword arguments);
 - a docstring section "Arguments" with each field's inline comment;
-- ``get_params`` / ``set_params`` as scikit-learn defines them (arguments stored unchanged);
+- ``get_params`` / ``set_params`` as scikit-learn defines them (arguments stored unchanged,
+  checked as the constructor checks them);
 - :meth:`Estimator.configs`: the arguments routed back to their dataclasses;
 - what a fitted estimator shares: ``save``, ``from_fitted`` (``rnnkit.load``) and the
   "call fit first" error.
@@ -97,11 +98,23 @@ class Estimator:
         return {name: getattr(self, name) for name in self._fields}
 
     def set_params(self, **params: Any) -> Estimator:
-        """Change constructor arguments (takes effect at the next ``fit``); returns self."""
-        for name, value in params.items():
+        """Change constructor arguments (takes effect at the next ``fit``); returns self.
+
+        The new arguments are checked together, as the constructor checks them; on an error
+        (InvalidArgumentError naming the argument) the estimator keeps its previous ones.
+        """
+        for name in params:
             if name not in self._fields:
                 raise unknown_key(name, type(self).__name__, list(self._fields))
+        previous = self.get_params()
+        for name, value in params.items():
             setattr(self, name, value)
+        try:
+            self.configs()
+        except Exception:
+            for name in params:
+                setattr(self, name, previous[name])
+            raise
         return self
 
     def __repr__(self) -> str:

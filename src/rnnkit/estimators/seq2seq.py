@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from rnnkit.config import from_dict
 from rnnkit.data.parallel import ParallelTexts, from_lists
 from rnnkit.errors import invalid
-from rnnkit.estimators.fitting import history, run_directory
+from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_texts
 from rnnkit.estimators.params import Estimator
 from rnnkit.logs import verbosity
@@ -80,6 +80,7 @@ class Seq2Seq(Estimator):
         """
         configs = self.configs({"epochs": epochs, "steps": steps, "minutes": minutes},
                                progress=verbose == 1)  # fmt: skip
+        callbacks = check_callbacks(callbacks)
         train = _pairs(sources, targets, "sources", "targets")
         val = None
         if validation_data is not None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from rnnkit.errors import invalid
-from rnnkit.inspect.attribution import integrated_gradients, method
+from rnnkit.inspect.attribution import MAX_IG_STEPS, integrated_gradients, method
 from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
 from rnnkit.tasks.classifier_inference import LoadedClassifier
@@ -37,21 +37,23 @@ from rnnkit.tasks.loading import load_run as load_task_run
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
 LOW, HIGH = 0.1, 0.9  # a gate below LOW is left-saturated, above HIGH right-saturated
 Loaded = LoadedLanguageModel | LoadedClassifier
+# InspectConfig's caps: top-k strings per position, batched IG copies, tokens on the page
+LIMITS = {"top_k": 100, "ig_steps": MAX_IG_STEPS, "max_tokens": 20_000}
 
 
 @dataclass
 class InspectConfig:
     """How much :func:`inspect` computes; the ``rnnkit inspect`` flags map to these fields."""
 
-    top_k: int = 5  # K: next-token predictions kept per position (language model)
-    ig_steps: int = 32  # integrated-gradients steps S (classifier attribution): S passes
-    max_tokens: int = 2000  # T at most: the page holds L*T*U numbers (~7 bytes each)
+    top_k: int = 5  # K: next-token predictions kept per position (language model), at most 100
+    ig_steps: int = 32  # integrated-gradients steps S (classifier attribution): S passes, in one batch; at most 1000
+    max_tokens: int = 2000  # T at most: the page holds L*T*U numbers (~7 bytes each); at most 20000
 
     def __post_init__(self) -> None:
-        for name in ("top_k", "ig_steps", "max_tokens"):
+        for name, cap in LIMITS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap:
+                raise invalid(name, value, f"a positive int, at most {cap}")
 
 
 @dataclass

@@ -21,8 +21,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.errors import invalid
 from rnnkit.models.classifier import TextClassifier
+from rnnkit.validation import check_int
+
+MAX_IG_STEPS = 1000  # the S + 2 scaled copies run as one batch: memory grows with S * T
 
 
 def method(model: TextClassifier, steps: int) -> str:
@@ -39,8 +41,7 @@ def integrated_gradients(
 
     The model must be in eval mode (dropout off); its parameters get no gradients.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise invalid("steps", steps, "an int >= 1")
+    check_int("steps", steps, 1, MAX_IG_STEPS)
     device = next(model.parameters()).device
     alphas = torch.cat([(torch.arange(steps) + 0.5) / steps, torch.tensor([0.0, 1.0])])
     alphas = alphas.to(device)  # (S + 2,): midpoints, then the baseline and the text itself

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 import rnnkit.nn as rnn
+from rnnkit.config import check_types
 from rnnkit.errors import invalid
 from rnnkit.nn.dispatch import IMPLEMENTATIONS
 from rnnkit.validation import MAX_LAYERS, MAX_UNITS, check_choice, check_float, check_int
@@ -36,6 +37,7 @@ class RecurrentConfig:
     implementation: str = "auto"  # auto | fused | loop: which path of rnnkit.nn runs
 
     def __post_init__(self) -> None:
+        check_types(self)  # every field of this config and its subclasses
         check_choice("cell", self.cell, tuple(CELLS))
         check_int("num_layers", self.num_layers, 1, MAX_LAYERS)
         check_int("hidden_size", self.hidden_size, 1, MAX_UNITS)

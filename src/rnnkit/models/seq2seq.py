@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import invalid
 from rnnkit.models.recurrent import RecurrentConfig
+from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
 
 ATTENTIONS = ("none", "additive", "dot", "general")
 State = Tensor | tuple[Tensor, Tensor]
@@ -59,11 +60,11 @@ class Seq2SeqConfig(RecurrentConfig):
             raise invalid("proj_size", self.proj_size, "0: the encoder-decoder has no projection")
         if self.attention not in ATTENTIONS:
             raise invalid("attention", self.attention, f"one of {', '.join(ATTENTIONS)}")
-        for name in ("source_vocab_size", "target_vocab_size", "embedding_size",
-                     "encoder_hidden_size", "attention_size"):  # fmt: skip
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
+        for name in ("source_vocab_size", "target_vocab_size"):
+            check_int(name, getattr(self, name), 1)
+        for name in ("embedding_size", "encoder_hidden_size", "attention_size"):
+            check_int(name, getattr(self, name), 1, MAX_UNITS)  # the caps of hidden_size
+        self._check_fits_in_memory()
         if self.attention == "dot" and self.memory_size != self.hidden_size:
             raise invalid(
                 "attention", "dot", f"hidden_size == encoder output size {self.memory_size} "
@@ -79,6 +80,24 @@ class Seq2SeqConfig(RecurrentConfig):
     def memory_size(self) -> int:
         """K: width of the encoder outputs the decoder attends to."""
         return self.encoder_hidden_size * (2 if self.bidirectional else 1)
+
+    def _check_fits_in_memory(self) -> None:
+        """Refuse a model whose weights (about, see the module docstring) exceed the memory,
+        naming the setting of its largest part."""
+        dirs, (k, h) = 2 if self.bidirectional else 1, (self.memory_size, self.hidden_size)
+        feed = h if self.input_feeding else 0
+        parts = {
+            "encoder_hidden_size": recurrent_parameters(
+                self.cell, self.num_layers, self.encoder_hidden_size, self.embedding_size, dirs
+            ) + 2 * k * h,  # bridge and combine
+            "hidden_size": recurrent_parameters(
+                self.cell, self.num_layers, h, self.embedding_size + feed
+            ) + h * (self.target_vocab_size + 1),
+            "embedding_size": (self.source_vocab_size + self.target_vocab_size) * self.embedding_size,
+            "attention_size": self.attention_size * (h + k + 1) if self.attention == "additive" else 0,
+        }  # fmt: skip
+        name = max(parts, key=parts.__getitem__)
+        check_fits_in_memory(name, getattr(self, name), sum(parts.values()))
 
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.config import defaults, from_dict
+from rnnkit.config import check_types, defaults, from_dict
 from rnnkit.data.batching import BucketBatcher, collate, padding_fraction
 from rnnkit.data.readers import (
     FORMATS,
@@ -67,8 +67,8 @@ class ClassifyDataConfig:
     val: str | None = None  # validation file; None holds out val_fraction of train
     test: str | None = None  # test file, scored with the best checkpoint after training
     format: str | None = None  # csv | tsv | jsonl | folder; None infers it from the name
-    text_cols: list[str] | None = None  # text columns (names or 0-based indices), joined
-    label_col: str | None = None  # label column; None: "label" with a header, else column 0
+    text_cols: list[str | int] | None = None  # text columns (names or 0-based indices), joined
+    label_col: str | int | None = None  # label column; None: "label" with a header, else column 0
     header: bool = True  # whether the first CSV/TSV row names the columns
     classes: str | None = None  # file of class names, one per line (labels: names or 1..C)
     skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
@@ -84,6 +84,7 @@ class ClassifyDataConfig:
     encoder_from: str | None = None  # a word-level LM run (rnnkit train lm) to start the embedding and RNN from
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_choice("standardize", self.standardize, (*STANDARDIZERS, "none"))
         check_int("vocab_size", self.vocab_size, 3, MAX_VOCAB)  # <pad>, <unk> and a word
         check_int("max_len", self.max_len, 1, MAX_LEN)

@@ -30,8 +30,8 @@ class GenerateConfig:
     temperature: float = 0.8  # >= 1e-4; lower is more conservative
     top_k: int | None = None  # sample among the k most likely tokens; None = all
     top_p: float | None = None  # nucleus sampling: smallest set with probability >= p, in (0, 1]
-    greedy: bool = False  # always take the most likely token
-    beam: int = 1  # beam width; > 1 runs beam search
+    greedy: bool = False  # always take the most likely token (not with top_k, top_p or beam > 1)
+    beam: int = 1  # beam width; > 1 runs beam search (not with greedy, top_k or top_p)
     length_penalty: float = 1.0  # beam score = log P / length^alpha
     num_samples: int = 1  # samples generated together (best beams with beam search)
     seed: int | None = None  # seed for reproducible samples; None = random
@@ -48,6 +48,20 @@ class GenerateConfig:
             raise invalid("num_samples", self.num_samples, expected)
         check_float("length_penalty", self.length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
         check_seed("seed", self.seed, optional=True)
+        self._check_combination()
+
+    def _check_combination(self) -> None:
+        """Refuse an option the chosen decoding would ignore: greedy decoding and beam search
+        exclude each other, and neither samples, so neither takes top_k or top_p."""
+        if self.greedy and self.beam > 1:
+            raise invalid("beam", self.beam, "1 with greedy decoding (greedy is beam search "
+                          "of width 1)")  # fmt: skip
+        decoding = "greedy decoding" if self.greedy else f"beam search (beam={self.beam})"
+        if self.greedy or self.beam > 1:
+            for name in ("top_k", "top_p"):
+                if getattr(self, name) is not None:
+                    raise invalid(name, getattr(self, name), f"None with {decoding}: only "
+                                  "sampling keeps the top-k or top-p tokens")  # fmt: skip
 
     def sampling(self) -> Sampling:
         """The sampling settings (checked: temperature, top_k, top_p)."""

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.config import defaults, from_dict
+from rnnkit.config import check_types, defaults, from_dict
 from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
 from rnnkit.data.readers import read_texts
@@ -67,12 +67,13 @@ class LMDataConfig:
     batch_size: int = 64  # B: parallel streams
     val_fraction: float = 0.05  # held-out tail of the corpus (when no val_corpus)
     format: str | None = None  # csv | tsv | jsonl corpus (one text per row); None: from the suffix
-    text_cols: list[str] | None = None  # csv/tsv/jsonl: text columns (names or indices), joined
+    text_cols: list[str | int] | None = None  # csv/tsv/jsonl: text columns (names or indices), joined
     header: bool = True  # csv/tsv: the first row names the columns
     tokenizer: str = "whitespace"  # word level: whitespace, or glove (a classifier's encoder_from)
     embeddings: str | None = None  # word level: default (bundled GloVe), none, or a vectors PATH
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_choice("level", self.level, LEVELS)
         check_choice("tokenizer", self.tokenizer, TOKENIZERS)
         if self.format is not None:

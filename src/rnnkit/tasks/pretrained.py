@@ -44,13 +44,13 @@ def pretrained_matrix(
     seed: int,
     ids: Sequence[Sequence[int]] = (),
     added: int = 0,
-) -> np.ndarray:
+) -> tuple[np.ndarray, str]:
     """The (V, D) embedding matrix of the vectorizer's tokens from the bundled vectors
     (``path`` "default") or a vectors file; missing tokens are drawn from a normal with the
     found rows' per-dimension mean and std, <unk> is their mean.
 
-    Logs the coverage: tokens found, missing, examples, and the share of the running words
-    of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector;
+    And the coverage line to log: tokens found, missing, examples, and the share of the running
+    words of ``ids`` (the encoded training texts, <unk> counted as missing) that have a vector;
     ``added`` is the number of words :func:`add_vector_words` appended (counted apart).
     """
     tokens = list(vectorizer.vocab)
@@ -66,8 +66,7 @@ def pretrained_matrix(
         line += f"; {counts[found].sum() / max(counts.sum(), 1):.1%} of the running words covered"
     if added:
         line += f"; {added:,} more words of the vectors in the vocabulary, for unseen words"
-    logger.info(line)
-    return matrix
+    return matrix, line
 
 
 def _free_sizes(default_size: int, fixed_size: bool) -> tuple[int, ...]:
@@ -114,7 +113,8 @@ def initial_embedding(
     """
     if source is None:
         return None, size
-    matrix = pretrained_matrix(source, vectorizer, seed, ids, added)
+    matrix, coverage = pretrained_matrix(source, vectorizer, seed, ids, added)
     if size not in (matrix.shape[1], *_free_sizes(default_size, fixed_size)):
         raise invalid("embedding_size", size, f"{matrix.shape[1]}, the vectors' dimension")
+    logger.info(coverage)  # after the check: an error is the one line
     return matrix, matrix.shape[1]

@@ -28,12 +28,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.config import from_dict
+from rnnkit.config import check_types, from_dict
 from rnnkit.data.batching import BucketBatcher, collate
 from rnnkit.data.parallel import ParallelTexts, read_parallel
 from rnnkit.errors import DataError, invalid
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from rnnkit.seq2seq_search import Translation, beam_translate, greedy_translate, max_lengths
+from rnnkit.seq2seq_search import (
+    Translation,
+    beam_translate,
+    check_length_limits,
+    greedy_translate,
+    max_lengths,
+)
+from rnnkit.tasks.classification import MAX_LEN, MAX_VOCAB
+from rnnkit.tasks.generate_config import MAX_BEAM, MAX_LENGTH_PENALTY
 from rnnkit.text import (
     BOS,
     EOS,
@@ -46,8 +54,11 @@ from rnnkit.text import (
 from rnnkit.text.detokenize import detokenize
 from rnnkit.train.bleu import corpus_scores, have_sacrebleu
 from rnnkit.train.callbacks import Callback
+from rnnkit.train.device import resolve_device
 from rnnkit.train.metrics import perplexity
+from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
+from rnnkit.validation import MAX_BATCH, check_float, check_int
 
 logger = logging.getLogger("rnnkit.tasks.translation")
 TOKENIZERS = ("word_punct", "whitespace")
@@ -80,16 +91,15 @@ class TranslationDataConfig:
     sample_prob: float = 0.0  # scheduled sampling: chance of feeding the model's own token
 
     def __post_init__(self) -> None:
+        check_types(self)
         if self.format is not None and self.format not in PAIR_FORMATS:
             raise invalid("format", self.format, "tsv, csv or None (from the file's suffix)")
         if self.tokenizer not in TOKENIZERS:
             raise invalid("tokenizer", self.tokenizer, f"one of {', '.join(TOKENIZERS)}")
-        for name in ("min_freq", "max_len", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(name, value, "a positive int")
-        if self.max_vocab is not None and self.max_vocab < 5:
-            raise invalid("max_vocab", self.max_vocab, "at least 5 (4 specials and a word)")
+        check_int("min_freq", self.min_freq, 1)
+        check_int("max_len", self.max_len, 1, MAX_LEN)  # the caps of train classify
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
+        check_int("max_vocab", self.max_vocab, 5, MAX_VOCAB, optional=True)  # 4 specials, a word
         if not 0 < self.val_fraction < 0.5:
             raise invalid("val_fraction", self.val_fraction, "a fraction in (0, 0.5)")
         for name in ("label_smoothing", "sample_prob"):
@@ -100,9 +110,11 @@ class TranslationDataConfig:
                 raise invalid(b, getattr(self, b), f"to come with {a}")
 
     def read(self, source: str, target: str | None, training: bool = False) -> ParallelTexts:
-        """Read pairs with these options and log what was skipped.
+        """Read pairs with these options; what was skipped is counted in the result (logged
+        by :func:`log_skipped` once the run is known to start).
 
-        ``max_len`` applies to ``training`` pairs only: validation and test sets are scored whole.
+        ``max_len`` applies to ``training`` pairs only: validation and test sets are scored
+        whole. Every pair skipped is a DataError.
         """
         pairs = read_parallel(
             source, target, format=self.format, header=self.header, skip_bad=self.skip_bad
@@ -110,9 +122,12 @@ class TranslationDataConfig:
         if training:
             count = self.make_tokenizer().tokenize
             pairs = pairs.drop_long(lambda s: len(count(s)), self.max_len, self.skip_bad)
-        if pairs.skipped:
-            logger.warning("%s: skipped %d pairs, e.g. %s", pairs.source, pairs.skipped,
-                           pairs.skipped_examples[0])  # fmt: skip
+        if not pairs:
+            raise DataError(
+                f"{pairs.source}: all {pairs.skipped:,} pairs skipped, e.g. "
+                f"{pairs.skipped_examples[0]}; expected pairs with text on both sides and at "
+                f"most max_len={self.max_len} tokens a side"
+            )
         return pairs
 
     def make_tokenizer(self) -> Tokenizer:
@@ -190,17 +205,22 @@ def corpus_loss(model: Seq2Seq, sources: list[list[int]], targets: list[list[int
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    """How translations are searched: ``rnnkit translate``/``evaluate`` flags, API keywords."""
+    """How translations are searched: ``rnnkit translate``/``evaluate`` flags, API keywords.
 
-    beam: int = 5  # beam width; 1 = greedy
-    length_penalty: float = 1.0  # beam score = log P / length^alpha
-    max_len_ratio: float = 1.5  # output limit = ratio * source length + max_len_offset tokens
-    max_len_offset: int = 10  # tokens added to the output limit
+    Ranges: beam in [1, 1000]; length_penalty in [-10, 10] (as for ``rnnkit generate``);
+    max_len_ratio in [0, 100]; max_len_offset in [0, 10000]; a translation has at most 10,000
+    tokens whatever the limit (``rnnkit.seq2seq_search``).
+    """
+
+    beam: int = 5  # beam width in [1, 1000]; 1 = greedy
+    length_penalty: float = 1.0  # beam score = log P / length^alpha, alpha in [-10, 10]
+    max_len_ratio: float = 1.5  # output limit = ratio * source length + max_len_offset tokens, at most 10000; ratio in [0, 100]
+    max_len_offset: int = 10  # tokens added to the output limit, in [0, 10000]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.beam, int) or isinstance(self.beam, bool) or self.beam < 1:
-            raise invalid("beam", self.beam, "an int >= 1 (1 = greedy)")
-        max_lengths(torch.zeros(1), self.max_len_ratio, self.max_len_offset)
+        check_int("beam", self.beam, 1, MAX_BEAM)
+        check_float("length_penalty", self.length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
+        check_length_limits(self.max_len_ratio, self.max_len_offset)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,6 +324,13 @@ class TranslationTask:
         return {"vectorizer": {"shared": self.data.shared_vocab}, "data": self.data.to_dict()}
 
 
+def log_skipped(pairs: ParallelTexts | None) -> None:
+    """Warn of the pairs that :meth:`TranslationDataConfig.read` skipped (``skip_bad``)."""
+    if pairs is not None and pairs.skipped:
+        logger.warning("%s: skipped %d pairs, e.g. %s", pairs.source, pairs.skipped,
+                       pairs.skipped_examples[0])  # fmt: skip
+
+
 def vocab_of(source: TextVectorizer, target: TextVectorizer) -> dict[str, Any]:
     """A checkpoint's vocab.json of an encoder-decoder: both vectorizers."""
     return {"source": source.to_dict(), "target": target.to_dict()}
@@ -334,7 +361,11 @@ def train_translator(
     """
     if not data.source:
         raise invalid("source", data.source, "a file of source sentences (or of pairs)")
+    if not isinstance(model, Seq2SeqConfig):
+        model = from_dict(Seq2SeqConfig, model or {}, "model")  # checked before the data
     trainer = trainer or Seq2SeqTrainerConfig()
+    check_run_dir(out, "seq2seq", resume)
+    resolve_device(trainer.device)  # no CUDA: one error before a long read
     train = data.read(data.source, data.target, training=True)
     val = data.read(data.val_source, data.val_target) if data.val_source else None
     test = data.read(data.test_source, data.test_target) if data.test_source else None
@@ -366,7 +397,9 @@ def fit_translator(
     trainer = trainer or Seq2SeqTrainerConfig()
     if not isinstance(model, Seq2SeqConfig):
         model = from_dict(Seq2SeqConfig, model or {}, "model")
+    resolve_device(trainer.device)  # refused before anything is logged
     seed_everything(trainer.seed)
+    read_sets = (train, val, test)  # their skipped pairs are logged once the data is known good
     if val is None:
         train, val = split_pairs(train, data.val_fraction, trainer.seed)
     vectorizers = build_vectorizers(train, data)
@@ -374,6 +407,8 @@ def fit_translator(
                      target_vocab_size=vectorizers[1].vocab_size)  # fmt: skip
     task = TranslationTask(train, val, vectorizers, data, trainer.seed)
     network = Seq2Seq(config)
+    for pairs in read_sets:
+        log_skipped(pairs)
     logger.info(
         "data: %d training, %d validation pairs; vocabularies %d source, %d target; %d parameters",
         len(train), len(val), config.source_vocab_size, config.target_vocab_size,

@@ -23,7 +23,7 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.data.batching import collate
 from rnnkit.data.parallel import ParallelTexts, from_lists
-from rnnkit.errors import CheckpointError, invalid
+from rnnkit.errors import CheckpointError, MissingDependencyError, invalid
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks.lm_inference import checkpoint_vectorizer, load_task_model
 from rnnkit.tasks.translation import (
@@ -33,6 +33,7 @@ from rnnkit.tasks.translation import (
     decode,
     encode_sources,
     encode_targets,
+    log_skipped,
     reference_text,
     target_text,
     vocab_of,
@@ -40,6 +41,7 @@ from rnnkit.tasks.translation import (
 from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train.bleu import corpus_scores
 from rnnkit.train.metrics import perplexity
+from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.tasks.translation")
 ALIGNMENT_EXAMPLES = 3  # validation sentences whose attention a run directory keeps
@@ -91,11 +93,16 @@ class LoadedTranslator:
         return [target_text(self.target_vectorizer, ids) for ids in self._translations(texts, decoding)]  # fmt: skip
 
     @torch.no_grad()
-    def alignment(self, text: str, beam: int = 5) -> Alignment:
-        """Translate one sentence and return the decoder's attention over its words."""
+    def alignment(
+        self, text: str, beam: int = 5, length_penalty: float = 1.0, max_len_ratio: float = 1.5,
+        max_len_offset: int = 10,
+    ) -> Alignment:  # fmt: skip
+        """Translate one sentence (as :meth:`translate`) and return the decoder's attention
+        over its words."""
         if self.model.attention is None:
             raise invalid("model", "attention=none", "a model trained with attention")
-        ids = self._translations([text], DecodingConfig(beam))[0]
+        decoding = DecodingConfig(beam, length_penalty, max_len_ratio, max_len_offset)
+        ids = self._translations([text], decoding)[0]
         vocab = self.target_vectorizer.vocab
         device = next(self.model.parameters()).device
         src, lengths = collate(encode_sources(self.source_vectorizer, [text]))
@@ -137,7 +144,9 @@ class LoadedTranslator:
         self, source: str, target: str | None = None, decoding: DecodingConfig | None = None
     ) -> dict[str, float | int]:
         """Scores on pairs read as in training (two aligned files, or one TSV/CSV)."""
-        return self.evaluate_pairs(self.data.read(source, target), decoding or DecodingConfig())
+        pairs = self.data.read(source, target)
+        log_skipped(pairs)
+        return self.evaluate_pairs(pairs, decoding or DecodingConfig())
 
 
 def load_translator(
@@ -158,10 +167,32 @@ def load_translator(
     return LoadedTranslator(model, source, target, ckpt.config)
 
 
+def check_plot_file(name: str, path: str | Path) -> Path:
+    """``path`` as a file :func:`plot_attention` can write, checked before any work is done:
+    not empty, not a directory, in an existing directory that may be written to, named with
+    an image format of matplotlib (.png, .pdf, .svg, .jpg, ...), which must be installed.
+
+    Raises DataError or InvalidArgumentError for the path (:func:`check_output_file`) or its
+    suffix, MissingDependencyError without matplotlib; messages name the argument ``name``.
+    """
+    what = "an image file to write (.png, .pdf, .svg, ...)"
+    out = check_output_file(name, path, what, existing_directory=True)
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        message = f"{name} needs matplotlib: pip install 'rnnkit[plot]'"
+        raise MissingDependencyError(message) from None
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if out.suffix.lower().lstrip(".") not in formats:
+        raise invalid(name, str(out), f"a file name ending in .{', .'.join(formats)}")
+    return out
+
+
 def plot_attention(alignment: Alignment, path: str | Path) -> bool:
     """Save the attention matrix as a heatmap (source words across, output words down).
 
-    Returns False when matplotlib (the ``plot`` extra) is missing.
+    Returns False when matplotlib (the ``plot`` extra) is missing. :func:`check_plot_file`
+    checks ``path`` beforehand.
     """
     try:
         import matplotlib

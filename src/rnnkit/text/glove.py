@@ -61,6 +61,9 @@ _TOKEN_RE = re.compile(
 
 def clean_text(text: str) -> str:
     """``text`` without HTML tags, entities decoded, quotes and dashes ASCII, lower-cased."""
+    if not isinstance(text, str):  # a plain TypeError: this module stays standalone (re, html)
+        hint = "; decode bytes first, e.g. text.decode('utf-8')" if isinstance(text, bytes) else ""
+        raise TypeError(f"text={text!r:.60}: expected a str{hint}")
     if "<" in text:
         text = _TAG_RE.sub(" ", text)
     if ";" in text:

@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from rnnkit.errors import DataError, invalid
+from rnnkit.errors import ArgumentTypeError, DataError, invalid
 from rnnkit.text.glove import glove_standardize, glove_tokens
+from rnnkit.text.padding import check_text
 
 # The 32 ASCII punctuation characters, exactly the set of Keras' DEFAULT_STRIP_REGEX
 # r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']' (the apostrophe included: "don't" -> "dont").
@@ -39,14 +40,18 @@ _WORD_PUNCT_RE = re.compile(r"\w+|[^\w\s]")
 
 def strip_punctuation(text: str) -> str:
     """Delete the 32 ASCII punctuation characters (``string.punctuation``) from ``text``."""
-    if text.isascii():  # str.translate has a fast path for ASCII only; a regex is faster otherwise
-        return text.translate(_PUNCT_TABLE)
-    return _PUNCT_RE.sub("", text)
+    return _strip_punctuation(check_text(text))
 
 
 def lower_and_strip_punctuation(text: str) -> str:
     """Lowercase ``text`` (Unicode-aware ``str.lower``), then :func:`strip_punctuation`."""
-    return strip_punctuation(text.lower())
+    return _strip_punctuation(check_text(text).lower())
+
+
+def _strip_punctuation(text: str) -> str:
+    if text.isascii():  # str.translate has a fast path for ASCII only; a regex is faster otherwise
+        return text.translate(_PUNCT_TABLE)
+    return _PUNCT_RE.sub("", text)
 
 
 STANDARDIZERS: dict[str, Callable[[str], str]] = {
@@ -71,8 +76,19 @@ class Tokenizer(ABC):
         """Split ``text`` into a list of non-empty string tokens."""
 
     def detokenize(self, tokens: Iterable[str]) -> str:
-        """Join ``tokens`` back into one string with this tokenizer's ``joiner``."""
-        return self.joiner.join(tokens)
+        """Join ``tokens`` back into one string with this tokenizer's ``joiner``.
+
+        Raises:
+            ArgumentTypeError: ``tokens`` is not an iterable of str (naming the first non-str).
+        """
+        try:
+            return self.joiner.join(tokens)
+        except TypeError:  # not iterable, or a non-str token: name it where it can be found
+            listed = tokens if isinstance(tokens, Sequence) else ()  # an iterator is spent
+            bad = next((i for i, t in enumerate(listed) if not isinstance(t, str)), None)
+            if bad is None:
+                raise invalid("tokens", tokens, "an iterable of str tokens", ArgumentTypeError) from None
+            raise invalid(f"tokens[{bad}]", listed[bad], "a str token", ArgumentTypeError) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-ready dict: ``{"kind": ..., <field>: <value>, ...}``."""
@@ -112,7 +128,7 @@ class CharTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         """``list(text)``: one token per code point (combining marks are tokens of their own)."""
-        return list(text)
+        return list(check_text(text))
 
 
 @dataclass(frozen=True)
@@ -124,7 +140,7 @@ class WhitespaceTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         """``text.split()``."""
-        return text.split()
+        return check_text(text).split()
 
 
 @dataclass(frozen=True)
@@ -163,10 +179,13 @@ class WordTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         """Standardize ``text`` and split it on whitespace."""
+        check_text(text)
         if self._standardize is glove_standardize:
             return glove_tokens(text)  # the same tokens, without joining and splitting them
         if self._standardize is not None:
             text = self._standardize(text)
+            if callable(self.standardize):  # the user's function: it must return a str
+                check_text(text, "standardize(text)")
         return text.split()
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,6 +227,7 @@ class WordPunctTokenizer(Tokenizer):
 
     def tokenize(self, text: str) -> list[str]:
         """Find the word and punctuation tokens of ``text`` (lowercased if ``lower``)."""
+        text = check_text(text)
         return _WORD_PUNCT_RE.findall(text.lower() if self.lower else text)
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import DataError, RnnkitError, invalid
-from rnnkit.text.padding import check_int, check_side, fit_to_length, pad_sequences
+from rnnkit.text.padding import check_int, check_side, fit_to_length, pad_rows
 from rnnkit.text.tokenize import Tokenizer, get_tokenizer, tokenizer_from_dict
 from rnnkit.text.vocab import UNK, Vocabulary, check_build_args, read_json, write_json
 
@@ -203,7 +203,7 @@ class TextVectorizer:
             if not isinstance(text, str):
                 raise invalid(f"texts[{i}]", text, "a str")
             rows.append(vocab.lookup_ids(tokenize(text)))
-        ids, lengths = pad_sequences(
+        ids, lengths = pad_rows(
             rows,
             self.output_sequence_length,
             padding=self.padding,

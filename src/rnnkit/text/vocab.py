@@ -33,11 +33,13 @@ import json
 import operator
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import DataError, InvalidArgumentError, invalid
-from rnnkit.text.padding import check_int
+from rnnkit.errors import ArgumentTypeError, DataError, InvalidArgumentError, invalid
+from rnnkit.text.padding import as_index, check_int
+from rnnkit.validation import check_input_file, check_output_file, parse_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 PAD_ID, UNK_ID = 0, 1  # fixed in every vocabulary
@@ -68,6 +70,33 @@ def check_build_args(max_tokens: int | None, min_freq: int, specials: Sequence[s
     check_int("min_freq", min_freq, 1)
 
 
+def check_counts(counts: Mapping[str, int]) -> None:
+    """Refuse ``counts`` unless it maps str tokens to ints >= 0 (one pass over keys and values
+    in C when they are plain str and int, as a ``Counter`` of tokens holds).
+
+    Raises:
+        ArgumentTypeError: not a mapping, a token that is not a str, a count that is not an int.
+        InvalidArgumentError: a negative count.
+    """
+    if not isinstance(counts, Mapping):
+        raise invalid(
+            "counts", counts, "a mapping {token: count}, such as a collections.Counter",
+            ArgumentTypeError,
+        )  # fmt: skip
+    if not set(map(type, counts)) <= {str}:
+        bad = next((t for t in counts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise invalid("token", bad, "a str (the keys of counts are tokens)", ArgumentTypeError)
+    values = counts.values()
+    if set(map(type, values)) <= {int} and min(values, default=0) >= 0:
+        return
+    for token, count in counts.items():
+        if not isinstance(count, Integral) or isinstance(count, bool):
+            raise invalid(f"counts[{token!r}]", count, "an int >= 0", ArgumentTypeError)
+        if count < 0:
+            raise invalid(f"counts[{token!r}]", count, "an int >= 0")
+
+
 class Vocabulary:
     """An immutable token <-> id mapping with ``<pad>`` = 0 and ``<unk>`` = 1.
 
@@ -76,10 +105,14 @@ class Vocabulary:
         specials: extra special tokens placed at ids 2, 3, ... (e.g. ``[BOS, EOS]``).
 
     Raises:
-        InvalidArgumentError: a token is not a string, repeats, or equals a special token.
+        InvalidArgumentError: a token is not a string, repeats, or equals a special token;
+            ``tokens`` is a bare string or not iterable (an :class:`ArgumentTypeError`).
     """
 
     def __init__(self, tokens: Iterable[str] = (), *, specials: Sequence[str] = ()) -> None:
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
+            raise invalid("tokens", tokens, "an iterable of token strings, such as a list",
+                          ArgumentTypeError)  # fmt: skip
         self._specials = check_specials(specials)
         self._itos: tuple[str, ...] = (*self._specials, *tokens)
         self._stoi = {token: i for i, token in enumerate(self._itos)}
@@ -108,8 +141,13 @@ class Vocabulary:
 
         Ties in count are broken by ascending token string; tokens equal to a special are
         skipped. The result may hold only the specials if nothing reaches ``min_freq``.
+
+        Raises:
+            InvalidArgumentError: a bad argument; ``counts`` not a mapping of str tokens to
+                ints >= 0 (a negative, float or NaN count is refused, not dropped).
         """
         check_build_args(max_tokens, min_freq, specials)
+        check_counts(counts)
         reserved = {PAD, UNK, *specials}
         kept = [(t, c) for t, c in counts.items() if c >= min_freq and t not in reserved]
         kept.sort(key=lambda item: (-item[1], item[0]))
@@ -130,8 +168,14 @@ class Vocabulary:
 
         A sequence may be a string, whose characters are then the tokens.
         """
+        if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Iterable):
+            raise invalid("sequences", sequences, "an iterable of token sequences",
+                          ArgumentTypeError)  # fmt: skip
         counts: Counter[str] = Counter()
-        for sequence in sequences:
+        for i, sequence in enumerate(sequences):
+            if not isinstance(sequence, Iterable):
+                raise invalid(f"sequences[{i}]", sequence, "a sequence of str tokens",
+                              ArgumentTypeError)  # fmt: skip
             counts.update(sequence)
         return cls.from_counts(counts, max_tokens=max_tokens, min_freq=min_freq, specials=specials)
 
@@ -194,7 +238,10 @@ class Vocabulary:
 
     # -- lookups -------------------------------------------------------------------------
     def token_to_id(self, token: str) -> int:
-        """The id of ``token``, or ``unk_id`` (1) if it is unknown."""
+        """The id of ``token``, or ``unk_id`` (1) if it is unknown; a non-str is an
+        :class:`ArgumentTypeError`."""
+        if not isinstance(token, str):
+            raise invalid("token", token, "a str", ArgumentTypeError)
         return self._stoi.get(token, UNK_ID)
 
     def id_to_token(self, index: int) -> str:
@@ -204,23 +251,43 @@ class Vocabulary:
         return self.lookup_tokens([index])[0]
 
     def lookup_ids(self, tokens: Iterable[str]) -> list[int]:
-        """Map tokens to ids (unknown -> ``unk_id``); one dict lookup per token."""
+        """Map tokens to ids (unknown -> ``unk_id``); one dict lookup per token.
+
+        ``tokens``: str tokens (a str is the sequence of its characters, for a character
+        vocabulary). Raises ArgumentTypeError when it is not iterable, when its first token is
+        not a str (ids passed for tokens), or for an unhashable token; the types of the others
+        are not checked one by one (a non-str token is unknown), to keep encoding fast.
+        """
+        if type(tokens) is not list:  # a tokenizer's list needs no further look
+            if not isinstance(tokens, Iterable):
+                raise invalid("tokens", tokens, "an iterable of str tokens", ArgumentTypeError)
+            if not isinstance(tokens, Sequence):
+                tokens = list(tokens)
+        if tokens and not isinstance(tokens[0], str):
+            raise invalid("tokens[0]", tokens[0], "a str token", ArgumentTypeError)
         get = self._stoi.get
-        return [get(token, UNK_ID) for token in tokens]
+        try:
+            return [get(token, UNK_ID) for token in tokens]
+        except TypeError:  # an unhashable token, such as a list
+            bad = next(i for i, t in enumerate(tokens) if not isinstance(t, str))
+            raise invalid(f"tokens[{bad}]", tokens[bad], "a str token", ArgumentTypeError) from None
 
     def lookup_tokens(self, ids: Iterable[int]) -> list[str]:
         """Map ids to tokens.
 
         Raises:
-            InvalidArgumentError: an id is not an int in ``0 .. V-1`` (negative ids do not wrap).
+            InvalidArgumentError: an id is not an int in ``0 .. V-1`` (negative ids do not wrap);
+                ``ids`` is not one iterable of ints (an :class:`ArgumentTypeError`: a number, a
+                2-D tensor, a float).
         """
-        ids = list(ids)
         expected = f"token ids that are ints in 0..{len(self._itos) - 1}"
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise invalid("ids", ids, "an iterable of token ids (ints)", ArgumentTypeError)
+        ids = list(ids)
         try:
             ids = [operator.index(i) for i in ids]  # ints, numpy ints, 0-d int tensors
-        except TypeError:
-            bad = next(i for i in ids if not hasattr(i, "__index__"))
-            raise invalid("ids", bad, expected) from None
+        except TypeError:  # a float, a str, a 1-D tensor (from a 2-D one) ...: name the first
+            ids = [as_index("ids", i, expected) for i in ids]
         if ids and (min(ids) < 0 or max(ids) >= len(self._itos)):
             raise invalid("ids", next(i for i in ids if not 0 <= i < len(self._itos)), expected)
         return [self._itos[i] for i in ids]
@@ -270,13 +337,31 @@ class Vocabulary:
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as JSON: ASCII-only with ``\\u`` escapes, so any string round-trips."""
-    Path(path).write_text(json.dumps(data, ensure_ascii=True, indent=1) + "\n", encoding="utf-8")
+    """Write ``data`` as JSON: ASCII-only with ``\\u`` escapes, so any string round-trips.
+
+    Raises:
+        DataError: ``path`` is a directory, under a file, or cannot be written (naming it);
+            ArgumentTypeError when it is not a str or os.PathLike.
+    """
+    file = check_output_file("path", path, "a JSON file to write")
+    try:
+        file.write_text(json.dumps(data, ensure_ascii=True, indent=1) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise DataError(f"path {str(file)!r}: cannot be written ({error.strerror})") from None
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file; raise DataError naming the file if it is not valid JSON."""
+    """Read a JSON file.
+
+    Raises:
+        DataError: naming the file: missing, a directory, unreadable, or not valid JSON (also
+            JSON nested too deeply for Python's parser); ArgumentTypeError for a ``path`` that
+            is not a str or os.PathLike.
+    """
+    file = check_input_file("path", path, "a JSON file written by save()")
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return parse_json(file.read_text(encoding="utf-8"))
+    except ValueError as error:  # also a decoding error, and JSON nested too deeply
         raise DataError(f"{path}: not a valid JSON file ({error})") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror})") from None

@@ -57,6 +57,7 @@ from torch.overrides import TorchFunctionMode
 
 from rnnkit import __version__
 from rnnkit.errors import CheckpointError, RnnkitError, invalid
+from rnnkit.validation import parse_json
 
 FORMAT_VERSION = 1
 MODEL_KEYS = ("task", "model", "vectorizer")  # config sections a resumed run must not change
@@ -99,6 +100,9 @@ def save_checkpoint(
             a ``trainer_state`` that ``torch.load(weights_only=True)`` cannot read back (e.g.
             numpy arrays or scalars), or a bad extra file name.
         CheckpointError: ``directory`` exists but is not a checkpoint (nothing is overwritten).
+
+    A floating-point tensor holding NaN or ±inf is an InvalidArgumentError too:
+    :func:`load_checkpoint` would refuse it.
     """
     target = Path(directory)
     occupied = target.is_file() or (target.is_dir() and any(target.iterdir()))
@@ -204,8 +208,8 @@ def load_checkpoint(
     Raises:
         InvalidArgumentError: ``expect_sha256`` is not 64 hex digits.
         CheckpointError: missing directory or file, size/hash mismatch, unparsable JSON,
-            a newer format, a manifest other than the pinned one, or a trainer_state that
-            holds anything but plain data.
+            a newer format, a manifest other than the pinned one, a weight tensor holding
+            NaN or ±inf, or a trainer_state that holds anything but plain data.
     """
     expected = check_sha256("expect_sha256", expect_sha256)
     path = resolve_checkpoint(Path(directory))
@@ -231,11 +235,19 @@ def load_checkpoint(
     try:
         state_dict = safetensors.torch.load_file(path / WEIGHTS, device=device)
         with safetensors.safe_open(path / WEIGHTS, framework="pt") as f:
-            aliases = json.loads((f.metadata() or {}).get("rnnkit_aliases", "{}"))
+            aliases = parse_json((f.metadata() or {}).get("rnnkit_aliases", "{}"))
+        if not isinstance(aliases, dict):
+            raise TypeError(f"rnnkit_aliases {aliases!r} is not a dict")
         for alias, source in aliases.items():
             state_dict[alias] = state_dict[source]
-    except (safetensors.SafetensorError, OSError, ValueError, KeyError) as exc:
+    except (safetensors.SafetensorError, OSError, ValueError, LookupError, TypeError) as exc:
         raise CheckpointError(f"{path / WEIGHTS}: unreadable ({exc!r}); {_EXPECTED}") from exc
+    bad = nonfinite_tensor(state_dict)
+    if bad is not None:
+        raise CheckpointError(
+            f"{path / WEIGHTS}: tensor {bad!r} holds NaN or infinite values; expected finite "
+            "weights (the checkpoint of a run whose training diverged, or an altered one)"
+        )
     trainer_state = None
     if TRAINER in listed:
         try:
@@ -397,6 +409,21 @@ def restore_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state(s, device)
 
 
+def nonfinite_tensor(state_dict: dict[str, Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or ±inf, or None.
+
+    One ``isfinite().all()`` per tensor and a single device synchronisation: a few
+    milliseconds for millions of weights.
+    """
+    floats = [(name, t) for name, t in state_dict.items() if t.is_floating_point()]
+    if not floats:
+        return None
+    finite = torch.stack([torch.isfinite(t).all() for _, t in floats])
+    if bool(finite.all()):
+        return None
+    return floats[int((~finite).nonzero()[0])][0]
+
+
 def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
     """CPU, contiguous, unshared copies for safetensors; plus ``{alias: stored name}``."""
     tensors: dict[str, Tensor] = {}
@@ -416,6 +443,9 @@ def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], 
             cpu = cpu.clone()  # another view into a storage already stored: keep a copy
         seen_storage.add(cpu.untyped_storage().data_ptr())
         tensors[name] = cpu
+    bad = nonfinite_tensor(tensors)
+    if bad is not None:
+        raise invalid(f"state_dict[{bad!r}]", "a tensor holding NaN or inf", "finite values")
     return tensors, aliases
 
 
@@ -448,8 +478,10 @@ def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:
 
 
 def read_json(file: Path) -> dict[str, Any]:
+    """The JSON object in ``file``; CheckpointError naming it when missing, unreadable, not
+    JSON (nesting too deep to parse included) or not an object."""
     try:
-        value = json.loads(file.read_text(encoding="utf-8"))
+        value = parse_json(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CheckpointError(f"{file}: missing; {_EXPECTED}") from exc
     except (ValueError, OSError) as exc:

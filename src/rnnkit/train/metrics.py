@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.errors import DataError, invalid
+from rnnkit.validation import json_problem, parse_json
 
 _MAX_EXP_NATS = 700.0  # math.exp overflows a float64 just above 709.78
 
@@ -204,25 +205,45 @@ class MetricLog:
     def read(self) -> list[dict[str, Any]]:
         """All records so far (an empty list when the file does not exist yet).
 
-        A torn last line (a crash while writing) is skipped; any other unparsable line is a
-        DataError naming the file and line.
+        A torn last line (a crash while writing: no newline at its end) is skipped. Any other
+        line that is not a JSON object (not UTF-8, malformed, nested too deeply to parse) is
+        a DataError naming the file and line, and so is a file that cannot be read.
         """
         if not self.path.exists():
             return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:  # e.g. a directory
+            raise DataError(
+                f"{self.path}: cannot be read ({exc.strerror}); expected the run's metrics log"
+            ) from None
+        lines = data.split(b"\n")  # after a last newline: one empty "line"
         records = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                if number == len(lines):
+                record = parse_json(line.decode("utf-8"))
+            except ValueError as exc:
+                if number == len(lines):  # no newline after it: torn by a crash
                     break
-                raise DataError(
-                    f"{self.path}:{number}: not JSON ({exc.msg}); expected one JSON object a line"
-                ) from exc
+                problem: str | None = f"not JSON ({json_problem(exc)})"
+            else:
+                problem = _record_problem(record)
+            if problem:
+                raise DataError(f"{self.path}:{number}: {problem}; expected one JSON object a line")
+            records.append(record)
         return records
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a parsed line of the log is not a record (an object whose step is an int), or None."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}"
+    step = record.get("step", 0)
+    if not isinstance(step, int) or isinstance(step, bool):
+        return f"step {repr(step)[:40]} is not an int"
+    return None
 
 
 def _finite(value: Any) -> Any:

@@ -3,7 +3,9 @@
 A run directory holds the run's ``config.json``, ``metrics.jsonl``, ``loss.png`` and the
 checkpoints ``best/`` and ``last/`` (see rnnkit.train.checkpoint). :func:`check_run_dir` runs
 before any data is read; :func:`check_output_dir` compares the full config once it is built;
-:func:`recover_interrupted_saves` puts back a checkpoint whose save was killed mid-swap.
+both refuse a run to resume whose files are damaged (:func:`check_run_files`), so that it
+fails at the start, not at its first save. :func:`recover_interrupted_saves` puts back a
+checkpoint whose save was killed mid-swap.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from typing import Any
 from rnnkit.errors import CheckpointError
 from rnnkit.train.checkpoint import (
     CONFIG,
+    MANIFEST,
     MODEL_KEYS,
     is_checkpoint,
     json_bytes,
     read_json,
     resolve_checkpoint,
 )
+from rnnkit.train.metrics import MetricLog
 from rnnkit.validation import check_output_path
+
+RUN_FILES = (CONFIG, "metrics.jsonl", "loss.png")  # files of a run directory, beside
+CHECKPOINTS = ("best", "last")  # its checkpoint directories
 
 
 def recover_interrupted_saves(directory: str | Path) -> list[Path]:
@@ -70,7 +77,39 @@ def check_run_dir(directory: str | Path, task: str, resume: bool) -> Path:
             f"--resume {out}: holds a {stored.get('task')!r} run; expected a {task!r} run "
             "(the task differs: choose another --out)"
         )
+    check_run_files(out)
     return out
+
+
+def check_run_files(out: Path) -> None:
+    """Refuse a run directory to resume whose files would fail later: ``best``/``last`` that
+    are files or directories of something else, or whose manifest.json or config.json is not
+    a JSON object; ``config.json``, ``metrics.jsonl`` or ``loss.png`` that are not files, a
+    ``config.json`` that is not a JSON object, or a ``metrics.jsonl`` whose lines are not
+    records (a torn last line is fine). The weights are verified when they are loaded.
+
+    Raises:
+        CheckpointError: naming the file or directory and what it should be.
+        DataError: a line of metrics.jsonl, named by file and line.
+    """
+    for name in CHECKPOINTS:
+        path = out / name
+        if is_checkpoint(path):
+            read_json(path / MANIFEST)
+            read_json(path / CONFIG)
+        elif path.exists() and not (path.is_dir() and not any(path.iterdir())):
+            raise CheckpointError(
+                f"--resume {path}: {'is a file' if path.is_file() else 'holds no manifest.json'}; "
+                "expected the run's checkpoint directory (move it away, or choose another --out)"
+            )
+    for name in RUN_FILES:
+        if (out / name).exists() and not (out / name).is_file():
+            raise CheckpointError(
+                f"--resume {out / name}: is not a file; expected the run's {name} (move it away)"
+            )
+    if (out / CONFIG).is_file():
+        read_json(out / CONFIG)
+    MetricLog(out / "metrics.jsonl").read()
 
 
 def check_output_dir(
@@ -108,6 +147,7 @@ def check_output_dir(
             f"--out {out}: already holds a run; pass --resume to continue it "
             "or choose another --out"
         )
+    check_run_files(out)
     given = _flatten(json.loads(json_bytes(_select(config, model_keys), "config")))
     stored_configs = [read_json(ckpt / CONFIG) for ckpt in found] or [stored_run]
     for where, stored_config in zip(found or [out / CONFIG], stored_configs, strict=True):

@@ -48,7 +48,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit import __version__
-from rnnkit.errors import invalid
+from rnnkit.config import check_types
+from rnnkit.errors import RnnkitError, invalid
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
@@ -59,6 +60,8 @@ from rnnkit.train.checkpoint import (
     checkpoint_content,
     is_checkpoint,
     load_checkpoint,
+    nonfinite_tensor,
+    read_json,
     restore_rng_state,
     save_checkpoint,
 )
@@ -123,6 +126,7 @@ class TrainerConfig:
     progress: bool = True  # a progress bar on a terminal; off: a plain line every log_every steps
 
     def __post_init__(self) -> None:
+        check_types(self)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("precision", self.precision, PRECISIONS)
@@ -365,6 +369,8 @@ class Trainer:
                         group["lr"] = lr * group.get("lr_scale", 1.0)
                     loss, count = self._train_step(batch)
                     p.step, p.batch, p.elapsed = p.step + 1, p.batch + 1, time.monotonic() - started
+                    if not math.isfinite(loss) and not self.scaler.is_enabled() and not self.dist.active:
+                        raise self._diverged(f"the training loss is {loss}")  # fp16 skips such steps
                     running.update(loss, count)
                     logs = {"epoch": p.epoch, "loss": loss, "lr": lr, "count": count}
                     self._call("on_step_end", p.step, logs)
@@ -426,6 +432,9 @@ class Trainer:
         evaluated.eval()
         with torch.no_grad(), autocast(self.device, self.dtype):
             metrics = self.task.evaluate(evaluated)
+        bad = nonfinite_tensor(evaluated.state_dict())  # identical on every rank: all raise
+        if bad is not None:
+            raise self._diverged(f"weight {bad} holds NaN or inf")
         p.last_eval_step = p.step
         if self.dist.is_main:
             self.log.append(
@@ -450,6 +459,16 @@ class Trainer:
             )
         self._call("on_eval_end", p.step, metrics)
         return self._patience_spent() or self.stop_training
+
+    def _diverged(self, what: str) -> RnnkitError:
+        """The error that ends a run whose weights went (or are about to go) non-finite,
+        before they are saved: load_checkpoint would refuse them."""
+        cfg = self.config
+        return RnnkitError(
+            f"training diverged at step {self.progress.step}: {what}; expected finite values: "
+            f"try a lower lr (it is {cfg.lr:g}) or clip_norm ({cfg.clip_norm:g}); the "
+            f"checkpoints saved before in {self.out} are kept"
+        )
 
     def _patience_spent(self) -> bool:
         """``patience`` validations without improvement, after at least ``min_steps`` steps."""
@@ -554,13 +573,15 @@ class Trainer:
         stored_file = self.out / "config.json"
         if not stored_file.is_file():
             return
-        stored = json.loads(stored_file.read_text())
-        before, now = stored.get("trainer", {}), self.run_config["trainer"]
+        stored = read_json(stored_file)  # CheckpointError naming it when damaged
+        before, now = stored.get("trainer"), self.run_config["trainer"]
+        before = before if isinstance(before, dict) else {}
         changed = {k: [before.get(k), v] for k, v in now.items() if k in before and before[k] != v}
         versions = [stored.get("rnnkit_version"), self.run_config.get("rnnkit_version")]
         if versions[0] != versions[1]:  # a newer rnnkit may resume a run: noted, not refused
             changed["rnnkit_version"] = versions
-        history = stored.get("resumed", [])
+        history = stored.get("resumed")
+        history = history if isinstance(history, list) else []
         history.append({"step": self.progress.step, "changed": changed})
         self.run_config["resumed"] = history
         for key, (old, new) in changed.items():
