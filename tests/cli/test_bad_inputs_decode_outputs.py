@@ -356,3 +356,14 @@ def test_stdin_utf8_still_read(w, capsys, monkeypatch) -> None:
     code, out, err = run(["predict", w["clf"], "--json"], capsys)
     assert code == 0, err
     assert [json.loads(line)["text"] for line in out.splitlines()] == ["a fine film", "café"]
+
+
+@pytest.mark.parametrize("run", ["lm", "clf"])
+@pytest.mark.parametrize(
+    ("extra", "flag"),
+    [(["--source", "{src.txt}"], "--source"), (["--target", "{tgt.txt}"], "--target"),
+     (["--beam", "3"], "--beam")],
+)  # fmt: skip
+def test_evaluate_refuses_seq2seq_flags_for_other_models(run, extra, flag, w, capsys) -> None:
+    data = w["corpus.txt"] if run == "lm" else w["train.csv"]
+    one_line(["evaluate", w[run], "--data", data, *fill(extra, w)], capsys, flag, "seq2seq")

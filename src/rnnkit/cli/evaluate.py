@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rnnkit.cli.options import add_expect_sha256, flag
+from rnnkit.cli.options import add_expect_sha256, flag, given
 from rnnkit.cli.train_classify import add_column_flags, column_options
 from rnnkit.cli.translate import add_seq2seq_flags, evaluate_seq2seq
 from rnnkit.errors import invalid
@@ -38,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     task = read_config(checkpoint_dir(args.dir)).get("task")
     if task == "seq2seq":
         return evaluate_seq2seq(args)
+    seq2seq_only = [name for name in ("source", "target") if getattr(args, name) is not None]
+    seq2seq_only += list(given(args, "decoding"))  # --beam, --length-penalty, ...
+    if seq2seq_only:
+        name = "--" + seq2seq_only[0].replace("_", "-")
+        raise invalid(name, "given", f"--data for a {task!r} model (the seq2seq flags score a"
+                      " translation model)")  # fmt: skip
     if args.data is None:
         raise invalid("--data", None, f"a file to score the {task!r} model on")
     if task == "lm":

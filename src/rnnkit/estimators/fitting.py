@@ -4,7 +4,6 @@ check of ``callbacks``."""
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.text import TextVectorizer
 from rnnkit.train.callbacks import Callback
 from rnnkit.train.checkpoint import save_checkpoint
+from rnnkit.train.metrics import MetricLog
 from rnnkit.validation import check_output_path
 
 HOOKS = ("on_train_begin", "on_step_end", "on_eval_end", "on_train_end")  # what Trainer calls
@@ -54,10 +54,7 @@ def run_directory(out: str | Path | None) -> Iterator[Path]:
 
 def history(out: Path) -> list[dict[str, Any]]:
     """The records of a run's metrics.jsonl: train_loss every log_every steps, val_* metrics."""
-    path = out / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return MetricLog(out / "metrics.jsonl").read()  # [] before the first record
 
 
 def save_fitted(

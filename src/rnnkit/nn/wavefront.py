@@ -226,13 +226,14 @@ class _Wavefront(torch.autograd.Function):
             for layer in range(layers):
                 _layer_rows(grad_rows, layer, time, hidden).index_add_(0, last, grad_h_n[layer])
         steps = buf.shape[0] - 1
-        slope = torch.addcmul(torch.ones((), dtype=buf.dtype), buf[1:], buf[1:], value=-1.0)
-        dz = torch.empty_like(slope)  # dz[s]: the pre-activation gradient of row s + 1
+        # dz[s]: the pre-activation gradient of row s + 1, written over its slope 1 - h^2 (no
+        # second (S, B, L*H) buffer: fresh pages cost a fault each on this first write)
+        dz = torch.addcmul(torch.ones((), dtype=buf.dtype), buf[1:], buf[1:], value=-1.0)
         grad_h0 = torch.empty_like(h0)
         weight_t = weight.t()
         for s in range(steps, 0, -1):
             grad = grad_rows[s]  # complete: row s + 1's dz has been added
-            torch.mul(grad, slope[s - 1], out=dz[s - 1])
+            dz[s - 1].mul_(grad)
             if s < layers:  # row s's slot s is layer s's initial state, not computed
                 grad_h0[s] = grad[:, s * hidden : (s + 1) * hidden]
                 dz[s - 1, :, s * hidden : (s + 1) * hidden] = 0.0
