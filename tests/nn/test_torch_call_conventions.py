@@ -206,3 +206,33 @@ def test_numpy_integers_where_torch_nn_takes_them() -> None:
     assert mine.weight_ih.shape == ref.weight_ih.shape
     with pytest.raises(TypeError):  # torch.nn checks hidden_size's type itself
         rnn.LSTM(3, np.int64(5))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rnnbase_helpers_as_torch_nn(kind) -> None:
+    """check_forward_args, get_expected_hidden_size, check_hidden_size and permute_hidden
+    (what wrappers that pack by hand call) give torch.nn's results and exception types."""
+    ref, mine = pair(kind, 3, 4, num_layers=2, batch_first=True)
+    x = torch.randn(5, 6, 3)
+    packed = pack_padded_sequence(x, [6, 5, 3, 3, 1], batch_first=True)
+    for batch_sizes, data in ((None, x), (packed.batch_sizes, packed.data)):
+        assert mine.get_expected_hidden_size(data, batch_sizes) == ref.get_expected_hidden_size(data, batch_sizes)
+    h = torch.zeros(2, 5, 4)
+    good = (h, h) if kind == "LSTM" else h
+    bad = (h[:, :4], h) if kind == "LSTM" else h[:, :4]
+    for layer in (ref, mine):
+        layer.check_forward_args(x, good, None)
+        with pytest.raises(RuntimeError):
+            layer.check_forward_args(x, bad, None)
+        with pytest.raises(RuntimeError, match="Expected hidden size"):
+            layer.check_hidden_size(h, (2, 4, 4))
+    order = torch.tensor([4, 3, 2, 1, 0])
+    for got, expected in zip(parts(mine.permute_hidden(good, order)),
+                             parts(ref.permute_hidden(good, order)), strict=True):  # fmt: skip
+        assert torch.equal(got, expected)
+    if kind == "LSTM":
+        assert mine.get_expected_cell_size(x, None) == ref.get_expected_cell_size(x, None)
+
+
+def parts(state):
+    return list(state) if isinstance(state, tuple) else [state]

@@ -221,6 +221,51 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             checks.check_state_dtype(name, part, like)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
 
+    # torch.nn.RNNBase's helpers, for code written against them (subclasses, wrappers that
+    # pack by hand): the same arguments, results and exception types.
+    def get_expected_hidden_size(self, input: Tensor, batch_sizes: Tensor | None) -> tuple[int, int, int]:
+        """(layers*directions, batch, H_out) for ``input`` (packed data when batch_sizes)."""
+        if batch_sizes is not None:
+            batch = int(batch_sizes[0])
+        elif input.dim() == 2:  # unbatched
+            batch = 1
+        else:
+            batch = input.size(0) if self.batch_first else input.size(1)
+        return (self.num_layers * self.num_directions, batch, self.output_size)
+
+    def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
+        """torch.nn's input checks: dimensions, dtype, input_size."""
+        self._check_input(input, (2,) if batch_sizes is not None else (2, 3), self._weights_now())
+
+    def check_hidden_size(
+        self, hx: Tensor, expected_hidden_size: tuple[int, ...],
+        msg: str = "Expected hidden size {}, got {}",
+    ) -> None:  # fmt: skip
+        """RuntimeError (ShapeMismatchError) unless hx has exactly the expected size."""
+        if tuple(hx.size()) != tuple(expected_hidden_size):
+            raise invalid("hx", tuple(hx.shape), f"shape {tuple(expected_hidden_size)} "
+                          f"({msg.format(list(expected_hidden_size), list(hx.size()))})",
+                          ShapeMismatchError)  # fmt: skip
+
+    def check_forward_args(self, input: Tensor, hidden: State, batch_sizes: Tensor | None) -> None:
+        """The input, then h_0 (and c_0) against the sizes the input implies."""
+        self.check_input(input, batch_sizes)
+        expected = self.get_expected_hidden_size(input, batch_sizes)
+        if isinstance(hidden, tuple):
+            cell = (*expected[:2], self.hidden_size)
+            self.check_hidden_size(hidden[0], expected, "Expected hidden[0] size {}, got {}")
+            self.check_hidden_size(hidden[1], cell, "Expected hidden[1] size {}, got {}")
+        else:
+            self.check_hidden_size(hidden, expected)
+
+    def permute_hidden(self, hx: State, permutation: Tensor | None) -> State:
+        """hx with its batch dimension (1) in ``permutation``'s order (None: unchanged)."""
+        if permutation is None:
+            return hx
+        if isinstance(hx, tuple):
+            return (hx[0].index_select(1, permutation), hx[1].index_select(1, permutation))
+        return hx.index_select(1, permutation)
+
     @property
     def mode(self) -> str:
         """torch.nn's name for the kernel: 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'."""

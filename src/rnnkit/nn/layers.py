@@ -12,6 +12,7 @@ docs/torch-differences.md.
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
 from rnnkit.errors import invalid
 from rnnkit.nn.dispatch import CellFactory, RecurrentLayer
@@ -152,6 +153,10 @@ class LSTM(RecurrentLayer):
             proj_size, recurrent_dropout=recurrent_dropout, layer_norm=layer_norm, cell=cell,
             implementation=implementation, device=device, dtype=dtype,
         )  # fmt: skip
+
+    def get_expected_cell_size(self, input: Tensor, batch_sizes: Tensor | None) -> tuple[int, int, int]:
+        """(layers*directions, batch, H): c_0's size for ``input``, as torch.nn.LSTM's."""
+        return (*self.get_expected_hidden_size(input, batch_sizes)[:2], self.hidden_size)
 
 
 LSTM.__doc__ = _doc(
