@@ -206,6 +206,9 @@ def test_numpy_integers_where_torch_nn_takes_them() -> None:
     assert mine.weight_ih.shape == ref.weight_ih.shape
     with pytest.raises(TypeError):  # torch.nn checks hidden_size's type itself
         rnn.LSTM(3, np.int64(5))
+    for lib in (nn, rnn):  # a bool hidden size: torch.nn fails in torch.empty
+        with pytest.raises(TypeError):
+            lib.RNN(3, True)
 
 
 @pytest.mark.parametrize("kind", KINDS)

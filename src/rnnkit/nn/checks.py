@@ -53,11 +53,13 @@ def _integral(value: object) -> bool:
 def check_size(
     name: str, value: object, minimum: int = 1, torch_says: str = "", strict: bool = False
 ) -> None:
-    """An int >= minimum: TypeError for a non-int (bool counts as int, as in torch.nn; numpy
-    and 0-d tensor integers too unless ``strict``, as torch.nn checks only hidden_size's type),
+    """An int >= minimum: TypeError for a non-int (bool, numpy and 0-d tensor integers count
+    as ints unless ``strict``, as torch.nn checks only hidden_size's type, and a bool hidden
+    size fails there in torch.empty),
     ValueError for a smaller value (``torch_says``: torch.nn's sentence for it, if not
     "NAME must be greater than zero")."""
-    if not (isinstance(value, int) if strict else _integral(value)):
+    strict_int = isinstance(value, int) and not isinstance(value, bool)
+    if not (strict_int if strict else _integral(value)):
         got = type(value).__name__
         raise invalid(
             name, value, f"an int >= {minimum} ({name} should be of type int, got: {got})",
