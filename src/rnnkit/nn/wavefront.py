@@ -19,8 +19,8 @@ enter only through W's zero blocks); a layer's initial state is written into row
 
 Sums are grouped differently from torch's kernel (layer l's input and recurrent products are
 one product here), so results equal torch.nn's up to float rounding, not bit for bit.
-:func:`serves` keeps the wavefront to what it is faster at (measured: benchmarks/varlen_speed.py
-and benchmarks/seeds_speed.py) and away from what needs torch's kernel (autograd
+:func:`serves` keeps the wavefront to what it is faster at (measured by
+benchmarks/wavefront_speed.py) and away from what needs torch's kernel (autograd
 transforms, tracing, forward-mode AD). A non-finite input or weight goes back to the kernel: a
 nan would otherwise cross into other layers through the zero blocks (0 * nan = nan).
 """
