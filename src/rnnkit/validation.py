@@ -200,7 +200,12 @@ def check_output_file(
     Raises DataError naming the problem (InvalidArgumentError for a missing directory).
     """
     path = _nonempty_path(name, value, what)
-    problem = "is a directory" if path.is_dir() else _path_problem(path)
+    try:
+        problem = "is a directory" if path.is_dir() else _path_problem(path)
+        if problem is None and not path.is_file():  # a writer would block on a pipe forever
+            problem = "is not a regular file (a pipe, socket or device)"
+    except OSError as exc:  # e.g. a name too long for the file system
+        problem = exc.strerror or str(exc)
     if problem and problem != "does not exist":
         raise DataError(f"{name} {str(path)!r}: {problem}; expected {what}")
     if existing_directory and not path.absolute().parent.is_dir():

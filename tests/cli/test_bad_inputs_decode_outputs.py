@@ -11,7 +11,9 @@ import contextlib
 import importlib.util
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -367,3 +369,43 @@ def test_stdin_utf8_still_read(w, capsys, monkeypatch) -> None:
 def test_evaluate_refuses_seq2seq_flags_for_other_models(run, extra, flag, w, capsys) -> None:
     data = w["corpus.txt"] if run == "lm" else w["train.csv"]
     one_line(["evaluate", w[run], "--data", data, *fill(extra, w)], capsys, flag, "seq2seq")
+
+
+# second fuzzing pass: what the machine refuses, columns named twice, empty paths
+LONG = "x" * 300  # a file-name part over the 255 bytes file systems take
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["inspect", "{lm}", "--text", "to be", "--out", "{root}/" + LONG + ".html"], ["too long"]),
+        (["generate", "{root}/" + LONG], ["too long"]),
+        (["train", "classify", "--train", "{train.csv}", "--text-cols", "0", "--steps", "2",
+          "--out", "{root}/o_leak"], ["--text-cols", "label column"]),
+        (["train", "lm", "--corpus", "{corpus.txt}", "--config", "", "--steps", "2", "--out",
+          "{root}/o_cfg"], ["config", "empty path"]),
+        (["train", "seq2seq", "--source", "{src.txt}", "--target", "{tgt.txt}", "--val-source", "",
+          "--steps", "2", "--out", "{root}/o_vs"], ["--val-source", "empty path"]),
+        (["train", "lm", "--corpus", "{corpus.txt}", "--weight-decay", "1e308", "--steps", "2",
+          "--out", "{root}/o_wd"], ["--weight-decay", "1 / lr"]),
+    ],
+)  # fmt: skip
+def test_second_pass_cases(argv, needles, w, capsys) -> None:
+    one_line(fill(argv, w), capsys, *needles)
+
+
+@pytest.mark.parametrize("command", [["inspect", "{lm}", "--text", "to be"], ["export", "{lm}"]])
+def test_an_output_that_is_a_pipe_is_refused_not_waited_on(command, w, capsys) -> None:
+    pipe = Path(w["root"]) / f"pipe_{command[0]}"
+    if not pipe.exists():
+        os.mkfifo(pipe)
+    one_line(fill([*command, "--out", str(pipe)], w), capsys, "not a regular file")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_standard_output_is_one_line_and_status_2(w) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "rnnkit", "generate", w["lm"], "--length", "5"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "No space left" in done.stderr

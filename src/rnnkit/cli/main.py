@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
-        return args.handler(args) or 0
+        status = args.handler(args) or 0
     except RnnkitError as exc:
         print(f"rnnkit: error: {flag_message(exc, argv)}", file=sys.stderr)
         return 2
@@ -116,6 +116,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `rnnkit generate ... | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # what the machine refuses: a full disk, a name too long, a device
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"rnnkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _silence_stdout_if_broken()
+        return 2
+    try:
+        sys.stdout.flush()  # a full disk behind stdout fails here, not at interpreter exit
+    except OSError as exc:
+        print(f"rnnkit: error: standard output: {exc.strerror or exc}", file=sys.stderr)
+        _silence_stdout_if_broken()
+        return 2
+    return status
+
+
+def _silence_stdout_if_broken() -> None:
+    """Point stdout at /dev/null if it cannot be written, so that the interpreter's flush at
+    exit prints no second error."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 if __name__ == "__main__":

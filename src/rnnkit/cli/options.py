@@ -138,7 +138,7 @@ def build_configs(
     dataclass default. The trainer's budget follows :func:`rnnkit.config.with_budget`. A
     section no command has is refused, and an error about a value from the file names it.
     """
-    file = read_config_file(args.config) if args.config else {}
+    file = read_config_file(args.config) if args.config is not None else {}
     if file.get("task", task) != task:
         raise invalid("config", args.config, f"a {task!r} config; it is for {file['task']!r}")
     check_sections(file, owners, args.config)

@@ -251,7 +251,11 @@ class _Reader:
             specs = ["text"]
         else:
             return [i for i in range(width) if i != label], label
-        return [self.column("text_cols", c, names, width) for c in specs], label
+        texts = [self.column("text_cols", c, names, width) for c in specs]
+        if label in texts:  # the same column by name and by index: the label would be input
+            raise invalid("text_cols", self.text_cols, f"columns other than the label column"
+                          f" {label_spec!r} (column {label})")  # fmt: skip
+        return texts, label
 
     def delimited(self, tsv: bool) -> None:
         if csv.field_size_limit() < FIELD_LIMIT:  # process-wide: the csv module has no other

@@ -108,6 +108,9 @@ class TranslationDataConfig:
         for a, b in (("val_source", "val_target"), ("test_source", "test_target")):
             if getattr(self, b) is not None and getattr(self, a) is None:
                 raise invalid(b, getattr(self, b), f"to come with {a}")
+            for name in (a, b):
+                if getattr(self, name) is not None and not str(getattr(self, name)).strip():
+                    raise invalid(name, getattr(self, name), "a path (empty path)")
 
     def read(self, source: str, target: str | None, training: bool = False) -> ParallelTexts:
         """Read pairs with these options; what was skipped is counted in the result (logged
@@ -367,8 +370,8 @@ def train_translator(
     check_run_dir(out, "seq2seq", resume)
     resolve_device(trainer.device)  # no CUDA: one error before a long read
     train = data.read(data.source, data.target, training=True)
-    val = data.read(data.val_source, data.val_target) if data.val_source else None
-    test = data.read(data.test_source, data.test_target) if data.test_source else None
+    val = data.read(data.val_source, data.val_target) if data.val_source is not None else None
+    test = data.read(data.test_source, data.test_target) if data.test_source is not None else None
     return fit_translator(out, train, val, test, data, model, trainer, resume, **fit_options)
 
 

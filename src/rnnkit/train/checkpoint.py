@@ -133,7 +133,10 @@ def save_checkpoint(
                 expected = "tensors, numbers, str, None, lists, tuples, dicts (weights_only)"
                 raise invalid("trainer_state", str(exc).splitlines()[0], expected) from exc
         metadata = {"format": "pt", "rnnkit_aliases": json.dumps(aliases)}
-        safetensors.torch.save_file(tensors, tmp / WEIGHTS, metadata=metadata)
+        try:
+            safetensors.torch.save_file(tensors, tmp / WEIGHTS, metadata=metadata)
+        except safetensors.SafetensorError as exc:  # its I/O errors (a full disk) are not OSError
+            raise CheckpointError(f"{tmp / WEIGHTS}: could not write the weights ({exc})") from exc
         _fsync(tmp / WEIGHTS)
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -132,6 +132,9 @@ class TrainerConfig:
         check_choice("precision", self.precision, PRECISIONS)
         check_float("lr", self.lr, 0, MAX_LR, lo_open=True)
         check_float("weight_decay", self.weight_decay, 0)
+        if self.weight_decay * self.lr >= 1:  # AdamW scales the weights by 1 - lr * wd a step
+            raise invalid("weight_decay", self.weight_decay, f"less than 1 / lr = {1 / self.lr:g}"
+                          " (each step would flip the weights' sign)")  # fmt: skip
         check_float("clip_norm", self.clip_norm, 0)
         check_float("min_lr_ratio", self.min_lr_ratio, 0, 1)
         check_float("ema_epochs", self.ema_epochs, 0, MAX_EMA_EPOCHS)
