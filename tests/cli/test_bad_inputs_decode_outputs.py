@@ -409,3 +409,17 @@ def test_a_full_standard_output_is_one_line_and_status_2(w) -> None:
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "No space left" in done.stderr
+
+
+def test_a_validation_source_alone_is_named_as_such(w, capsys) -> None:
+    argv = ["train", "seq2seq", "--source", w["src.txt"], "--target", w["tgt.txt"],
+            "--val-source", w["src.txt"], "--steps", "2", "--out", w["root"] + "/o_vsa"]  # fmt: skip
+    one_line(argv, capsys, "--val-source", "val_target")
+
+
+def test_translate_refuses_a_source_sentence_longer_than_the_cap(w, capsys, tmp_path) -> None:
+    from rnnkit.tasks.translation import MAX_SOURCE_TOKENS
+
+    long = tmp_path / "long.txt"
+    long.write_text("ich " * (MAX_SOURCE_TOKENS + 1) + "\n")
+    one_line(["translate", w["s2s"], "--file", str(long)], capsys, "sentence 1", "at most")

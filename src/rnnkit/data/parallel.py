@@ -99,17 +99,18 @@ def from_lists(sources: Sequence[str], targets: Sequence[str]) -> ParallelTexts:
 
 def read_parallel(
     source: str | Path, target: str | Path | None = None, *, format: str | None = None,
-    header: bool = False, skip_bad: bool = False,
+    header: bool = False, skip_bad: bool = False, role: str = "source",
 ) -> ParallelTexts:  # fmt: skip
     """Read pairs from two aligned files, or (``target=None``) one two-column TSV/CSV file.
 
     ``format`` (tsv | csv) applies to the one-file form; None infers it from the suffix
     (``.tsv``/``.csv``, before a ``.gz``). ``header`` drops the first row of a TSV/CSV file.
+    ``role`` names the source in errors ("source", "val_source", "test_source").
     """
     source = Path(source)
     if target is None:
         name = f"{source}"
-        rows = _delimited(source, _pair_format(source, format), header)
+        rows = _delimited(source, _pair_format(source, format, role), header)
     else:
         name = f"{source} + {target}"
         rows = _aligned(source, Path(target))
@@ -133,7 +134,7 @@ def read_parallel(
     return pairs
 
 
-def _pair_format(path: Path, format: str | None) -> str:
+def _pair_format(path: Path, format: str | None, role: str) -> str:
     if format is not None:
         if format not in PAIR_FORMATS:
             raise invalid("format", format, "tsv or csv")
@@ -141,8 +142,9 @@ def _pair_format(path: Path, format: str | None) -> str:
     suffixes = [s for s in path.suffixes if s != ".gz"]
     suffix = suffixes[-1].lstrip(".") if suffixes else ""
     if suffix not in PAIR_FORMATS:
+        target = role.replace("source", "target")
         raise invalid(
-            "source", str(path), "two aligned files (source and target), or one .tsv/.csv "
+            role, str(path), f"two aligned files ({role} and {target}), or one .tsv/.csv "
             "file with source and target columns (or give --format)",
         )  # fmt: skip
     return suffix
@@ -150,7 +152,8 @@ def _pair_format(path: Path, format: str | None) -> str:
 
 def _check_file(path: Path) -> None:
     if not path.is_file():
-        raise DataError(f"{path}: no such file; expected a text file, one sentence per line")
+        problem = "is not a regular file (a pipe, socket or device)" if path.exists() else "no such file"
+        raise DataError(f"{path}: {problem}; expected a text file, one sentence per line")
 
 
 def _aligned(source: Path, target: Path) -> Iterator[tuple[int, str, str]]:

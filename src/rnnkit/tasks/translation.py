@@ -112,7 +112,9 @@ class TranslationDataConfig:
                 if getattr(self, name) is not None and not str(getattr(self, name)).strip():
                     raise invalid(name, getattr(self, name), "a path (empty path)")
 
-    def read(self, source: str, target: str | None, training: bool = False) -> ParallelTexts:
+    def read(
+        self, source: str, target: str | None, training: bool = False, role: str = "source"
+    ) -> ParallelTexts:
         """Read pairs with these options; what was skipped is counted in the result (logged
         by :func:`log_skipped` once the run is known to start).
 
@@ -120,8 +122,9 @@ class TranslationDataConfig:
         whole. Every pair skipped is a DataError.
         """
         pairs = read_parallel(
-            source, target, format=self.format, header=self.header, skip_bad=self.skip_bad
-        )
+            source, target, format=self.format, header=self.header, skip_bad=self.skip_bad,
+            role=role,
+        )  # fmt: skip
         if training:
             count = self.make_tokenizer().tokenize
             pairs = pairs.drop_long(lambda s: len(count(s)), self.max_len, self.skip_bad)
@@ -175,9 +178,17 @@ def encode_targets(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[lis
     return [[vocab.bos_id, *vectorizer.encode(t), vocab.eos_id] for t in texts]  # type: ignore[list-item]
 
 
+MAX_SOURCE_TOKENS = 10_000  # one source sentence at most: attention costs source x output
+
+
 def encode_sources(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[list[int]]:
     """Ids of each source sentence (an empty one becomes one <pad> step when collated)."""
-    return [vectorizer.encode(text) for text in texts]
+    encoded = [vectorizer.encode(text) for text in texts]
+    for i, ids in enumerate(encoded):
+        if len(ids) > MAX_SOURCE_TOKENS:
+            raise DataError(f"source sentence {i + 1}: {len(ids):,} tokens; expected at most "
+                            f"{MAX_SOURCE_TOKENS:,} (one sentence per line)")  # fmt: skip
+    return encoded
 
 
 def teacher_forced_loss(
@@ -370,8 +381,10 @@ def train_translator(
     check_run_dir(out, "seq2seq", resume)
     resolve_device(trainer.device)  # no CUDA: one error before a long read
     train = data.read(data.source, data.target, training=True)
-    val = data.read(data.val_source, data.val_target) if data.val_source is not None else None
-    test = data.read(data.test_source, data.test_target) if data.test_source is not None else None
+    val = (data.read(data.val_source, data.val_target, role="val_source")
+           if data.val_source is not None else None)  # fmt: skip
+    test = (data.read(data.test_source, data.test_target, role="test_source")
+            if data.test_source is not None else None)  # fmt: skip
     return fit_translator(out, train, val, test, data, model, trainer, resume, **fit_options)
 
 
