@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmark scripts: machine description and result publishing.
+"""Shared helpers of the benchmark scripts: machine description, interleaved timing and result
+publishing.
 
 Each script saves its figures as JSON under benchmarks/results/ and rewrites its own section
 of benchmarks/RESULTS.md (between ``<!-- name:begin -->`` and ``<!-- name:end -->`` markers).
@@ -11,7 +12,9 @@ import json
 import os
 import platform
 import re
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,6 +33,26 @@ SHARED_DATA = next(
 # Seconds before each timed run, for the previous run's thread pools (torch's OpenMP, OpenBLAS,
 # TensorFlow's) to stop spinning: a run right after one of them was measured slower.
 SETTLE = 0.3
+
+
+def interleaved_medians(
+    runs: dict[str, Callable[[], None]], rounds: int, calls: int = 1
+) -> dict[str, float]:
+    """Median ms per call of each run: after one warm-up call each, ``rounds`` rounds in which
+    the runs take turns, each timed as the best of 3 blocks of ``calls`` calls."""
+    for run in runs.values():  # warm-up
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    run()
+                best = min(best, (time.perf_counter() - start) / calls)
+            times[name].append(best * 1e3)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def machine() -> dict[str, object]:

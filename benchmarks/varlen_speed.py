@@ -12,11 +12,9 @@ weights. The variants take turns within each repeat (interleaved); the figure is
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-from common import publish
+from common import interleaved_medians, publish
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnkit.nn as rnn
@@ -30,16 +28,6 @@ def batch_lengths(seed: int = 0) -> torch.Tensor:
     lengths = torch.randint(28, T + 1, (B,), generator=g)
     lengths[0] = T
     return lengths
-
-
-def timed(fn, calls: int = 3) -> float:
-    """Best of ``calls`` runs of fn(), in ms."""
-    best = float("inf")
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
 
 
 def fwd_bwd(layer: torch.nn.Module, *args, **kwargs):
@@ -68,13 +56,7 @@ def measure(kind: str, dirs: int, layers: int, hidden: int, repeats: int) -> dic
         "torch_packed": fwd_bwd(ref, packed),
         "torch_padded": fwd_bwd(ref, x),
     }
-    for run in variants.values():  # warm-up
-        run()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name, run in variants.items():
-            times[name].append(timed(run))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return interleaved_medians(variants, repeats)
 
 
 def main() -> None:

@@ -12,28 +12,15 @@ wavefront at that size; the grid is what those limits were set from.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
-from common import publish
+from common import interleaved_medians, publish
 
 import rnnkit.nn as rnn
 from rnnkit.nn import wavefront
 
 T = 80
-
-
-def timed(fn: Callable[[], None], calls: int) -> float:
-    """Best of 3 blocks of ``calls`` runs of fn(), in ms per run."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1e3
 
 
 def fwd_bwd(layer: torch.nn.Module, x: torch.Tensor, wave: bool | None = None) -> Callable[[], None]:
@@ -63,14 +50,7 @@ def measure(batch: int, hidden: int, layers: int, rounds: int) -> dict[str, floa
         "wavefront": fwd_bwd(mine, x, wave=True),
         "kernel": fwd_bwd(mine, x, wave=False),
     }
-    for run in variants.values():  # warm-up
-        run()
-    calls = max(1, int(2e5 / (batch * hidden * layers)))
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(rounds):
-        for name, run in variants.items():
-            times[name].append(timed(run, calls))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return interleaved_medians(variants, rounds, calls=max(1, int(2e5 / (batch * hidden * layers))))
 
 
 def main() -> None:
