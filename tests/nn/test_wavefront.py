@@ -213,3 +213,18 @@ def test_output_is_zero_after_each_length_and_h_n_at_the_last_step() -> None:
         assert_close(out[:length, b : b + 1], alone_out)
         assert torch.equal(out[length:, b], torch.zeros_like(out[length:, b]))
         assert_close(h_n[:, b : b + 1], alone_h)
+
+
+def test_a_partly_frozen_stack_gets_torchs_gradients(spy) -> None:
+    ref, mine = pair(3, 4, num_layers=2)
+    for layer in (ref, mine):
+        layer.weight_hh_l1.requires_grad_(False)
+        layer.weight_ih_l0.requires_grad_(False)
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    grads = [
+        torch.autograd.grad(layer(x)[0].sum(), [x, *(p for p in layer.parameters() if p.requires_grad)])
+        for layer in (ref, mine)
+    ]
+    for got, expected in zip(grads[1], grads[0], strict=True):
+        assert_close(got, expected)
+    assert spy == [1]

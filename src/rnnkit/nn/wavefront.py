@@ -241,8 +241,11 @@ class _Wavefront(torch.autograd.Function):
         grad_h0[0] = grad_rows[0, :, :hidden]
         flat = dz.view(steps * buf.shape[1], layers, hidden)
         inputs = buf[:steps].reshape(flat.shape)  # each row's inputs: the row before it
-        grad_hh = [flat[:, k].t() @ inputs[:, k] for k in range(layers)]  # dz_k^T h_k
-        grad_ih = [flat[:, k].t() @ inputs[:, k - 1] for k in range(1, layers)]  # dz_k^T h_{k-1}
+        wanted = ctx.needs_input_grad[5:]  # frozen weights (a frozen stack): no product
+        grad_hh = [flat[:, k].t() @ inputs[:, k] if wanted[k] else None  # dz_k^T h_k
+                   for k in range(layers)]  # fmt: skip
+        grad_ih = [flat[:, k].t() @ inputs[:, k - 1] if wanted[layers + k - 1] else None
+                   for k in range(1, layers)]  # dz_k^T h_{k-1}  # fmt: skip
         return (dz[:time, :, :hidden], grad_h0, flat.sum(0).view(-1), None, None, *grad_hh,
                 *grad_ih)  # fmt: skip
 
