@@ -31,6 +31,12 @@ class ArgumentTypeError(InvalidArgumentError, TypeError):
     a bool (torch.nn raises TypeError there); also a ValueError."""
 
 
+class StateTypeError(ArgumentTypeError, AttributeError):
+    """A recurrent state that is not a tensor where torch.nn calls a tensor method on it (a
+    tuple for a GRU's h_0, None inside an LSTM cell's (h, c)), so torch.nn raises
+    AttributeError; also a TypeError and a ValueError."""
+
+
 class DataError(RnnkitError, ValueError):
     """An input file or text is empty, malformed or unusable; the message names file and line."""
 

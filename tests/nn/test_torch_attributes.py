@@ -103,14 +103,15 @@ def test_flat_weights_follow_to_and_load_state_dict(ref_cls, mine_cls, options) 
 
 
 @pytest.mark.parametrize("cell_type", [rnn.RNNCell, rnn.LSTMCell, rnn.GRUCell])
-def test_cells_trace_and_compile_but_do_not_script(cell_type) -> None:
-    """torch.jit.trace works; torch.jit.script does not (documented in
-    docs/torch-differences.md: the cells' checks raise rnnkit's own exception types)."""
+def test_cells_trace_and_script(cell_type) -> None:
+    """torch.jit.trace records the cell; torch.jit.script compiles torch.nn's cell holding the
+    same parameters (rnnkit.nn.scripting)."""
     torch.manual_seed(0)
     cell = cell_type(3, 4)
     x = torch.randn(2, 3)
     state = (torch.zeros(2, 4), torch.zeros(2, 4)) if cell_type is rnn.LSTMCell else torch.zeros(2, 4)
     traced = torch.jit.trace(cell, (x, state))
     torch.testing.assert_close(traced(x, state), cell(x, state))
-    with pytest.raises(RuntimeError):
-        torch.jit.script(cell)
+    scripted = torch.jit.script(cell)
+    torch.testing.assert_close(scripted(x, state), cell(x, state))
+    assert scripted.weight_ih is cell.weight_ih

@@ -199,7 +199,8 @@ def run(
     h_mask: (B, H_out) recurrent-dropout mask applied to h_{t-1} where it meets W_hh, or None.
 
     Returns the outputs (T, B, H_out), zero at padded steps, and the final state.
-    Under autocast the state and the gate arithmetic stay float32 (the result is float32);
+    Under autocast (float64 aside) the state and the gate arithmetic stay float32 (the result
+    is float32; the layer casts it to torch.nn's dtype);
     the recurrent matrix products run in bf16 under CPU bf16 autocast where
     :func:`rnnkit.nn.precision.bf16_matmul` measured that faster here, else in float32.
     """
@@ -207,7 +208,7 @@ def run(
     c0 = state[1] if len(state) > 1 else None
     inputs = [gi, state[0], c0, weight_hh, bias_hh, weight_hr]
     matmul_dtype = weight_hh.dtype
-    if torch.is_autocast_enabled(device):
+    if torch.is_autocast_enabled(device) and weight_hh.dtype != torch.float64:  # f64 stays
         inputs = [t if t is None else t.float() for t in inputs]
         h_mask = None if h_mask is None else h_mask.float()
         bf16 = _bf16_products(device, kind, weight_hh.shape[1])

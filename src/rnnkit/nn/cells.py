@@ -27,7 +27,17 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
-from rnnkit.nn.checks import NONLINEARITIES, check_cell_input, check_cell_size, check_cell_state
+from rnnkit.nn import scripting
+from rnnkit.nn.checks import (
+    NONLINEARITIES,
+    check_cell_input_size,
+    check_cell_size,
+    check_cell_state,
+    check_cell_state_dims,
+    check_input_dims,
+    check_product_dtype,
+    not_a_state,
+)
 
 Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
 
@@ -50,6 +60,8 @@ def recurrent_projection(
     """
     if h_mask is not None:
         h = h * h_mask
+    if norm_hh is None:  # one product with the bias, as torch's cells (and their autocast dtype)
+        return F.linear(h, weight_hh, bias_hh)
     gh = _layer_norm(F.linear(h, weight_hh), norm_hh)
     return gh if bias_hh is None else gh + bias_hh
 
@@ -208,6 +220,8 @@ class _CellBase(nn.Module):
     """Parameters and checks shared by the three cells (torch.nn.RNNCellBase's layout)."""
 
     num_gates = 1
+    _torch_name = "RNNCell"  # the class name torch.nn's messages start with
+    _state_product_first = True  # torch's RNN and LSTM cell kernels compute W_hh h before W_ih x
 
     def __init__(
         self,
@@ -257,20 +271,53 @@ class _CellBase(nn.Module):
             return None, None
         return (self.ln_ih_weight, self.ln_ih_bias), (self.ln_hh_weight, self.ln_hh_bias)
 
-    def _prepare(self, x: Tensor, hx: Tensor | None, name: str) -> Tensor:
-        """Check one state tensor against x: (B, D) or (D,); return it (zeros (B, H) if None).
+    def _states(
+        self, input: Tensor, names: tuple[str, ...], states: tuple[Tensor | None, ...]
+    ) -> list[Tensor]:
+        """Check the input and the states (``names`` "hx", or "hx[0]" and "hx[1]") in torch.nn's
+        order; return the states (zeros (B, H) or (H,) for None).
 
-        Exception types as torch.nn's cells: ValueError for a state that is not 1-D or 2-D,
-        RuntimeError for one whose size does not fit (:mod:`rnnkit.nn.checks`).
+        Dimensions first (ValueError: the input's, then each state's), then sizes (RuntimeError:
+        the input's features, each state's batch and hidden size), then the dtypes of what meets
+        a weight in a product (RuntimeError: the input and h, in the order torch's kernel
+        multiplies them; c only enters elementwise arithmetic, so it may have another dtype and
+        promotes, as in torch.nn).
         """
-        if hx is None:
-            return x.new_zeros((*x.shape[:-1], self.hidden_size))
-        check_cell_state(name, hx, x, self.hidden_size)
-        return hx
+        check_input_dims(input, (1, 2), self._torch_name)
+        for name, state in zip(names, states, strict=True):
+            if state is not None:
+                check_cell_state_dims(name, state, self._torch_name)
+        self._check_options()
+        check_cell_input_size(input, self.input_size)
+        for name, state in zip(names, states, strict=True):
+            if state is not None:
+                check_cell_state(name, state, input, self.hidden_size)
+        w_ih, w_hh, h = self.weight_ih, self.weight_hh, states[0]
+        if input.dtype != w_ih.dtype or (h is not None and h.dtype != w_hh.dtype):
+            products = [("input", input, w_ih), (names[0], h, w_hh)]
+            for name, tensor, weight in products[:: -1 if self._state_product_first else 1]:
+                if tensor is not None:
+                    check_product_dtype(name, tensor, weight)
+        zeros = (*input.shape[:-1], self.hidden_size)
+        return [input.new_zeros(zeros) if state is None else state for state in states]
+
+    def _check_options(self) -> None:
+        """Options that can be changed after construction, checked at the forward (none here)."""
 
     def _project(self, x: Tensor) -> Tensor:
         norm_ih, _ = self.norms()
         return input_projection(x, self.weight_ih, self.bias_ih, norm_ih)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles for this cell: torch.nn's cell of its kind holding
+        these same parameters (:mod:`rnnkit.nn.scripting`)."""
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
+        torch_cls = getattr(nn, self._torch_name)
+        options = {"nonlinearity": self.nonlinearity} if torch_cls is nn.RNNCell else {}
+        return scripting.torch_twin(
+            self, torch_cls, names, {"layer_norm": self.layer_norm}, self.input_size,
+            self.hidden_size, self.bias, **options,
+        )  # fmt: skip
 
     def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
@@ -318,14 +365,16 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        check_cell_input(input, self.input_size)
-        if self.nonlinearity not in NONLINEARITIES:  # changed after construction
-            raise invalid("nonlinearity", self.nonlinearity, "'tanh' or 'relu' (Unknown"
-                          f" nonlinearity: {self.nonlinearity})", ShapeMismatchError)  # fmt: skip
-        h = self._prepare(input, hx, "hx")
+        (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         gi = self._project(input)
         return simple_rnn_step(gi, h, self.weight_hh, self.bias_hh, self.nonlinearity, norm_hh)
+
+    def _check_options(self) -> None:
+        """A ``nonlinearity`` changed after construction fails here, as in torch.nn."""
+        if self.nonlinearity not in NONLINEARITIES:
+            raise invalid("nonlinearity", self.nonlinearity, "'tanh' or 'relu' (Unknown"
+                          f" nonlinearity: {self.nonlinearity})", ShapeMismatchError)  # fmt: skip
 
     def extra_repr(self) -> str:
         text = super().extra_repr()
@@ -354,6 +403,7 @@ class LSTMCell(_CellBase):
     """
 
     num_gates = 4
+    _torch_name = "LSTMCell"
 
     def __init__(
         self,
@@ -374,7 +424,7 @@ class LSTMCell(_CellBase):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
-        check_cell_input(input, self.input_size)
+        check_input_dims(input, (1, 2), self._torch_name)  # before hx's type, as in torch.nn
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise invalid(
                 "hx", type(hx).__name__ if not isinstance(hx, (tuple, list)) else f"{len(hx)} tensors",
@@ -383,9 +433,8 @@ class LSTMCell(_CellBase):
             )  # fmt: skip
         h0, c0 = (None, None) if hx is None else hx
         if hx is not None and (h0 is None or c0 is None):
-            raise invalid("hx", "None inside (h, c)", "two tensors (h, c)", ArgumentTypeError)
-        h = self._prepare(input, h0, "hx[0]")
-        c = self._prepare(input, c0, "hx[1]")
+            raise not_a_state("hx[0]" if h0 is None else "hx[1]", None, "dim")
+        h, c = self._states(input, ("hx[0]", "hx[1]"), (h0, c0))
         _, norm_hh = self.norms()
         norm_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None
         gi = self._project(input)
@@ -411,10 +460,11 @@ class GRUCell(_CellBase):
     """
 
     num_gates = 3
+    _torch_name = "GRUCell"
+    _state_product_first = False
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        check_cell_input(input, self.input_size)
-        h = self._prepare(input, hx, "hx")
+        (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

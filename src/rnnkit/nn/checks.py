@@ -3,11 +3,13 @@
 Each check refuses exactly what ``torch.nn.RNNBase`` / ``RNNCellBase`` refuse, and raises an
 exception that is an instance of the type torch raises in the same situation (``TypeError``
 for a wrong type, ``ValueError`` for a bad value or a wrong number of dimensions,
-``RuntimeError`` for a size that does not fit), with rnnkit's message naming the argument, the
-value and what was expected, followed in parentheses by torch.nn's own sentence (so tests,
-code and searches written for torch's messages still find them; tested row by row in
-tests/nn/test_torch_errors.py). Every one is also an :class:`rnnkit.errors.InvalidArgumentError`
-(a ``ValueError``). Dimensions as in :mod:`rnnkit.nn.layers`.
+``RuntimeError`` for a size or dtype that does not fit, ``AttributeError`` for a state that is
+not a tensor), with rnnkit's message naming the argument, the value and what was expected,
+followed in parentheses by torch.nn's own sentence, whole (so tests, code and searches written
+for torch's messages still find them; tested call by call in tests/nn/test_torch_errors.py and
+tests/nn/test_torch_module_suite.py). The layers and cells call them in torch.nn's order.
+Every one is also an :class:`rnnkit.errors.InvalidArgumentError` (a ``ValueError``).
+Dimensions as in :mod:`rnnkit.nn.layers`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.autograd import forward_ad
 
-from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
+from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, StateTypeError, invalid
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -117,6 +119,11 @@ def check_layer_args(
         )  # fmt: skip
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """ATen's name of a dtype, as torch's kernel messages print it: "Float", "Double", "Long"."""
+    return torch.empty((), dtype=dtype, device="meta").type().split(".")[-1].removesuffix("Tensor")
+
+
 def check_dtype(input: Tensor, weight: Tensor) -> None:
     """Input and weights share a dtype, outside autocast (torch.nn: ValueError)."""
     if input.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
@@ -128,22 +135,19 @@ def check_dtype(input: Tensor, weight: Tensor) -> None:
         )  # fmt: skip
 
 
-def check_input(
-    input: Tensor, input_size: int, dims: tuple[int, ...], weight: Tensor | None = None,
-    got_word: str = "",
-) -> None:  # fmt: skip
-    """In torch.nn's order: input.dim() in dims (ValueError), the weight's dtype when a weight
-    is given (ValueError), input.size(-1) == input_size (RuntimeError). ``got_word``: "tensor "
-    where torch.nn's sentence says "got 4D tensor instead" (torch.nn.RNN) not "got 4D instead"."""
+def check_input_dims(input: Tensor, dims: tuple[int, ...], module: str, word: str = "") -> None:
+    """``input.dim()`` in ``dims`` (ValueError) with torch.nn's sentence, which starts with the
+    module's name ("GRU: Expected input to be 2D or 3D, got 4D instead"; ``word``: "tensor "
+    where torch.nn.RNN says "got 4D tensor instead")."""
     if input.dim() not in dims:
         shown = " or ".join(f"{d}-D" for d in dims)
-        said = " or ".join(f"{d}D" for d in dims)
-        raise invalid(
-            "input", tuple(input.shape),
-            f"a {shown} tensor (Expected input to be {said}, got {input.dim()}D {got_word}instead)",
-        )  # fmt: skip
-    if weight is not None:
-        check_dtype(input, weight)
+        wanted = " or ".join(f"{d}D" for d in dims)
+        said = f"{module}: Expected input to be {wanted}, got {input.dim()}D {word}instead"
+        raise invalid("input", tuple(input.shape), f"a {shown} tensor ({said})")
+
+
+def check_input_size(input: Tensor, input_size: int) -> None:
+    """The input's last dimension is input_size (torch.nn: RuntimeError)."""
     if input.shape[-1] != input_size:
         raise invalid(
             "input", tuple(input.shape), f"last dimension input_size={input_size} (input.size(-1)"
@@ -164,35 +168,42 @@ def check_state(
         raise invalid(name, tuple(state.shape), f"shape {expected} {meaning}{said}", ShapeMismatchError)
 
 
-def check_cell_input(input: Tensor, input_size: int) -> None:
-    """A cell's input: 1-D or 2-D (ValueError), last dimension input_size (RuntimeError)."""
-    if input.dim() in (1, 2) and input.shape[-1] != input_size:
+def check_cell_state_dims(name: str, state: object, module: str) -> None:
+    """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]") is a 1-D or 2-D tensor (ValueError),
+    checked before any size, as torch.nn's cells do."""
+    if not isinstance(state, Tensor):
+        raise not_a_state(name, state, "dim")
+    if state.dim() not in (1, 2):
+        said = "hidden" if name == "hx" else name
+        raise invalid(
+            name, tuple(state.shape), f"a 1-D or 2-D tensor ({module}: Expected {said} to be 1D or"
+            f" 2D, got {state.dim()}D instead)",
+        )  # fmt: skip
+
+
+def not_a_state(name: str, state: object, method: str) -> StateTypeError:
+    """The error for a state that is not a tensor, with torch.nn's sentence (it calls
+    ``state.<method>()``): an AttributeError, TypeError and ValueError."""
+    kind = type(state).__name__
+    said = f"'{kind}' object has no attribute '{method}'"
+    return invalid(name, kind, f"a tensor ({said})", StateTypeError)  # type: ignore[return-value]
+
+
+def check_cell_input_size(input: Tensor, input_size: int) -> None:
+    """A cell's input has input_size features (torch: RuntimeError from its kernel)."""
+    if input.shape[-1] != input_size:
         got = input.shape[-1]
         raise invalid(
             "input", tuple(input.shape), f"last dimension input_size={input_size} (input has"
             f" inconsistent input_size: got {got} expected {input_size})", ShapeMismatchError,
         )  # fmt: skip
-    check_input(input, input_size, (1, 2))
 
 
 def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) -> None:
-    """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]"): 1-D or 2-D (ValueError), shaped
-    (B, H) for a (B, D) input or (H,) for a (D,) one (RuntimeError)."""
-    if not isinstance(state, Tensor):
-        raise invalid(name, type(state).__name__, "a tensor", ArgumentTypeError)
-    if state.dim() not in (1, 2):
-        said = "hidden" if name == "hx" else name
-        raise invalid(
-            name, tuple(state.shape),
-            f"a 1-D or 2-D tensor (Expected {said} to be 1D or 2D, got {state.dim()}D instead)",
-        )  # fmt: skip
+    """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]"), already checked 1-D or 2-D: shaped
+    (B, H) for a (B, D) input or (H,) for a (D,) one (RuntimeError), batch checked before size
+    as torch's kernel does."""
     torch_name = "hidden1" if name == "hx[1]" else "hidden0"
-    if state.shape[-1] != hidden_size:
-        raise invalid(
-            name, tuple(state.shape), f"last dimension hidden_size={hidden_size} ({torch_name}"
-            f" has inconsistent hidden_size: got {state.shape[-1]}, expected {hidden_size})",
-            ShapeMismatchError,
-        )  # fmt: skip
     if input.dim() == 2 and state.dim() == 2 and state.shape[0] != input.shape[0]:
         raise invalid(
             name, tuple(state.shape), f"the input's batch size {input.shape[0]} (Input batch"
@@ -200,21 +211,33 @@ def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) 
             ShapeMismatchError,
         )  # fmt: skip
     expected = (hidden_size,) if input.dim() == 1 else (input.shape[0], hidden_size)
+    if input.dim() == 2 and state.dim() == 1 and state.shape[0] != input.shape[0]:
+        raise invalid(  # torch.nn reads the size of a 1-D state as its batch
+            name, tuple(state.shape), f"shape {expected} to match the input (Input batch size"
+            f" {input.shape[0]} doesn't match {torch_name} batch size {state.shape[0]})",
+            ShapeMismatchError,
+        )  # fmt: skip
     if input.dim() == 1 and state.dim() == 2 and state.shape[0] != hidden_size:
         raise invalid(  # torch.nn gives the state a batch of 1 and reads its batch as a size
             name, tuple(state.shape), f"shape {expected} to match the unbatched input ({torch_name}"
             f" has inconsistent hidden_size: got {state.shape[0]}, expected {hidden_size})",
             ShapeMismatchError,
         )  # fmt: skip
-    check_state(name, state, expected, "to match the input (batch, hidden_size)")
-    check_state_dtype(name, state, input)
-
-
-def check_state_dtype(name: str, state: Tensor, input: Tensor) -> None:
-    """A state of the input's dtype, outside autocast (torch.nn: RuntimeError from its first
-    product, also on paths that would otherwise cast it)."""
-    if state.dtype != input.dtype and not torch._C._is_any_autocast_enabled():
+    if state.shape[-1] != hidden_size:
         raise invalid(
-            name, f"dtype {state.dtype}", f"the input's dtype {input.dtype} (mat1 and mat2 must"
-            f" have the same dtype, but got {state.dtype} and {input.dtype})", ShapeMismatchError,
+            name, tuple(state.shape), f"last dimension hidden_size={hidden_size} ({torch_name}"
+            f" has inconsistent hidden_size: got {state.shape[-1]}, expected {hidden_size})",
+            ShapeMismatchError,
+        )  # fmt: skip
+    check_state(name, state, expected, "to match the input (batch, hidden_size)")
+
+
+def check_product_dtype(name: str, tensor: Tensor, weight: Tensor) -> None:
+    """``tensor`` meets ``weight`` in a matrix product, so shares its dtype outside autocast
+    (torch: RuntimeError from that product, "mat1 and mat2 must have the same dtype")."""
+    if tensor.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
+        raise invalid(
+            name, f"dtype {tensor.dtype}", f"the weights' dtype {weight.dtype} (mat1 and mat2"
+            f" must have the same dtype, but got {dtype_name(tensor.dtype)} and"
+            f" {dtype_name(weight.dtype)})", ShapeMismatchError,
         )  # fmt: skip

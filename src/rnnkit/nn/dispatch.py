@@ -28,13 +28,19 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, invalid
-from rnnkit.nn import checks, fused
+from rnnkit.nn import checks, fused, precision, scripting
 from rnnkit.nn.layout import RecurrentParameters
 from rnnkit.nn.loop import LoopPath, State
 from rnnkit.nn.sequence import check_lengths, pack_like
 
 logger = logging.getLogger("rnnkit.nn")
 IMPLEMENTATIONS = ("auto", "fused", "loop")
+# per kind: the module name torch.nn's dimension sentence starts with, and its word before
+# "instead" (torch.nn.RNN: "got 4D tensor instead"; LSTM and GRU: "got 4D instead")
+TORCH_WORDS = {
+    "rnn_tanh": ("RNN", "tensor "), "rnn_relu": ("RNN", "tensor "), "lstm": ("LSTM", ""),
+    "gru": ("GRU", ""),
+}  # fmt: skip
 CellFactory = Callable[[int, int], nn.Module]
 
 
@@ -81,12 +87,14 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
                 for layer in range(num_layers)
                 for _ in range(self.num_directions)
             )
+            self._init_flat_weights()
             return
         factory = torch.device(device) if device is not None else None
         self._make_parameters(factory, dtype)
         self.reset_parameters()
         if layer_norm:
             self._make_layer_norms(factory, dtype)
+        self._init_flat_weights()
         self.flatten_parameters()  # made on a GPU (device="cuda"): one cuDNN buffer now
 
     def uses_fused_path(self, steps: int | None = None) -> bool:
@@ -114,45 +122,61 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
     def forward(
         self, input: Tensor | PackedSequence, hx: State | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, State]:
-        """Run the layers; see the class docstring for the shapes of inputs and outputs."""
-        if isinstance(input, PackedSequence):
+        """Run the layers; see the class docstring for the shapes of inputs and outputs.
+
+        Bad arguments are refused in torch.nn's order, with its exception types: the input's
+        dimensions (ValueError), the states' dimensions (RuntimeError), the input's dtype
+        (ValueError) and size (RuntimeError), the states' sizes (RuntimeError), an empty
+        sequence and the states' dtypes (RuntimeError).
+        """
+        packed = isinstance(input, PackedSequence)
+        if packed:
             if lengths is not None:
                 raise invalid("lengths", lengths, "None with a PackedSequence (it has lengths)")
-            weights = self._weights_now()
-            self._check_input(input.data, (2,), weights)
-            batch = int(input.batch_sizes[0])
-            state = self._initial_state(hx, batch, input.data, batched=True)
-            if self._choose_path(len(input.batch_sizes)):
-                return fused.run_packed(self.kind, input, state, weights, **self._flags())
-            padded, lengths = pad_packed_sequence(input)
-            output, final = self._loop(padded, state, lengths, weights)
-            return pack_like(output, lengths, input), final
-        if not isinstance(input, Tensor):
+            data = input.data
+        elif isinstance(input, Tensor):
+            data = input
+            checks.check_input_dims(data, (2, 3), *TORCH_WORDS[self.kind])
+        else:
             raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
                           ArgumentTypeError)  # fmt: skip
         weights = self._weights_now()
-        self._check_input(input, (2, 3), weights)
-        unbatched = input.dim() == 2
-        if unbatched:
+        batched = packed or data.dim() == 3
+        parts = self._state_parts(hx, None if packed else data.dim())
+        if packed:
+            checks.check_input_dims(data, (2,), *TORCH_WORDS[self.kind])
+        self._check_input(data, weights)
+        if packed:
+            state = self._initial_state(parts, int(input.batch_sizes[0]), data, weights)
+            if self._choose_path(len(input.batch_sizes)):
+                output, final = fused.run_packed(self.kind, input, state, weights, **self._flags())
+            else:
+                padded, lengths = pad_packed_sequence(input)
+                out, final = self._loop(padded, state, lengths, weights)
+                output = pack_like(out, lengths, input)
+            if precision.cpu_autocast(data, weights[0] if weights else None):
+                output, final = self._autocast_result(output, final, data, state)
+            return output, final
+        if not batched:
             if lengths is not None:
                 raise invalid("lengths", lengths, "None for an unbatched (time, features) input")
-            x = input.unsqueeze(1)
+            x = data.unsqueeze(1)
+            parts = None if parts is None else [p.unsqueeze(1) for p in parts]
         else:
-            x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
+            x = data.transpose(0, 1) if self.batch_first else data  # (T, B, D)
         time, batch = x.shape[0], x.shape[1]
-        if time == 0:  # torch's kernel's sentence, on both paths
-            raise invalid("input", tuple(input.shape), "at least one time step (Expected sequence"
-                          " length to be larger than 0 in RNN)", ShapeMismatchError)  # fmt: skip
+        state = self._initial_state(parts, batch, x, weights, time)
         if lengths is not None:
             lengths = check_lengths(lengths, batch, time)
-        state = self._initial_state(hx, batch, x, batched=not unbatched)
         if self._choose_path(time):
             output, final = fused.run_padded(
                 self.kind, x, state, weights, lengths, **self._flags()
             )
         else:
             output, final = self._loop(x, state, lengths, weights)
-        if unbatched:
+        if precision.cpu_autocast(x, weights[0] if weights else None):
+            output, final = self._autocast_result(output, final, x, state)
+        if not batched:
             output = output.squeeze(1)
             final = (
                 tuple(s.squeeze(1) for s in final) if isinstance(final, tuple) else final.squeeze(1)
@@ -168,14 +192,16 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         return use_fused
 
     def _weights_now(self) -> list[Tensor]:
-        """The flat weights, looked up once per forward (a parametrization such as
-        spectral_norm then runs once per forward, as with torch.nn); [] with a user cell."""
-        return self._flat_weights
+        """The flat weights for a forward (``_flat_weights``, refreshed when a weight attribute
+        changed; each weight looked up once, so a parametrization such as spectral_norm runs
+        once per forward); [] with a user cell."""
+        return self._update_flat_weights()  # type: ignore[return-value]
 
-    def _check_input(self, input: Tensor, dims: tuple[int, ...], weights: list[Tensor]) -> None:
-        """torch.nn's order: dimensions (ValueError), dtype (ValueError), size (RuntimeError)."""
-        got_word = "tensor " if self.kind.startswith("rnn_") else ""  # torch.nn.RNN's wording
-        checks.check_input(input, self.input_size, dims, weights[0] if weights else None, got_word)
+    def _check_input(self, input: Tensor, weights: list[Tensor]) -> None:
+        """After its dimensions, as torch.nn: the input's dtype (ValueError), size (RuntimeError)."""
+        if weights and weights[0] is not None:
+            checks.check_dtype(input, weights[0])
+        checks.check_input_size(input, self.input_size)
 
     def _flags(self) -> dict[str, object]:
         return {
@@ -183,43 +209,85 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             "training": self.training, "bidirectional": self.num_directions == 2,
         }  # fmt: skip
 
-    def _initial_state(self, hx: State | None, batch: int, like: Tensor, batched: bool) -> State:
-        """Check hx against (L*dirs, B, H_out) (and c against (L*dirs, B, H)); zeros if None.
+    def _state_parts(self, hx: State | None, input_dims: int | None) -> list[Tensor] | None:
+        """hx's tensors ([h_0] or [h_0, c_0]; None for zeros), checked for type and, for a
+        padded input of ``input_dims`` dimensions, for dimensions (torch.nn: RuntimeError "For
+        batched 3-D input, hx should also be 3-D"). A packed input's states are only checked
+        for size (torch.nn's sentence: "Expected hidden size ...")."""
+        if hx is None:
+            return None
+        if self.has_cell_state:  # torch.nn reads hx[0] and hx[1] (TypeError for an int)
+            if not isinstance(hx, (tuple, list)) and not isinstance(hx, Tensor):
+                raise invalid("hx", type(hx).__name__, "a tuple (h_0, c_0)", ArgumentTypeError)
+            if isinstance(hx, Tensor) or len(hx) != 2:
+                shown = type(hx).__name__ if isinstance(hx, Tensor) else f"{len(hx)} items"
+                raise invalid("hx", shown, "a tuple (h_0, c_0) of two tensors", ShapeMismatchError)
+            for name, part in zip(("hx[0]", "hx[1]"), hx, strict=True):
+                if not isinstance(part, Tensor):
+                    raise checks.not_a_state(name, part, "dim")
+            parts = list(hx)
+        elif isinstance(hx, Tensor):
+            parts = [hx]
+        else:  # torch.nn fails on hx.dim() (hx.size() when packed): a tuple is no tensor here
+            raise checks.not_a_state("hx", hx, "dim" if input_dims else "size")
+        if input_dims is not None and [p.dim() for p in parts] != [input_dims] * len(parts):
+            kind = "batched" if input_dims == 3 else "unbatched"
+            if self.has_cell_state:
+                got = ", ".join(f"{p.dim()}-D" for p in parts)
+                said = f"hx and cx should also be {input_dims}-D but got ({got}) tensors"
+            else:
+                said = f"hx should also be {input_dims}-D but got {parts[0].dim()}-D tensor"
+            wrong = next(p for p in parts if p.dim() != input_dims)
+            raise invalid(
+                "hx" if wrong is parts[0] else "cx", tuple(wrong.shape),
+                f"a {input_dims}-D state, as the input is {input_dims}-D (For {kind}"
+                f" {input_dims}-D input, {said})", ShapeMismatchError,
+            )  # fmt: skip
+        return parts
 
-        Unbatched (``batched=False``): h_0 (L*dirs, H_out) is given a batch dimension of 1.
-        Wrong dimensions or sizes raise RuntimeError-compatible errors, as torch.nn does.
-        """
+    def _initial_state(
+        self, parts: list[Tensor] | None, batch: int, like: Tensor, weights: list[Tensor],
+        time: int = 1,
+    ) -> State:  # fmt: skip
+        """Check h_0 (and c_0) against (L*dirs, B, H_out) (and (L*dirs, B, H)): zeros of the
+        input's dtype if None. Then an empty sequence (``time`` 0) and, as torch's kernels
+        would next, the states' dtypes (RuntimeError)."""
         count = self.num_layers * self.num_directions
         shapes = [(count, batch, self.output_size)]
         if self.has_cell_state:
             shapes.append((count, batch, self.hidden_size))
-        if hx is None:
-            zeros = [like.new_zeros(shape) for shape in shapes]
-            return (zeros[0], zeros[1]) if self.has_cell_state else zeros[0]
-        parts = list(hx) if isinstance(hx, (tuple, list)) else [hx]
-        expected = "a tuple (h_0, c_0)" if self.has_cell_state else "a tensor h_0"
-        if len(parts) != len(shapes) or not all(isinstance(p, Tensor) for p in parts):
-            raise invalid("hx", type(hx).__name__, expected, ShapeMismatchError)
-        dims = 3 if batched else 2
-        kind = "batched" if batched else "unbatched"
+        if parts is None:
+            parts = [like.new_zeros(shape) for shape in shapes]
+        else:
+            torch_names = ("hidden[0]", "hidden[1]") if self.has_cell_state else ("hidden",)
+            for name, part, shape, said in zip(("hx", "cx"), parts, shapes, torch_names, strict=False):
+                checks.check_state(name, part, shape, "(layers*directions, batch, size)", said)
+        if time == 0:  # torch's kernel's sentence, on both paths
+            raise invalid("input", tuple(like.shape), "at least one time step (Expected sequence"
+                          " length to be larger than 0 in RNN)", ShapeMismatchError)  # fmt: skip
+        weight = weights[1] if weights else None
         for name, part in zip(("hx", "cx"), parts, strict=False):
-            if part.dim() != dims:
-                if self.has_cell_state:
-                    got = ", ".join(f"{p.dim()}-D" for p in parts)
-                    said = f"hx and cx should also be {dims}-D but got ({got}) tensors"
-                else:
-                    said = f"hx should also be {dims}-D but got {part.dim()}-D tensor"
-                raise invalid(
-                    name, tuple(part.shape), f"a {dims}-D state, as the input is {dims}-D"
-                    f" (For {kind} {dims}-D input, {said})", ShapeMismatchError,
-                )  # fmt: skip
-        if not batched:
-            parts = [p.unsqueeze(1) for p in parts]
-        torch_names = ("hidden[0]", "hidden[1]") if self.has_cell_state else ("hidden",)
-        for name, part, shape, said in zip(("hx", "cx"), parts, shapes, torch_names, strict=False):
-            checks.check_state(name, part, shape, "(layers*directions, batch, size)", said)
-            checks.check_state_dtype(name, part, like)
+            if weight is not None and part.dtype != weight.dtype:
+                checks.check_product_dtype(name, part, weight)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
+
+    def _autocast_result(
+        self, output: Tensor | PackedSequence, final: State, x: Tensor, state: State
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """Under CPU autocast (:func:`rnnkit.nn.precision.cpu_autocast`), the output and final
+        states in the dtypes torch.nn returns there
+        (:func:`rnnkit.nn.precision.torch_autocast_dtypes`), whatever precision rnnkit
+        computed in."""
+        states = final if isinstance(final, tuple) else (final,)
+        initial = state if isinstance(state, tuple) else (state,)
+        sizes = output.batch_sizes if isinstance(output, PackedSequence) else None
+        uneven = sizes is not None and int(sizes[0]) != int(sizes[-1])
+        dtypes = precision.torch_autocast_dtypes(
+            self.kind, x, [s.dtype for s in initial], uneven, bool(self.proj_size)
+        )
+        output = output.to(dtypes[0])
+        cast = tuple(s.to(d) for s, d in zip(states, dtypes[1:], strict=True))
+        return output, (cast if isinstance(final, tuple) else cast[0])
 
     # torch.nn.RNNBase's helpers, for code written against them (subclasses, wrappers that
     # pack by hand): the same arguments, results and exception types.
@@ -227,15 +295,21 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         """(layers*directions, batch, H_out) for ``input`` (packed data when batch_sizes)."""
         if batch_sizes is not None:
             batch = int(batch_sizes[0])
-        elif input.dim() == 2:  # unbatched
-            batch = 1
         else:
             batch = input.size(0) if self.batch_first else input.size(1)
         return (self.num_layers * self.num_directions, batch, self.output_size)
 
     def check_input(self, input: Tensor, batch_sizes: Tensor | None) -> None:
-        """torch.nn's input checks: dimensions, dtype, input_size."""
-        self._check_input(input, (2,) if batch_sizes is not None else (2, 3), self._weights_now())
+        """torch.nn's checks of an input as its forward passes it on (3-D, or packed data 2-D):
+        the weights' dtype (ValueError), the dimensions and the size (RuntimeError)."""
+        weights = self._weights_now()
+        if weights and weights[0] is not None:
+            checks.check_dtype(input, weights[0])
+        dims = 2 if batch_sizes is not None else 3
+        if input.dim() != dims:
+            raise invalid("input", tuple(input.shape), f"a {dims}-D tensor (input must have"
+                          f" {dims} dimensions, got {input.dim()})", ShapeMismatchError)  # fmt: skip
+        checks.check_input_size(input, self.input_size)
 
     def check_hidden_size(
         self, hx: Tensor, expected_hidden_size: tuple[int, ...],
@@ -265,6 +339,25 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         if isinstance(hx, tuple):
             return (hx[0].index_select(1, permutation), hx[1].index_select(1, permutation))
         return hx.index_select(1, permutation)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles for this layer: torch.nn's module of its kind
+        holding these same parameters (:mod:`rnnkit.nn.scripting`)."""
+        torch_cls = {"lstm": nn.LSTM, "gru": nn.GRU}.get(self.kind, nn.RNN)
+        options = {
+            "num_layers": self.num_layers, "bias": self.bias, "batch_first": self.batch_first,
+            "dropout": self.dropout, "bidirectional": self.bidirectional,
+        } | ({"proj_size": self.proj_size} if self.proj_size else {}) | (
+            {"nonlinearity": self.nonlinearity} if torch_cls is nn.RNN else {}
+        )  # fmt: skip
+        extras = {
+            "layer_norm": self.layer_norm, "recurrent_dropout": bool(self.recurrent_dropout),
+            "cell": self.user_cell,
+        }  # fmt: skip
+        return scripting.torch_twin(
+            self, torch_cls, self._flat_weights_names, extras, self.input_size, self.hidden_size,
+            **options,
+        )  # fmt: skip
 
     @property
     def mode(self) -> str:

@@ -30,16 +30,6 @@ State = Tensor | tuple[Tensor, Tensor]
 KERNEL_FLAGS = ("has_biases", "num_layers", "dropout", "training", "bidirectional")  # in order
 
 
-def _cpu_autocast(x: Tensor) -> bool:
-    """True under CPU autocast, where rnnkit picks the kernel's precision itself.
-
-    torch's autocast leaves the CPU recurrent kernels alone or fails (torch 2.13's oneDNN
-    LSTM cannot build a bf16 primitive on some CPUs), and where bf16 works it is faster on
-    some CPUs and 5-60x slower on others: :mod:`rnnkit.nn.precision` measures which.
-    """
-    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-
-
 def _kernel_dtype(mode: str, weights: list[Tensor]) -> torch.dtype:
     """bf16 when autocast asks for it and the measurement says it pays here, else fp32."""
     if torch.get_autocast_dtype("cpu") != torch.bfloat16:
@@ -107,7 +97,12 @@ def run_padded(
     padded steps give zero outputs and each h_n is taken at its sequence's last step.
     """
     flags = (has_biases, num_layers, dropout, training, bidirectional)
-    if _cpu_autocast(x):
+    # Under CPU autocast (float64 aside) rnnkit picks the kernel's precision itself: torch's
+    # autocast leaves the CPU recurrent kernels alone or fails (torch 2.13's oneDNN LSTM cannot
+    # build a bf16 primitive on some CPUs), and where bf16 works it is faster on some CPUs and
+    # 5-60x slower on others (rnnkit.nn.precision measures which). The layer then returns
+    # torch.nn's dtypes (precision.torch_autocast_dtypes).
+    if precision.cpu_autocast(x, weights[0]):
         dtype = _kernel_dtype(mode, weights)
         with torch.autocast("cpu", enabled=False):
             return run_padded(

@@ -22,10 +22,12 @@ overrides: ``0`` = never bf16 (no measurement), ``1`` = always.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
 import torch
+from torch import Tensor
 
 from rnnkit.nn import measured
 
@@ -48,6 +50,62 @@ def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> bool
 def size_class(hidden: int) -> int:
     """Hidden sizes measured together: the power of two at or above ``hidden`` (>= 64)."""
     return max(64, 1 << (hidden - 1).bit_length())
+
+
+def cpu_autocast(x: Tensor, weight: Tensor | None) -> bool:
+    """Is CPU autocast on for this input and weight? (It leaves float64 alone, so a float64
+    input or model computes in float64, as torch.nn's does.)"""
+    return (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and x.dtype != torch.float64
+        and (weight is None or weight.dtype != torch.float64)
+    )
+
+
+@functools.cache
+def _onednn_supports(dtype: torch.dtype) -> bool:
+    """Does this CPU run oneDNN's bf16 (fp16) kernels? torch.nn's LSTM asks the same."""
+    check = {torch.bfloat16: "_is_mkldnn_bf16_supported", torch.float16: "_is_mkldnn_fp16_supported"}
+    return bool(getattr(torch.ops.mkldnn, check[dtype])())
+
+
+def _onednn_lstm(x: Tensor) -> bool:
+    """Would torch.nn.LSTM run oneDNN's LSTM on this padded input (ATen's use_mkldnn)?"""
+    if not (torch.backends.mkldnn.is_available() and torch._C._get_mkldnn_enabled()):
+        return False
+    if x.numel() == 0:
+        return False
+    if x.dtype == torch.float32:
+        return True
+    if x.dtype == torch.bfloat16:
+        return _onednn_supports(torch.bfloat16)
+    return x.dtype == torch.float16 and not torch.is_grad_enabled() and _onednn_supports(x.dtype)
+
+
+def torch_autocast_dtypes(
+    mode: str, x: Tensor, state: list[torch.dtype], uneven: bool, projected: bool
+) -> tuple[torch.dtype, ...]:
+    """The dtypes of torch.nn's (output, h_n[, c_n]) under CPU autocast (:func:`cpu_autocast`).
+
+    Autocast runs torch's products in its lower precision L (bf16 or fp16) and leaves the rest
+    of the arithmetic to type promotion, so: RNN gives L; GRU's h_t = n + z (h_{t-1} - n)
+    promotes L with h_0's dtype; LSTM's c_t = f c_{t-1} + i g promotes L with c_0's dtype and
+    h_t = o tanh(c_t) follows it, or is L with a projection (a product). oneDNN's LSTM (no
+    projection, where torch.nn uses it; not for a PackedSequence of ``uneven`` lengths) runs
+    wholly in L. ``state``: the initial states' dtypes (h_0[, c_0]; the input's when zeros).
+    """
+    low = torch.get_autocast_dtype("cpu")
+    if mode.startswith("rnn_"):
+        return (low, low)
+    if mode == "gru":
+        h = torch.promote_types(low, state[0])
+        return (h, h)
+    if not uneven and not projected and _onednn_lstm(x):
+        return (low, low, low)
+    c = torch.promote_types(low, state[1])
+    h = low if projected else c
+    return (h, h, c)
 
 
 def bf16_kernel(mode: str, hidden: int, kernel: Callable[..., tuple[torch.Tensor, ...]]) -> bool:
