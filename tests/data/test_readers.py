@@ -14,6 +14,7 @@ from rnnkit.data.readers import (
     from_lists,
     label_names_from,
     read_labelled,
+    read_texts,
     shuffled,
     train_val_split,
 )
@@ -126,10 +127,49 @@ def test_nonexistent_column_lists_the_columns(tmp_path: Path) -> None:
     path = write(tmp_path / "c.csv", "title,description,class\nt,d,1\n")
     with pytest.raises(InvalidArgumentError, match=r"text_cols='body'.*\(title, description, cl"):
         read_labelled(path, text_cols="body", label_col="class")
-    with pytest.raises(InvalidArgumentError, match=r"label_col='label'.*title, description, cl"):
-        read_labelled(path)  # the defaults "text" and "label" are not in this header
+    unknown = write(tmp_path / "u.csv", "head,tail,kind\nt,d,1\n")
+    with pytest.raises(InvalidArgumentError, match=r"label_col='label'.*head, tail, kind"):
+        read_labelled(unknown)  # no "label" and no other name of LABEL_NAMES in this header
     with pytest.raises(InvalidArgumentError, match=r"label_col=5.*0\.\.2 \(the file has no header"):
         read_labelled(path, header=False, label_col=5)
+
+
+@pytest.mark.parametrize(
+    ("header", "texts", "label", "inferred"),
+    [
+        ("review,sentiment", ["review"], "sentiment", "text from 'review'; label from 'sentiment'"),
+        ("Label,Text", ["Text"], "Label", "text from 'Text'; label from 'Label'"),
+        ("Class Index,Title,Description", ["Title", "Description"], "Class Index", None),
+        ("id,text,target", ["text"], "target", "label from 'target'"),
+        ("sentence\tlabel", ["sentence"], "label", "text from 'sentence'"),
+        ("label,body_of_message", ["body_of_message"], "label", None),  # the one other column
+        ("title,text,label", ["text"], "label", ""),  # "text" itself wins over other text names
+    ],
+)
+def test_columns_found_by_common_header_names(
+    tmp_path: Path, header: str, texts: list[str], label: str, inferred: str | None
+) -> None:
+    sep = "\t" if "\t" in header else ","
+    names = header.split(sep)
+    row = {n: f"v-{n}" for n in names}
+    row[label] = "pos"
+    path = write(tmp_path / ("a.tsv" if sep == "\t" else "a.csv"),
+                 f"{header}\n{sep.join(row[n] for n in names)}\n")  # fmt: skip
+    data = read_labelled(path)
+    assert data.texts == [" ".join(f"v-{t}" for t in texts)] and data.labels == ["pos"]
+    if inferred is not None:
+        assert data.inferred == inferred
+    jsonl = write(tmp_path / "a.jsonl", json.dumps(row) + "\n")
+    assert read_labelled(jsonl).texts == data.texts
+    assert read_texts(path) == data.texts  # unlabelled reads find the text the same way
+
+
+def test_named_columns_are_never_replaced_by_found_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.csv", "review,sentiment,note\ngood,pos,x\n")
+    assert read_labelled(path, text_cols="note").texts == ["x"]
+    assert read_labelled(path, label_col="note").labels == ["x"]
+    with pytest.raises(InvalidArgumentError, match=r"label_col='label'.*a, b"):
+        read_labelled(write(tmp_path / "b.csv", "a,b\n1,2\n"))  # nothing to go by: as before
 
 
 def test_empty_file_missing_file_and_unknown_format(tmp_path: Path) -> None:

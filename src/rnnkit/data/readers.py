@@ -35,6 +35,16 @@ _MAX_EXAMPLES = 5  # skipped rows whose reasons are kept in LabelledTexts.skippe
 Column = str | int
 _SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
+# Header names that public datasets give their label and text columns, tried when no column is
+# named and the header has no "label" / "text" (compared in lower case, spaces and hyphens as
+# "_"): the first label name present is the label; every text name present (e.g. AG News'
+# title and description) is joined as text.
+LABEL_NAMES = ("label", "labels", "class", "class_index", "category", "sentiment", "polarity",
+               "target", "intent", "topic", "y")  # fmt: skip
+TEXT_NAMES = ("text", "sentence", "review", "content", "document", "comment", "message", "tweet",
+              "question", "title", "description", "body", "headline", "utterance", "query",
+              "abstract", "x")  # fmt: skip
+
 FIELD_LIMIT = 1 << 20  # longest CSV field read, in characters (csv's default: 131,072;
 # a 20 Newsgroups message has 160,616); a longer one is a DataError (an unclosed quote)
 
@@ -48,6 +58,7 @@ class LabelledTexts:
     source: str = "<lists>"  # file or folder read, for messages
     skipped: int = 0  # bad rows skipped (skip_bad_rows=True)
     skipped_examples: list[str] = field(default_factory=list)  # "file:line: problem", first few
+    inferred: str = ""  # the columns found by their header names (LABEL_NAMES, TEXT_NAMES), if any
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -233,22 +244,45 @@ class _Reader:
         expected = f"a column name in the header ({', '.join(names)}) or an index 0..{width - 1}"
         raise invalid(arg, spec, expected)
 
+    def default_names(self, names: list[str]) -> tuple[list[str], str]:
+        """(text columns, label column) for a header when none was named: "text" and "label"
+        in any case, else the names public datasets use (TEXT_NAMES, LABEL_NAMES). What was
+        found other than "text" and "label" is noted in ``data.inferred``; nothing found
+        leaves "text" / "label", which then fail with the header in the message."""
+        lower = [re.sub(r"[\s-]+", "_", n.strip().lower()) for n in names]  # "Class Index"
+        label = "label"
+        if self.labelled and self.label_col is None:
+            found = next((n for n in LABEL_NAMES if n in lower), None)
+            label = names[lower.index(found)] if found else "label"
+        texts = ["text"]
+        if self.text_cols is None:
+            pairs = [(n, low) for n, low in zip(names, lower, strict=True) if n != label]
+            candidates = [n for n, low in pairs if low in TEXT_NAMES]
+            exact = [n for n, low in pairs if low == "text"]
+            others = [n for n in names if n != label]  # one column beside the label: the text
+            texts = exact or candidates or (others if len(others) == 1 else texts)
+        notes = [f"text from {', '.join(map(repr, texts))}"] if texts != ["text"] else []
+        notes += [f"label from {label!r}"] if label != "label" else []
+        self.data.inferred = "; ".join(notes)
+        return texts, label
+
     def columns(self, names: list[str] | None, width: int) -> tuple[list[int], int]:
         """(text column indices, label column index) for a header ``names`` or ``width`` fields;
         unlabelled: the label index is -1 and, without a header, every column is text."""
+        default_texts, default_label = self.default_names(names) if names else (["text"], "label")
         if not self.labelled:
-            specs = _as_list(self.text_cols if self.text_cols is not None else "text")
+            specs = _as_list(self.text_cols if self.text_cols is not None else default_texts)
             if self.text_cols is None and names is None:
                 return list(range(width)), -1
             return [self.column("text_cols", c, names, width) for c in specs], -1
         label_spec = self.label_col
         if label_spec is None:
-            label_spec = "label" if names is not None else 0
+            label_spec = default_label if names is not None else 0
         label = self.column("label_col", label_spec, names, width)
         if self.text_cols is not None:
             specs = _as_list(self.text_cols)
         elif names is not None:
-            specs = ["text"]
+            specs = default_texts
         else:
             return [i for i in range(width) if i != label], label
         texts = [self.column("text_cols", c, names, width) for c in specs]
@@ -288,9 +322,7 @@ class _Reader:
     def jsonl(self) -> None:
         text_keys = _as_list("text" if self.text_cols is None else self.text_cols)
         label_key = "label" if self.label_col is None else self.label_col
-        keys = [*(("text_cols", k) for k in text_keys)]
-        keys += [("label_col", label_key)] if self.labelled else []
-        for arg, key in keys:
+        for arg, key in [("text_cols", k) for k in text_keys] + [("label_col", label_key)]:
             if not isinstance(key, str):
                 raise invalid(arg, key, "a key name (str) for JSON Lines")
         checked = False
@@ -308,6 +340,9 @@ class _Reader:
                     self.bad(where, f"a JSON {type(record).__name__}", "one JSON object per line")
                     continue
                 if not checked:  # the first record tells whether the keys exist at all
+                    text_keys, label_key = self.json_keys(list(record), text_keys, label_key)
+                    keys = [("text_cols", k) for k in text_keys]
+                    keys += [("label_col", label_key)] if self.labelled else []
                     for arg, key in keys:
                         if key not in record:
                             raise invalid(arg, key, f"a key of the records ({', '.join(record)})")
@@ -320,6 +355,17 @@ class _Reader:
                     self.bad(where, problem, "a string or an integer as the class label")
                 else:
                     self.add(where, texts, label)
+
+    def json_keys(
+        self, record_keys: list[str], text_keys: list[str], label_key: str
+    ) -> tuple[list[str], str]:
+        """The text and label keys of JSON Lines records: as named, or found by name
+        (:meth:`default_names`) among the first record's keys when none was named."""
+        if self.text_cols is not None and (self.label_col is not None or not self.labelled):
+            return text_keys, label_key
+        found_texts, found_label = self.default_names(record_keys)
+        texts = text_keys if self.text_cols is not None else found_texts
+        return texts, label_key if self.label_col is not None else found_label
 
     def folder(self, classes: Sequence[str] | None) -> None:
         root = self.path
