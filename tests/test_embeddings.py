@@ -17,7 +17,7 @@ from rnnkit.embeddings import (
     embedding_layer,
     load_vectors,
 )
-from rnnkit.errors import DataError, InvalidArgumentError
+from rnnkit.errors import ArgumentTypeError, DataError, InvalidArgumentError
 
 GLOVE = Path(__file__).resolve().parents[1].parent / "shared/data/glove/glove.6B.50d.100k.txt.gz"
 WORDS = ["the", "King", "queen", "café", "apple", "banana"]
@@ -216,3 +216,74 @@ def test_real_glove_loads_fast_and_has_sane_neighbours() -> None:
     neighbours = [w for w, _ in vectors.most_similar("rome", top=10)]
     assert {"paris", "italy", "naples"} & set(neighbours), neighbours
     assert vectors.similarity("king", "queen") > vectors.similarity("king", "banana") + 0.3
+
+
+# ---- a word2vec header that disagrees with the file, words listed twice ----
+@pytest.mark.parametrize(
+    ("name", "data", "pattern"),
+    [
+        ("fewer.vec", "3 2\nfine 1 0\nfilm 0 1\n", r"fewer\.vec:1: header '3 2' announces N=3 vectors; the file has 2 vector lines"),
+        ("more.vec", "1 2\nfine 1 0\nfilm 0 1\n", r"more\.vec:1: header '1 2' announces N=1 vectors; the file has 2"),
+        ("more.bin", b"1 2\nfine " + np.ones(2, "<f4").tobytes() + b"\nfilm " + np.ones(2, "<f4").tobytes() + b"\n",
+         r"more\.bin:1: header '1 2' announces N=1 vectors; the file goes on after vector N"),
+    ],
+)  # fmt: skip
+def test_a_word2vec_header_must_count_the_vectors(tmp_path: Path, name, data, pattern) -> None:
+    with pytest.raises(DataError, match=pattern):
+        load_vectors(write(tmp_path / name, data))
+    assert load_vectors(tmp_path / name, limit=1).words == ["fine"]  # a limit stops the read first
+
+
+def test_the_header_count_of_a_whole_file_passes(tmp_path: Path, table: np.ndarray) -> None:
+    assert load_vectors(write(tmp_path / "v.bin", word2vec_binary(table))).words == WORDS
+    text = f"{len(WORDS)} 5\n" + glove_text(table) + "\n"  # a blank last line is no vector
+    assert load_vectors(write(tmp_path / "v.vec", text)).words == WORDS
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "pattern"),
+    [
+        ("dup.txt", "fine 1 1\nfilm 0 1\nfine 2 2\n", r"dup\.txt:3: word 'fine' again \(first at line 1\); expected each word once"),
+        ("dup.vec", "3 2\nfine 1 1\nfilm 0 1\nfine 2 2\n", r"dup\.vec:4: word 'fine' again \(first at line 2\)"),
+        ("dup.bin", b"2 2\nfine " + np.ones(2, "<f4").tobytes() + b"\nfine " + np.zeros(2, "<f4").tobytes() + b"\n",
+         r"dup\.bin: vector 2: word 'fine' again \(first at vector 1\)"),
+    ],
+)  # fmt: skip
+def test_a_word_listed_twice_is_refused_or_its_first_vector_kept(tmp_path: Path, name, data, pattern, caplog) -> None:
+    with pytest.raises(DataError, match=pattern):
+        load_vectors(write(tmp_path / name, data))
+    first = load_vectors(tmp_path / name, duplicates="first")
+    np.testing.assert_array_equal(first["fine"], np.ones(2))
+    assert "the first is kept" in caplog.text
+    assert load_vectors(tmp_path / name, vocab=["film"], duplicates="error").words in (["film"], [])
+    with pytest.raises(InvalidArgumentError, match=r"^duplicates='last': expected one of error, first"):
+        load_vectors(tmp_path / name, duplicates="last")
+
+
+def test_words_equal_once_lowercased_keep_the_first_and_word_vectors_refuse_twins(tmp_path: Path) -> None:
+    vectors = load_vectors(write(tmp_path / "case.txt", "Fine 1 0\nfine 0 1\n"), lowercase=True)
+    assert vectors.words == ["fine"] and vectors["fine"].tolist() == [1, 0]
+    with pytest.raises(InvalidArgumentError, match=r"^words='a': expected each word once"):
+        WordVectors(["a", "b", "a"], np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "pattern"),
+    [
+        (lambda: WordVectors("ab", np.zeros((2, 3))), ArgumentTypeError, r"^words='ab': expected a list of str words"),
+        (lambda: WordVectors(["a"], np.array([["x", "y"]], dtype=object)), InvalidArgumentError, r"^vectors='ndarray': expected an array of numbers"),
+        (lambda: WordVectors(["a"], np.full((1, 3), np.nan)), InvalidArgumentError, r"^vectors=.*NaN or infinity"),
+        (lambda: WordVectors(["a", "b"], np.ones((2, 3)))[0], ArgumentTypeError, r"^word=0: expected a str"),
+        (lambda: WordVectors(["a", "b"], np.ones((2, 3))).similarity("a", None), ArgumentTypeError, r"^word=None: expected a str"),
+        (lambda: cosine_similarity(np.array([np.nan, 1.0]), np.ones(2)), InvalidArgumentError, r"^a=.*NaN or infinity"),
+        (lambda: build_embedding_matrix(WordVectors(["a"], np.ones((1, 3))), "abc"), ArgumentTypeError, r"^tokens='abc': expected a list of str tokens"),
+        (lambda: build_embedding_matrix(WordVectors(["a"], np.ones((1, 3))), ["<pad>", "a"], seed=-1), InvalidArgumentError, r"^seed=-1: expected an int in \[0, "),
+        (lambda: embedding_layer(np.ones((2, 3), np.float32), padding_idx=5), InvalidArgumentError, r"^padding_idx=5: expected None or a row -2\.\.1"),
+        (lambda: embedding_layer(np.full((2, 3), np.inf, np.float32)), InvalidArgumentError, r"^matrix=.*NaN or infinity"),
+        (lambda: embedding_layer(np.ones(3, np.float32)), InvalidArgumentError, r"^matrix=\(3,\): expected a 2-D array"),
+    ],
+)  # fmt: skip
+def test_word_vector_helpers_refuse_bad_arguments(make, error, pattern) -> None:
+    with pytest.raises(error, match=pattern):
+        make()
+    assert "a" not in WordVectors(["b"], np.ones((1, 2))) and 5 not in WordVectors(["b"], np.ones((1, 2)))

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rnnkit.errors import ArgumentTypeError, DataError, InvalidArgumentError, invalid
-from rnnkit.validation import check_input_file, parse_json
+from rnnkit.validation import check_input_file, is_integer, is_real, parse_json
 
 C = TypeVar("C")
 BUDGET = ("epochs", "steps", "minutes")
@@ -81,18 +81,35 @@ def _field_types(cls: type) -> dict[str, Any]:
 def check_types(config: Any) -> None:
     """Refuse a field of the dataclass ``config`` whose value is not of its annotated type.
 
-    bool takes True or False only (a JSON ``"no"`` is not False); int an int, not a bool;
-    float an int or a float; str a str or an ``os.PathLike`` (stored as its str, so that
-    config.json holds it); ``list[X]`` a list or tuple of X; ``X | None`` also None. Ranges
-    and choices are the config's own checks, which run after this one. Raises
-    ArgumentTypeError (an InvalidArgumentError) naming the field, the value and the type.
+    bool takes True or False only (a JSON ``"no"`` is not False); int any integer
+    (``numbers.Integral``: an int, ``np.int64``), not a bool; float any real number
+    (``numbers.Real``: also ``np.float32``); str a str or an ``os.PathLike``; ``list[X]`` a
+    list or tuple of X; ``X | None`` also None. Paths are stored as their str and numpy
+    numbers as Python's, so that config.json holds them. Ranges and choices are the config's
+    own checks, which run after this one. Raises ArgumentTypeError (an InvalidArgumentError)
+    naming the field, the value and the type.
     """
     for name, kind in _field_types(type(config)).items():
         value = getattr(config, name)
         if not _matches(value, kind):
             raise invalid(name, value, _describe(kind), ArgumentTypeError)
-        if isinstance(value, os.PathLike):
-            object.__setattr__(config, name, os.fspath(value))  # frozen dataclasses too
+        plain = _plain(value)
+        if plain is not value:
+            object.__setattr__(config, name, plain)  # frozen dataclasses too
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with a path as its str and a numpy number as a Python int or float (lists
+    element by element); ``value`` itself when nothing changes."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if is_real(value) and type(value) not in (int, float):
+        return int(value) if is_integer(value) else float(value)
+    if isinstance(value, list | tuple):
+        items = [_plain(v) for v in value]
+        if any(a is not b for a, b in zip(items, value, strict=True)):
+            return type(value)(items)
+    return value
 
 
 def _matches(value: Any, kind: Any) -> bool:
@@ -104,8 +121,7 @@ def _matches(value: Any, kind: Any) -> bool:
     if kind is bool:
         return isinstance(value, bool)
     if kind in (int, float):
-        number = isinstance(value, int if kind is int else int | float)
-        return number and not isinstance(value, bool)
+        return is_integer(value) if kind is int else is_real(value)
     if kind is str:
         return isinstance(value, str) or (
             isinstance(value, os.PathLike) and isinstance(os.fspath(value), str)
@@ -132,10 +148,13 @@ def _describe(kind: Any) -> str:
 
 
 def unknown_key(name: str, section: str, valid: list[str]) -> InvalidArgumentError:
-    """The error for an option no config has: names it and lists the valid ones."""
-    return InvalidArgumentError(
+    """The error for an option no config has: names it (also as ``argument``, so that a
+    config file's error names the file) and lists the valid ones."""
+    exc = InvalidArgumentError(
         f"{name}: unknown {section} option; valid options are {', '.join(sorted(valid))}"
     )
+    exc.argument = name
+    return exc
 
 
 def from_dict(cls: type[C], values: Mapping[str, Any], section: str | None = None) -> C:
@@ -183,8 +202,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """Sections ``{"model": {...}, "data": {...}, "trainer": {...}, ...}`` from JSON or TOML.
 
     ``.toml`` files need Python 3.11 (tomllib) or the ``tomli`` package; anything else is read
-    as JSON. A missing or malformed file (nesting too deep to parse included) is a DataError
-    naming it.
+    as JSON. A missing or malformed file (nesting too deep to parse included, or a key given
+    twice in one object, which JSON parsers resolve by silently keeping the last and TOML
+    refuses) is a DataError naming it.
     """
     path = check_input_file("config", path, "a JSON or TOML config file")
     try:
@@ -196,7 +216,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
             with path.open("rb") as f:
                 config = tomllib.load(f)
         else:
-            config = parse_json(path.read_text(encoding="utf-8"))
+            config = parse_json(path.read_text(encoding="utf-8"), unique_keys=True)
     except ModuleNotFoundError:
         raise DataError(f"{path}: TOML needs Python >= 3.11 or `pip install tomli`") from None
     except RecursionError:  # tomllib: arrays nested too deeply

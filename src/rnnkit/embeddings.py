@@ -13,13 +13,17 @@ streamed: with ``vocab`` only the kept rows are ever held, 4096 lines of text at
 In text files single spaces separate the word and the numbers, as GloVe, word2vec and
 fastText write them and gensim and torchtext read them (a word may hold other whitespace,
 e.g. the non-breaking spaces of GloVe 840B); a line of tab-separated values, or a word
-without numbers, is a DataError naming the file and line.
+without numbers, is a DataError naming the file and line. A word2vec header ``N D`` must
+agree with the vectors that follow, and a word listed twice is refused (see
+:func:`load_vectors`).
 """
 
 from __future__ import annotations
 
 import difflib
 import gzip
+import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +32,15 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from rnnkit.data.readers import file_errors, open_text
-from rnnkit.errors import DataError, invalid
-from rnnkit.validation import check_input_file, check_int
+from rnnkit.errors import ArgumentTypeError, DataError, invalid
+from rnnkit.validation import check_choice, check_input_file, check_int, check_seed, is_integer
 
 if TYPE_CHECKING:
     import torch
 
 VECTOR_FORMATS = ("glove", "word2vec", "word2vec-binary")
+logger = logging.getLogger("rnnkit.embeddings")
+DUPLICATES = ("error", "first")  # what load_vectors does with a word the file lists twice
 _CHUNK = 4096  # text lines parsed into floats at once (bounds the memory of strings held)
 
 
@@ -42,7 +48,8 @@ _CHUNK = 4096  # text lines parsed into floats at once (bounds the memory of str
 class WordVectors:
     """Words and their vectors: ``vectors[index[w]]`` is the vector of ``w``.
 
-    vectors: (N, D) float32, row i belongs to ``words[i]``.
+    vectors: (N, D) float32, row i belongs to ``words[i]``. Words are distinct strings and
+    the vectors finite numbers (InvalidArgumentError otherwise; a bare str is not a word list).
     """
 
     words: list[str]
@@ -51,10 +58,16 @@ class WordVectors:
     _unit: np.ndarray | None = field(default=None, init=False, repr=False)  # rows / their norm
 
     def __post_init__(self) -> None:
-        self.vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        if isinstance(self.words, str) or not all(isinstance(w, str) for w in self.words):
+            raise invalid("words", self.words, "a list of str words", ArgumentTypeError)
+        self.words = list(self.words)
+        self.vectors = _float32_matrix(self.vectors, "vectors")
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.words):
             raise invalid("vectors", self.vectors.shape, f"shape ({len(self.words)}, D)")
         self.index = {w: i for i, w in enumerate(self.words)}
+        if len(self.index) != len(self.words):  # the index would keep the last row of a word
+            twice = next(w for w, n in Counter(self.words).items() if n > 1)
+            raise invalid("words", twice, "each word once (this one has two rows)")
 
     @property
     def dim(self) -> int:
@@ -63,11 +76,14 @@ class WordVectors:
     def __len__(self) -> int:
         return len(self.words)
 
-    def __contains__(self, word: str) -> bool:
-        return word in self.index or word.lower() in self.index
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and (word in self.index or word.lower() in self.index)
 
     def row(self, word: str) -> int:
-        """Row of ``word`` (exact, else lowercase); an unknown word is an InvalidArgumentError."""
+        """Row of ``word`` (exact, else lowercase); an unknown word is an InvalidArgumentError
+        (an ArgumentTypeError when it is not a str)."""
+        if not isinstance(word, str):
+            raise invalid("word", word, "a str", ArgumentTypeError)
         found = self.index.get(word, self.index.get(word.lower()))
         if found is None:
             close = difflib.get_close_matches(word, self.words, n=5)
@@ -88,8 +104,7 @@ class WordVectors:
 
         One matmul against the unit-normalised matrix: (N, D) @ (D,) -> (N,) cosines.
         """
-        if top < 1:
-            raise invalid("top", top, "an int >= 1")
+        top = check_int("top", top, 1)
         i = self.row(word)
         if self._unit is None:
             norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)  # (N, 1)
@@ -102,9 +117,25 @@ class WordVectors:
         return [(self.words[j], float(cos[j])) for j in best]
 
 
+def _float32_matrix(values: object, name: str) -> np.ndarray:
+    """``values`` as a contiguous float32 array of finite numbers; else InvalidArgumentError."""
+    try:
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf
+            array = np.ascontiguousarray(values, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise invalid(name, type(values).__name__, f"an array of numbers ({exc})") from None
+    if not np.isfinite(array).all():
+        raise invalid(name, "an array holding NaN or infinity", "finite float32 numbers")
+    return array
+
+
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """cos(a, b) = a·b / (|a| |b|) for two (D,) vectors; 0.0 when either is all zeros."""
+    """cos(a, b) = a·b / (|a| |b|) for two (D,) vectors of finite numbers; 0.0 when either is
+    all zeros."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    for name, vector in (("a", a), ("b", b)):
+        if not np.isfinite(vector).all():
+            raise invalid(name, "a vector holding NaN or infinity", "finite numbers")
     if a.ndim != 1:
         raise invalid("a", a.shape, "a 1-D vector (D,)")
     if b.shape != a.shape:
@@ -119,6 +150,7 @@ def load_vectors(
     vocab: Iterable[str] | None = None,
     limit: int | None = None,
     lowercase: bool = False,
+    duplicates: str = "error",
 ) -> WordVectors:
     """Read word vectors from a GloVe, word2vec text or word2vec binary file (``.gz`` too).
 
@@ -128,9 +160,19 @@ def load_vectors(
         word's lowercase form, matching ``build_embedding_matrix``'s lookup).
     limit: read only the first ``limit`` vectors of the file (the most frequent, by convention).
     lowercase: lowercase the file's words; of words that then collide the first one is kept.
+    duplicates: what to do with a word the file lists twice (among the words kept): "error"
+        (the default) raises a DataError naming the word and both lines, since which of its
+        two vectors is meant cannot be known; "first" keeps the first, as gensim does (it logs
+        a warning). Some published files hold such words (a few junk strings in GloVe
+        840B), which ``vocab`` or ``limit`` usually leave out.
     Returns WordVectors with vectors: (N, D) float32 in file order.
+
+    A word2vec header ``N D`` must agree with the file: a text file of more or fewer than N
+    vector lines, or a binary file with bytes after its N vectors, is a DataError naming the
+    file, the header's count and what was read (unless ``limit`` stops the read first).
     """
     check_int("limit", limit, 1, optional=True)
+    check_choice("duplicates", duplicates, DUPLICATES)
     path = check_input_file("vectors", path, f"a word-vectors file {VECTOR_FORMATS}")
     keep = None if vocab is None else {w for v in vocab for w in (v, v.lower())}
     if format is None:
@@ -138,14 +180,28 @@ def load_vectors(
     if format not in VECTOR_FORMATS:
         raise invalid("format", format, f"one of {VECTOR_FORMATS} or None")
     seen: set[str] = set()
+    first: dict[str, int] = {}  # a kept file word -> its line (text) or vector number (binary)
+    unit = "vector" if format == "word2vec-binary" else "line"
 
-    def take(word: str) -> str | None:
-        """The name to keep a file word's vector under, or None to skip (and not parse) it."""
-        word = word.lower() if lowercase else word
-        if word in seen or (keep is not None and word not in keep):
+    def take(word: str, where: int) -> str | None:
+        """The name to keep a file word's vector under, or None to skip (and not parse) it;
+        ``where`` is its line (text) or vector number (binary), for messages."""
+        name = word.lower() if lowercase else word
+        if keep is not None and name not in keep:
             return None
-        seen.add(word)
-        return word
+        if word in first:
+            place = f"{path}:{where}" if unit == "line" else f"{path}: vector {where}"
+            if duplicates == "error":
+                raise DataError(f"{place}: word {word!r} again (first at {unit} {first[word]}); "
+                                "expected each word once (duplicates='first' keeps the first)")  # fmt: skip
+            logger.warning("%s: word %r again (first at %s %d); the first is kept", place,
+                           word, unit, first[word])  # fmt: skip
+            return None
+        first[word] = where
+        if name in seen:  # words equal once lowercased: the first is kept
+            return None
+        seen.add(name)
+        return name
 
     words: list[str] = []
     blocks: list[np.ndarray] = []
@@ -172,9 +228,9 @@ def _infer_format(path: Path) -> str:
 
 # A reader yields (kept words, (n, D) float32 block) per chunk of at most _CHUNK kept vectors,
 # at least one chunk (an empty file is a DataError); it stops after ``limit`` vectors of the file
-# and keeps those for which ``take(word)`` gives a name.
+# and keeps those for which ``take(word, line or vector number)`` gives a name.
 _Chunks = Iterator[tuple[list[str], np.ndarray]]
-_Take = Callable[[str], "str | None"]
+_Take = Callable[[str, int], "str | None"]
 
 
 def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> _Chunks:
@@ -210,7 +266,7 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
                     f" like {origin} (one 'word v1 ... v{dim}' per line)"
                 )
             total += 1
-            word = take(parts[0])
+            word = take(parts[0], lineno)
             if word is not None:
                 words.append(word)
                 values += parts[1:]
@@ -222,6 +278,11 @@ def _read_text(path: Path, has_header: bool, limit: int | None, take: _Take) -> 
                 break
         if total == 0:
             raise DataError(f"{path}: no vectors; expected lines 'word v1 ... vD'")
+        if has_header and total != int(header[0]) and total != limit:
+            raise DataError(
+                f"{path}:1: header {' '.join(header)!r} announces N={int(header[0]):,} vectors; "
+                f"the file has {total:,} vector lines; expected N lines"
+            )
         yield words, _floats(path, lines, values, dim)
 
 
@@ -266,20 +327,25 @@ def _read_binary(path: Path, _: bool, limit: int | None, take: _Take) -> _Chunks
             raise DataError(
                 f"{path}:1: header {header!r}; expected b'N D' (N, D >= 1) then vectors"
             )
-        count, dim = int(header[0]), int(header[1])
-        count = count if limit is None else min(count, limit)
+        announced, dim = int(header[0]), int(header[1])
+        count = announced if limit is None else min(announced, limit)
         buffer, pos = b"", 0
         words: list[str] = []
         raw: list[bytes] = []
         for done in range(count):
             buffer, pos, file_word, vector = _next_binary(f, path, buffer, pos, 4 * dim, done)
-            word = take(file_word)
+            word = take(file_word, done + 1)
             if word is not None:
                 words.append(word)
                 raw.append(vector)
             if len(words) == _CHUNK or done == count - 1:
                 yield words, np.frombuffer(b"".join(raw), dtype="<f4").reshape(-1, dim)
                 words, raw = [], []
+        if (limit is None or limit > announced) and (buffer[pos:] + f.read(64)).strip():
+            raise DataError(
+                f"{path}:1: header {b' '.join(header).decode()!r} announces N={count:,} vectors;"
+                " the file goes on after vector N; expected N vectors"
+            )
 
 
 def _next_binary(
@@ -342,6 +408,11 @@ def build_embedding_matrix(
     """
     if init not in ("normal_matched", "zeros"):
         raise invalid("init", init, "'normal_matched' or 'zeros'")
+    if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
+        raise invalid("tokens", tokens, "a list of str tokens in id order", ArgumentTypeError)
+    check_seed("seed", seed)
+    for name, index in (("pad_id", pad_id), ("unk_id", unk_id)):
+        check_int(name, index, optional=True)
     if pad_id is not None and not 0 <= pad_id < len(tokens):
         raise invalid("pad_id", pad_id, f"None or a token id 0..{len(tokens) - 1}")
     matrix = np.zeros((len(tokens), vectors.dim), dtype=np.float32)  # (V, D)
@@ -381,8 +452,18 @@ def build_embedding_matrix(
 def embedding_layer(
     matrix: np.ndarray, freeze: bool = True, padding_idx: int | None = 0
 ) -> torch.nn.Embedding:
-    """An ``nn.Embedding`` initialised from ``matrix`` (V, D); ``freeze`` keeps it fixed."""
+    """An ``nn.Embedding`` initialised from ``matrix`` (V, D) of finite numbers; ``freeze``
+    keeps it fixed; ``padding_idx`` (None: no padding row) is a row of it."""
     import torch  # here, so that reading vectors (``rnnkit similar``) does not load torch
 
-    weight = torch.from_numpy(np.ascontiguousarray(matrix, dtype=np.float32))
-    return torch.nn.Embedding.from_pretrained(weight, freeze=freeze, padding_idx=padding_idx)
+    weight = _float32_matrix(matrix, "matrix")
+    if weight.ndim != 2:
+        raise invalid("matrix", weight.shape, "a 2-D array (V, D)")
+    rows = len(weight)
+    if padding_idx is not None and not (is_integer(padding_idx) and -rows <= padding_idx < rows):
+        raise invalid("padding_idx", padding_idx, f"None or a row {-rows}..{rows - 1}, as torch")
+    if not isinstance(freeze, bool):
+        raise invalid("freeze", freeze, "True or False")
+    return torch.nn.Embedding.from_pretrained(
+        torch.from_numpy(weight), freeze=freeze, padding_idx=padding_idx
+    )

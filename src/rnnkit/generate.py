@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnnkit.config import check_types
 from rnnkit.errors import invalid
 from rnnkit.models.language_model import LanguageModel, State, repeat_state
 from rnnkit.nn import measured
@@ -59,6 +60,7 @@ class Sampling:
     greedy: bool = False  # always the most likely token (ignores the three above)
 
     def __post_init__(self) -> None:
+        check_types(self)  # greedy a bool; numpy numbers become Python's
         # bounds away from 0: logits / 1e-320 overflow, and a float32 top_p of 1e-320 is 0
         check_float("temperature", self.temperature, MIN_TEMPERATURE, None)
         check_int("top_k", self.top_k, 1, None, optional=True)
@@ -296,10 +298,8 @@ def sample(
     Autograd records nothing: the steps use detached weights. (An inference-mode decorator
     on a generator enters and leaves the mode at every ``yield``, about 8 us a token.)
     """
-    if not isinstance(length, int) or length < 0:
-        raise invalid("length", length, "an int >= 0")
-    if not isinstance(num_samples, int) or num_samples < 1:
-        raise invalid("num_samples", num_samples, "an int >= 1")
+    length = check_int("length", length, 0)
+    num_samples = check_int("num_samples", num_samples, 1)
     model.eval()
     logits, state = prime(model, prompt_ids, num_samples)
     step = token_step(model, banned, num_samples)
@@ -346,10 +346,8 @@ def beam_search(
     unfinished extensions refill the beam to ``width``, so an early finish never narrows the
     search. With width 1 and no early finish this is greedy decoding.
     """
-    if not isinstance(width, int) or width < 1:
-        raise invalid("beam", width, "an int >= 1")
-    if not isinstance(length, int) or length < 1:
-        raise invalid("length", length, "an int >= 1")
+    width = check_int("beam", width, 1)
+    length = check_int("length", length, 1)
     model.eval()
     logits, state = prime(model, prompt_ids, 1)
     advance = token_step(model, rows=width)

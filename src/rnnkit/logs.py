@@ -5,6 +5,11 @@ Library code never prints; it logs to ``logging.getLogger("rnnkit")`` and its ch
 library. The CLI installs :func:`console_handler` once; the Python API's ``fit(verbose=...)``
 uses :func:`verbosity`: 0 silences rnnkit for the call, 1 and 2 show its messages on stderr
 (attaching the console handler for the call unless the ``rnnkit`` logger has its own).
+
+The CLI runs each command inside :func:`hold_records`: what is logged while the inputs are
+still being read and checked (skipped rows, embedding coverage, the data summary) is shown
+once the Trainer has accepted its run directory (:func:`release_records`) or the command has
+succeeded, and dropped when it fails, so that a failed command prints its error line alone.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ from tqdm.auto import tqdm
 from rnnkit.errors import invalid
 
 logger = logging.getLogger("rnnkit")
+_held: list[logging.LogRecord] | None = None  # records held by hold_records, in order
+_saved: tuple[list[logging.Handler], bool] | None = None  # the logger's handlers and propagate
+
+
+class _Holder(logging.Handler):
+    """Keeps the records of the ``rnnkit`` loggers for :func:`release_records`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _held is not None:
+            _held.append(record)
 
 
 class TqdmHandler(logging.StreamHandler):
@@ -44,6 +59,45 @@ def console_handler(level: int = logging.INFO) -> logging.Handler:
     logger.addHandler(handler)
     logger.setLevel(level)
     return handler
+
+
+@contextlib.contextmanager
+def hold_records() -> Iterator[None]:
+    """Within the block, hold the records of the ``rnnkit`` loggers instead of handling them.
+
+    :func:`release_records` (the Trainer calls it once its run directory passed its checks)
+    or the block's normal end handles them, in order, as they would have been; a block that
+    raises drops them. Not reentrant: an inner block holds nothing more.
+    """
+    global _held, _saved
+    if _held is not None:
+        yield
+        return
+    _held, _saved = [], (logger.handlers[:], logger.propagate)
+    logger.handlers, logger.propagate = [_Holder()], False
+    try:
+        yield
+    except BaseException:
+        _stop_holding()
+        raise
+    release_records()
+
+
+def release_records() -> None:
+    """Handle the records :func:`hold_records` holds and stop holding; else do nothing."""
+    held = _stop_holding()
+    for record in held:
+        logging.getLogger(record.name).handle(record)
+
+
+def _stop_holding() -> list[logging.LogRecord]:
+    """Put the ``rnnkit`` logger's handlers back; the records held until now."""
+    global _held, _saved
+    held = _held or []
+    if _saved is not None:
+        logger.handlers, logger.propagate = _saved
+    _held, _saved = None, None
+    return held
 
 
 @contextlib.contextmanager

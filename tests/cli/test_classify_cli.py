@@ -186,7 +186,7 @@ def test_bad_columns_labels_and_vectors_exit_2(files, tmp_path: Path, capsys) ->
 
 def test_bad_predict_and_similar_arguments_exit_2(files, tmp_path: Path, capsys) -> None:
     assert main(["predict", str(tmp_path / "nowhere"), "text"]) == 2
-    assert "nowhere: does not exist" in one_error_line(capsys)
+    assert "nowhere': does not exist" in one_error_line(capsys)
     assert main(["similar", str(files["vectors.txt"]), "zebra"]) == 2
     assert "word='zebra'" in one_error_line(capsys)
     assert main(["similar", str(files["vectors.txt"]), "goal", "war", "shares"]) == 2

@@ -118,7 +118,7 @@ def test_unknown_key_in_a_config_file_is_one_error_line(tmp_path: Path, capsys) 
     assert main(["train", "lm", "--config", str(config), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "rnnkit: error: hiden_size: unknown model option; valid options are cell, dropout, "
+        f"rnnkit: error: {config}: [model] hiden_size: unknown model option; valid options are cell, dropout, "
         "embedding_size, hidden_size, implementation, layer_norm, num_layers, proj_size, "
         "recurrent_dropout, tie_weights, vocab_size"
     ]

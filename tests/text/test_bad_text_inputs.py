@@ -208,3 +208,18 @@ def test_detokenize_names_the_non_str_token(tokenizer) -> None:
     with pytest.raises(ArgumentTypeError, match=r"^tokens=5: expected an iterable of str tokens"):
         tokenizer.detokenize(5)
     assert tokenizer.detokenize(t for t in ["a", "b"]) in ("ab", "a b")
+
+
+def test_a_padded_length_that_cannot_fit_in_memory_is_refused() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^maxlen=1000000000000: expected a smaller length: 2 x "):
+        pad_sequences([[1], [2]], maxlen=10**12)
+    with pytest.raises(InvalidArgumentError, match=r"^output_sequence_length=1000000000000: expected a smaller"):
+        TextVectorizer(output_sequence_length=10**12)
+    assert len(pad_sequences([[1]], maxlen=1000)[0][0]) == 1000
+
+
+def test_extend_refuses_a_bare_string() -> None:
+    vectorizer = TextVectorizer("word").adapt(["a b"])
+    with pytest.raises(ArgumentTypeError, match=r"^tokens='cd': expected an iterable of str tokens; wrap one"):
+        vectorizer.extend("cd")
+    assert vectorizer.extend(["cd"]) == 1

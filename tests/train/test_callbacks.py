@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -151,3 +152,25 @@ def test_library_code_never_prints() -> None:
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda tmp: EarlyStopping(min_delta=float("nan")), r"^min_delta=nan: expected a finite number >= 0"),
+        (lambda tmp: EarlyStopping(patience=True), r"^patience=True: expected an int >= 0, not a bool"),
+        (lambda tmp: EarlyStopping(monitor=None), r"^monitor=None: expected a metric name"),
+        (lambda tmp: EarlyStopping(restore_best="yes"), r"^restore_best='yes': expected True or False"),
+        (lambda tmp: CSVLogger(5), r"^path=5: expected a str or os.PathLike path"),
+        (lambda tmp: CSVLogger(tmp), r"^path '.*': is a directory; expected a CSV file to write"),
+        (lambda tmp: CSVLogger(tmp / ("x" * 300)), r"^path '.*' \(3\d\d characters\): has a name too long"),
+        (lambda tmp: CSVLogger(tmp / "log.csv", append="no"), r"^append='no': expected True or False"),
+        (lambda tmp: TensorBoard(5), r"^log_dir=5: expected a str or os.PathLike path"),
+        (lambda tmp: TensorBoard(tmp / "log.csv"), r"^log_dir '.*log\.csv': is a file"),
+    ],
+)  # fmt: skip
+def test_callback_arguments_are_checked_when_made(make, pattern, tmp_path: Path) -> None:
+    (tmp_path / "log.csv").write_text("")
+    with pytest.raises(ValueError, match=pattern):
+        make(tmp_path)
+    assert EarlyStopping(patience=np.int64(2)).patience == 2

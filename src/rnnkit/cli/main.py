@@ -29,7 +29,8 @@ from rnnkit.cli import (
 )
 from rnnkit.cli.options import ALIASES
 from rnnkit.errors import RnnkitError
-from rnnkit.logs import console_handler
+from rnnkit.logs import console_handler, hold_records
+from rnnkit.validation import show_path
 
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+|inf(inity)?|nan)$", re.IGNORECASE)
 
@@ -106,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
-        status = args.handler(args) or 0
+        with hold_records():  # a command that fails prints its error line alone
+            status = args.handler(args) or 0
     except RnnkitError as exc:
         print(f"rnnkit: error: {flag_message(exc, argv)}", file=sys.stderr)
         return 2
@@ -117,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as exc:  # what the machine refuses: a full disk, a name too long, a device
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{show_path(exc.filename)}: " if exc.filename else ""
         print(f"rnnkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
         _silence_stdout_if_broken()
         return 2

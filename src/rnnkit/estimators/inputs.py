@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.corpora import BUNDLED, load_corpus
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, invalid
 
 TEXT_COLUMN, LABEL_COLUMN = "text", "label"  # column names looked for in a table
 _MAX_PATH = 1024  # a longer string (or one with a line break) is a text, never a file name
@@ -46,7 +46,10 @@ def column(data: Any, name: str, argument: str) -> Any:
 
 def as_list(values: Any, name: str) -> list[Any]:
     """Values of a list, tuple, numpy array (1-D, or (N, 1)), Series or iterable as a list."""
-    if isinstance(values, (str, bytes)):
+    if isinstance(values, bytes):
+        raise invalid(name, values, "str texts, not bytes: decode them first, e.g. "
+                      "data.decode('utf-8')", ArgumentTypeError)  # fmt: skip
+    if isinstance(values, str):
         raise invalid(name, values, "a list of values; wrap a single text as [text]")
     if isinstance(values, Mapping):  # list(dict) would be its keys
         raise invalid(name, f"a {type(values).__name__}", "a list, array or column of values, not a mapping")

@@ -33,6 +33,7 @@ from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import check_no_pin
 from rnnkit.tasks.loading import load_run as load_task_run
+from rnnkit.validation import is_integer
 
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
 LOW, HIGH = 0.1, 0.9  # a gate below LOW is left-saturated, above HIGH right-saturated
@@ -52,8 +53,9 @@ class InspectConfig:
     def __post_init__(self) -> None:
         for name, cap in LIMITS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= cap:
+            if not is_integer(value) or not 1 <= value <= cap:
                 raise invalid(name, value, f"a positive int, at most {cap}")
+            setattr(self, name, int(value))
 
 
 @dataclass

@@ -19,6 +19,7 @@ import numpy as np
 
 from rnnkit.errors import invalid
 from rnnkit.inspect.analysis import Inspection
+from rnnkit.validation import is_integer
 
 RANKED = 8  # units listed by variance and per feature
 DIGITS = 3  # decimals kept in the page
@@ -33,12 +34,14 @@ def page_data(view: Inspection, title: str, layer: int | None, unit: int | None)
     layers, _, units = view.activation.shape
     if layer is None:
         layer = layers - 1
-    if not isinstance(layer, int) or not 0 <= layer < layers:
+    if not is_integer(layer) or not 0 <= layer < layers:
         raise invalid("layer", layer, f"an int in 0..{layers - 1} (the model has {layers} layers)")
+    layer = int(layer)
     if unit is None:
         unit = int(np.argmax(view.variance[layer]))  # the liveliest unit of that layer
-    if not isinstance(unit, int) or not 0 <= unit < units:
+    if not is_integer(unit) or not 0 <= unit < units:
         raise invalid("unit", unit, f"an int in 0..{units - 1} (layer {layer} has {units} units)")
+    unit = int(unit)
     kind = {"lm": "language model", "classify": "classifier"}[view.task]
     unknown = np.flatnonzero(view.tokens.unknown).tolist()
     summary = (

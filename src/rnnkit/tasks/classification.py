@@ -101,15 +101,11 @@ class ClassifyDataConfig:
             raise invalid("text_cols", texts, f"columns other than the label column {label!r}")
 
     def read(self, path: str) -> LabelledTexts:
-        """Read one labelled file with these column options; report skipped rows."""
-        data = read_labelled(
+        """Read one labelled file with these column options. The rows skipped are counted in
+        the result, and reported by :func:`log_read_notes` once the data is known good."""
+        return read_labelled(
             path, self.format, self.text_cols, self.label_col, self.header, self.skip_bad_rows
         )
-        if data.skipped:
-            logger.warning(
-                f"{path}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}"
-            )
-        return data
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,6 +126,19 @@ class ClassifierTrainerConfig(TrainerConfig):
     min_steps: int = 300  # patience may stop training only after this many optimizer steps
     restore_best: bool = True  # end with best/'s weights (best val_accuracy) in the model
     ema_epochs: float = 0.5  # validate and save an exponential moving average of the weights with this time constant in epochs (momentum 1 - 1 / (ema_epochs * batches per epoch)); 0 = the weights as trained
+
+
+def log_read_notes(*datasets: LabelledTexts | None) -> None:
+    """Warn of the rows ``skip_bad_rows`` skipped, and say which columns were found by their
+    header names (``LabelledTexts.inferred``). Called once nothing more can fail on the data,
+    so that a command that fails prints its error line alone."""
+    for data in datasets:
+        if data is not None and data.inferred:
+            logger.info(f"{data.source}: {data.inferred} (found by the header's names)")
+        if data is not None and data.skipped:
+            logger.warning(
+                f"{data.source}: skipped {data.skipped:,} bad rows, e.g. {data.skipped_examples[0]}"
+            )
 
 
 def build_vectorizer(texts: Sequence[str], data: ClassifyDataConfig) -> TextVectorizer:
@@ -361,6 +370,7 @@ def fit_classifier(
             raise invalid("gradual_unfreezing", True, "False under torchrun (DDP cannot change "
                           "which parameters train)")  # fmt: skip
     seed_everything(trainer.seed)
+    read_sets = (train, val, test)  # their skipped rows are logged once the data is known good
     if val is None:
         train, val = train_val_split(train, data.val_fraction, seed=trainer.seed)
     labels = labels or label_names_from(train.labels, data.classes)
@@ -379,6 +389,7 @@ def fit_classifier(
     matrix, size = initial_embedding(source, vectorizer, size, default_size, trainer.seed, full,
                                      added, fixed)  # fmt: skip
     cut = sum(len(row) > data.max_len for row in full) / len(full)
+    log_read_notes(*read_sets)
     logger.info(
         f"data: {len(train):,} training, {len(val):,} validation"
         + (f", {len(test):,} test" if test is not None else "")

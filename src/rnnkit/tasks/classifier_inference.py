@@ -29,6 +29,7 @@ from rnnkit.tasks.classification import (
     ClassifyDataConfig,
     encode_labels,
     encode_texts,
+    log_read_notes,
     logits_of,
     score,
 )
@@ -129,4 +130,7 @@ def evaluate_file(
     trained = ClassifyDataConfig(**clf.config["data"])
     columns = replace(trained, **{k: v for k, v in given.items() if v is not None})
     check_labelled_path("data", path, columns.format)
-    return clf.evaluate(columns.read(str(path)))
+    data = columns.read(str(path))
+    report = clf.evaluate(data)
+    log_read_notes(data)  # after the scores: a failed evaluation prints its error alone
+    return report

@@ -29,7 +29,7 @@ from rnnkit.data.batching import LMStream, train_val_split_ids
 from rnnkit.data.corpora import load_corpus
 from rnnkit.data.readers import read_texts
 from rnnkit.data.vectors import BUNDLED_NAME
-from rnnkit.errors import DataError, invalid
+from rnnkit.errors import DataError, InvalidArgumentError, invalid
 from rnnkit.models.language_model import (
     LanguageModel,
     LanguageModelConfig,
@@ -187,7 +187,10 @@ class LanguageModelingTask:
     ) -> None:
         self.vectorizer, self.data = vectorizer, data
         if val_ids is None:
-            self.train_ids, self.val_ids = train_val_split_ids(ids, data.val_fraction)
+            try:
+                self.train_ids, self.val_ids = train_val_split_ids(ids, data.val_fraction)
+            except InvalidArgumentError:  # under 4 tokens: reported below, naming the corpus
+                self.train_ids, self.val_ids = ids, ids[:0]
         else:
             self.train_ids, self.val_ids = ids, val_ids
         if self.train_ids.numel() < 4 * data.batch_size or self.val_ids.numel() < 2:

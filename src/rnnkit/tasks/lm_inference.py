@@ -26,22 +26,25 @@ from rnnkit.tasks.language_modeling import encode_corpus, lm_metrics, stream_los
 from rnnkit.text import EOS, TextVectorizer
 from rnnkit.train.checkpoint import Checkpoint, build_model, checkpoint_content, load_checkpoint
 from rnnkit.train.device import resolve_device
-from rnnkit.validation import check_choice, check_int
+from rnnkit.validation import check_choice, check_int, path_problem, show_path
 
 OnText = Callable[[int, str], None]  # (sample index, new text) while generating
 M = TypeVar("M", bound=nn.Module)
 
 
 def checkpoint_dir(path: str | Path) -> Path:
-    """A run directory's ``best/`` checkpoint, or ``path`` itself when it is a checkpoint."""
+    """A run directory's ``best/`` checkpoint, or ``path`` itself when it is a checkpoint.
+
+    Raises CheckpointError naming ``path`` and its value (shortened when very long) for an
+    empty path, one that is missing, a file, or one no file system can hold (too long a name).
+    """
     expected = "a run directory from rnnkit train or a checkpoint directory"
-    if not str(path).strip():
-        raise CheckpointError(f"DIR {str(path)!r}: empty path; expected {expected}")
+    problem = "empty path" if not str(path).strip() else path_problem(Path(path))
+    if problem is None and not Path(path).is_dir():
+        problem = "is a file, not a checkpoint"
+    if problem:
+        raise CheckpointError(f"path {show_path(path)}: {problem}; expected {expected}")
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: does not exist; expected {expected}")
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: is a file, not a checkpoint; expected {expected}")
     return path / "best" if (path / "best").is_dir() else path
 
 
@@ -104,8 +107,9 @@ class LoadedLanguageModel:
     def prompt_ids(self, prompt: str | None) -> list[int]:
         """Ids of the prompt (or of the start token when empty); unknown tokens are an error."""
         vocab = self.vectorizer.vocab
+        start = [vocab.token_to_id(self.config["vectorizer"]["start_token"])]
         if not prompt:
-            return [vocab.token_to_id(self.config["vectorizer"]["start_token"])]
+            return start
         if self.config["data"]["lowercase"]:
             prompt = prompt.lower()
         if self.level == "word":
@@ -125,7 +129,7 @@ class LoadedLanguageModel:
             raise invalid(
                 "prompt", prompt, f"only tokens from the model's vocabulary; unknown: {shown}"
             )
-        return vocab.lookup_ids(tokens)
+        return vocab.lookup_ids(tokens) if tokens else start  # spaces alone: as an empty prompt
 
     def banned_ids(self) -> list[int]:
         """<pad> is never a target; a character model never saw <unk> either."""
@@ -146,7 +150,7 @@ class LoadedLanguageModel:
         prompt: str = "",
         length: int = 500,
         *,
-        temperature: float = 1.0,
+        temperature: float = GenerateConfig.temperature,
         top_k: int | None = None,
         top_p: float | None = None,
         greedy: bool = False,
@@ -163,9 +167,11 @@ class LoadedLanguageModel:
         and streams each new piece of text to ``on_text``; ``beam > 1`` returns the
         ``num_samples`` best beams. A continuation ends before the first ``stop`` string in it.
         """
-        sampling = GenerateConfig(
+        config = GenerateConfig(
             length, temperature, top_k, top_p, greedy, beam, length_penalty, num_samples, seed
-        ).sampling()  # every number range-checked
+        )  # every number range-checked, numpy numbers made Python's
+        sampling, length, beam = config.sampling(), config.length, config.beam
+        num_samples, seed = config.num_samples, config.seed
         check_stop(stop)
         ids = self.prompt_ids(prompt)
         previous = prompt[-1:] if prompt else ""

@@ -41,7 +41,7 @@ from rnnkit.seq2seq_search import (
     max_lengths,
 )
 from rnnkit.tasks.classification import MAX_LEN, MAX_VOCAB
-from rnnkit.tasks.generate_config import MAX_BEAM, MAX_LENGTH_PENALTY
+from rnnkit.tasks.generate_config import MAX_BEAM, MAX_LENGTH_PENALTY, check_length_penalty_used
 from rnnkit.text import (
     BOS,
     EOS,
@@ -227,13 +227,15 @@ class DecodingConfig:
     """
 
     beam: int = 5  # beam width in [1, 1000]; 1 = greedy
-    length_penalty: float = 1.0  # beam score = log P / length^alpha, alpha in [-10, 10]
+    length_penalty: float = 1.0  # beam score = log P / length^alpha, alpha in [-10, 10]; beam > 1 only
     max_len_ratio: float = 1.5  # output limit = ratio * source length + max_len_offset tokens, at most 10000; ratio in [0, 100]
     max_len_offset: int = 10  # tokens added to the output limit, in [0, 10000]
 
     def __post_init__(self) -> None:
+        check_types(self)  # numpy numbers become Python's
         check_int("beam", self.beam, 1, MAX_BEAM)
         check_float("length_penalty", self.length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY)
+        check_length_penalty_used(self.beam, self.length_penalty, type(self).length_penalty)
         check_length_limits(self.max_len_ratio, self.max_len_offset)
 
     def to_dict(self) -> dict[str, Any]:

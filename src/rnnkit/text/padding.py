@@ -27,38 +27,16 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Sequence
-from numbers import Integral
 from typing import Any
 
 from rnnkit.errors import ArgumentTypeError, invalid
+from rnnkit.validation import check_int, check_memory
 
 SIDES = ("post", "pre")  # the values of ``padding`` and ``truncating``
 TRUNCATE_SIDES = (*SIDES, "middle")  # the values of the classifier's ``truncate``
 INT64 = (-(2**63), 2**63 - 1)  # the range of a padding id (torch.long)
 _ROWS = "B sequences of ints (lists, tuples or 1-D arrays)"
 _ROW = "a sequence of ints (a list, tuple or 1-D array)"
-
-
-def check_int(
-    name: str, value: Any, minimum: int, *, maximum: int | None = None, optional: bool = False
-) -> int | None:
-    """Return ``value`` as an int if it is an integer >= ``minimum`` (and <= ``maximum``
-    when given), or None when ``optional``.
-
-    Raises:
-        InvalidArgumentError: naming ``name``, the value and the expected range.
-    """
-    if optional and value is None:
-        return None
-    if (
-        isinstance(value, Integral)
-        and not isinstance(value, bool)
-        and minimum <= value
-        and (maximum is None or value <= maximum)
-    ):
-        return int(value)
-    shown = f"an int >= {minimum}" if maximum is None else f"an int in [{minimum}, {maximum}]"
-    raise invalid(name, value, shown + (" or None" if optional else ""))
 
 
 def check_side(name: str, value: Any) -> str:
@@ -145,8 +123,18 @@ def pad_sequences(
     length = check_int("maxlen", maxlen, 1, optional=True)
     check_side("padding", padding)
     check_side("truncating", truncating)
-    check_int("value", value, INT64[0], maximum=INT64[1])
-    return pad_rows(id_rows(sequences), length, padding=padding, truncating=truncating, value=value)
+    check_int("value", value, *INT64)
+    rows = id_rows(sequences)
+    if length is not None:
+        check_padded_size("maxlen", length, len(rows))
+    return pad_rows(rows, length, padding=padding, truncating=truncating, value=value)
+
+
+def check_padded_size(name: str, length: int, rows: int) -> None:
+    """Refuse a length whose ``rows`` x ``length`` padded ids (a list slot of 8 bytes each)
+    would not fit in this machine's memory."""
+    what = f"a smaller length: {rows:,} x {length:,} padded ids"
+    check_memory(name, length, max(rows, 1) * length * 8, what)
 
 
 def pad_rows(

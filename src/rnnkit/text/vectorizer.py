@@ -30,10 +30,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import DataError, RnnkitError, invalid
-from rnnkit.text.padding import check_int, check_side, fit_to_length, pad_rows
+from rnnkit.errors import ArgumentTypeError, DataError, RnnkitError, invalid
+from rnnkit.text.padding import check_padded_size, check_side, fit_to_length, pad_rows
 from rnnkit.text.tokenize import Tokenizer, get_tokenizer, tokenizer_from_dict
 from rnnkit.text.vocab import UNK, Vocabulary, check_build_args, read_json, write_json
+from rnnkit.validation import check_int
 
 FORMAT, VERSION = "rnnkit.text_vectorizer", 1  # the "format"/"version" keys of the JSON form
 _KEYS = frozenset(  # exactly the keys of the JSON form
@@ -89,6 +90,8 @@ class TextVectorizer:
         self.output_sequence_length = check_int(
             "output_sequence_length", output_sequence_length, 1, optional=True
         )
+        if self.output_sequence_length is not None:  # one text's ids must fit in memory
+            check_padded_size("output_sequence_length", self.output_sequence_length, 1)
         self.padding = check_side("padding", padding)
         self.truncating = check_side("truncating", truncating)
         self.specials = tuple(specials)
@@ -144,6 +147,9 @@ class TextVectorizer:
         ``max_tokens`` caps what :meth:`adapt` learns, not what is added here.
         """
         vocab = self.vocab
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable):
+            raise invalid("tokens", tokens, "an iterable of str tokens; wrap one as [token]",
+                          ArgumentTypeError)  # fmt: skip
         new = [t for t in dict.fromkeys(tokens) if t not in vocab]  # specials included
         if new:
             self._vocab = Vocabulary((*vocab.tokens, *new), specials=vocab.specials[2:])
@@ -203,6 +209,8 @@ class TextVectorizer:
             if not isinstance(text, str):
                 raise invalid(f"texts[{i}]", text, "a str")
             rows.append(vocab.lookup_ids(tokenize(text)))
+        if self.output_sequence_length is not None:
+            check_padded_size("output_sequence_length", self.output_sequence_length, len(rows))
         ids, lengths = pad_rows(
             rows,
             self.output_sequence_length,

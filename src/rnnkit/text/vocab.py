@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ArgumentTypeError, DataError, InvalidArgumentError, invalid
-from rnnkit.text.padding import as_index, check_int
-from rnnkit.validation import check_input_file, check_output_file, parse_json
+from rnnkit.text.padding import as_index
+from rnnkit.validation import check_input_file, check_int, check_output_file, parse_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 PAD_ID, UNK_ID = 0, 1  # fixed in every vocabulary

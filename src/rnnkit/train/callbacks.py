@@ -27,6 +27,13 @@ import torch
 from tqdm.auto import tqdm
 
 from rnnkit.errors import InvalidArgumentError, invalid
+from rnnkit.validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_output_file,
+    check_output_path,
+)
 
 if TYPE_CHECKING:
     from rnnkit.train.trainer import Trainer
@@ -76,12 +83,13 @@ class EarlyStopping(Callback):
         min_delta: float = 0.0,
         restore_best: bool = False,
     ) -> None:
-        if mode not in MODES:
-            raise invalid("mode", mode, "auto, min or max")
-        if not isinstance(patience, int) or patience < 0:
-            raise invalid("patience", patience, "an int >= 0")
-        if min_delta < 0:
-            raise invalid("min_delta", min_delta, "a number >= 0")
+        if not isinstance(monitor, str) or not monitor:
+            raise invalid("monitor", monitor, "a metric name such as 'val_loss'")
+        check_choice("mode", mode, MODES)
+        patience = check_int("patience", patience, 0)
+        min_delta = check_float("min_delta", min_delta, 0)
+        if not isinstance(restore_best, bool):
+            raise invalid("restore_best", restore_best, "True or False")
         if mode == "auto":
             mode = "max" if any(k in monitor for k in ("acc", "f1")) else "min"
         self.monitor, self.mode, self.patience = monitor, mode, patience
@@ -131,7 +139,10 @@ class CSVLogger(Callback):
     """
 
     def __init__(self, path: str | Path, append: bool = False) -> None:
-        self.path, self.append = Path(path), append
+        self.path = check_output_file("path", path, "a CSV file to write")
+        if not isinstance(append, bool):
+            raise invalid("append", append, "True or False")
+        self.append = append
         self._losses: list[float] = []
         self._fields: list[str] | None = None
 
@@ -165,7 +176,7 @@ class TensorBoard(Callback):
     """
 
     def __init__(self, log_dir: str | Path) -> None:
-        self.log_dir = Path(log_dir)
+        self.log_dir = check_output_path("log_dir", log_dir, "a directory for TensorBoard events")
         self.writer: Any = None
 
     def on_train_begin(self, trainer: Trainer) -> None:

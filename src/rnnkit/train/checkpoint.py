@@ -57,7 +57,7 @@ from torch.overrides import TorchFunctionMode
 
 from rnnkit import __version__
 from rnnkit.errors import CheckpointError, RnnkitError, invalid
-from rnnkit.validation import parse_json
+from rnnkit.validation import parse_json, path_problem, show_path
 
 FORMAT_VERSION = 1
 MODEL_KEYS = ("task", "model", "vectorizer")  # config sections a resumed run must not change
@@ -454,12 +454,15 @@ def _prepare_tensors(state_dict: dict[str, Tensor]) -> tuple[dict[str, Tensor], 
 
 def resolve_checkpoint(path: Path) -> Path:
     """``path``, or its ``.<name>.old-*`` sibling left by a save interrupted mid-swap."""
-    if path.is_dir():
+    problem = path_problem(path)
+    if problem is None and path.is_dir():
         return path
-    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and is_checkpoint(olds[-1]):
-        return olds[-1]
-    raise CheckpointError(f"{path}: no such checkpoint directory; {_EXPECTED}")
+    if problem in (None, "does not exist"):
+        olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+        if olds and is_checkpoint(olds[-1]):
+            return olds[-1]
+        problem = "no such checkpoint directory"
+    raise CheckpointError(f"{show_path(path)}: {problem}; {_EXPECTED}")
 
 
 def _read_manifest(file: Path) -> dict[str, dict[str, Any]]:

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from rnnkit import __version__
 from rnnkit.config import check_types
 from rnnkit.errors import RnnkitError, invalid
+from rnnkit.logs import release_records
 from rnnkit.train import distributed
 from rnnkit.train.callbacks import Callback, ProgressLogger
 from rnnkit.train.checkpoint import (
@@ -280,6 +281,7 @@ class Trainer:
             recover_interrupted_saves(self.out)
         distributed.barrier()  # rank 0 has put back interrupted saves before any rank looks
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
+        release_records()  # the run starts: what the inputs' reading logged is shown now
         distributed.barrier()  # every rank has looked at --out before rank 0 writes into it
         self._resolve_precision()  # after the checks: "auto" may time a training step
         if self.dist.is_main:
