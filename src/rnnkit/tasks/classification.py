@@ -74,7 +74,7 @@ class ClassifyDataConfig:
     skip_bad_rows: bool = False  # count and skip rows without text or label instead of failing
     standardize: str = "glove"  # text clean-up before splitting on spaces (glove: GloVe's tokens)
     vocab_size: int = 20_000  # cap on the words learned from the training texts, <pad> and <unk> included (vector_words come on top)
-    max_len: int = 400  # tokens kept per text (longer texts are truncated)
+    max_len: int = 800  # tokens kept per text (longer texts are truncated)
     truncate: str = "post"  # post keeps a text's first max_len tokens, pre its last, middle its first quarter and last three quarters
     batch_size: int = 64  # B: texts per training batch
     val_fraction: float = 0.1  # held out of train (stratified, seeded) when val is None
