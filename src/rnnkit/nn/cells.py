@@ -326,6 +326,9 @@ class _CellBase(nn.Module):
         return text + (", layer_norm=True" if self.layer_norm else "")
 
 
+scripting.SCRIPTABLE.append(_CellBase)
+
+
 class RNNCell(_CellBase):
     """Elman RNN cell: h' = f(W_ih x + b_ih + W_hh h + b_hh), f = tanh or relu.
 
@@ -365,6 +368,10 @@ class RNNCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
+        if not isinstance(input, Tensor) and (
+            (node := scripting.fx_leaf_call(self, input, hx)) is not None
+        ):
+            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         gi = self._project(input)
@@ -424,6 +431,10 @@ class LSTMCell(_CellBase):
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
+        if not isinstance(input, Tensor) and (
+            (node := scripting.fx_leaf_call(self, input, hx)) is not None
+        ):
+            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         check_input_dims(input, (1, 2), self._torch_name)  # before hx's type, as in torch.nn
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise invalid(
@@ -465,6 +476,10 @@ class GRUCell(_CellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
+        if not isinstance(input, Tensor) and (
+            (node := scripting.fx_leaf_call(self, input, hx)) is not None
+        ):
+            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

@@ -137,6 +137,8 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         elif isinstance(input, Tensor):
             data = input
             checks.check_input_dims(data, (2, 3), *TORCH_WORDS[self.kind])
+        elif (node := scripting.fx_leaf_call(self, input, hx, lengths=lengths)) is not None:
+            return node  # torch.fx symbolic tracing: a call_module node, as for torch.nn's
         else:
             raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
                           ArgumentTypeError)  # fmt: skip
@@ -374,3 +376,6 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             if getattr(self, name) != default:
                 text += f", {name}={getattr(self, name)}"
         return text
+
+
+scripting.SCRIPTABLE.append(RecurrentLayer)

@@ -11,6 +11,12 @@ are the same). The twin computes what rnnkit computes (torch's kernels; the same
 float rounding, see docs/torch-differences.md). As for any ``__prepare_scriptable__``,
 ``torch.jit.script(parent)`` also puts the twin in ``parent``'s own module tree.
 
+``torch.jit.ScriptModule`` subclasses (the ``@torch.jit.script_method`` API) compile their
+submodules when their ``__init__`` returns, without calling ``__prepare_scriptable__``: a global
+module-registration hook (:func:`script_module_registration_hook`) gives them the twin as the
+module is assigned (also one inside a container assigned to them), so they compile as they do
+with torch.nn's modules.
+
 Refused (:class:`rnnkit.errors.InvalidArgumentError`, a ValueError): rnnkit's options
 with no torch.nn counterpart (``layer_norm``, ``recurrent_dropout``, a user ``cell``) and weights
 rewritten by ``weight_norm``, parametrizations or pruning (torch.nn's scripted module would hold
@@ -21,7 +27,10 @@ from __future__ import annotations
 
 import warnings
 
+import torch
 from torch import nn
+from torch.fx import Proxy
+from torch.nn.modules.module import register_module_module_registration_hook
 
 from rnnkit.errors import invalid
 
@@ -58,3 +67,56 @@ def torch_twin(
     twin._forward_pre_hooks = module._forward_pre_hooks
     return twin.train(module.training)
 
+
+SCRIPTABLE: list[type[nn.Module]] = []  # rnnkit's base classes with a __prepare_scriptable__
+
+
+def _twin_or_none(module: nn.Module) -> nn.Module | None:
+    """``module``'s torch.nn twin if it is one of rnnkit's layers or cells, else None."""
+    if isinstance(module, tuple(SCRIPTABLE)):
+        return module.__prepare_scriptable__()
+    return None
+
+
+def script_module_registration_hook(
+    parent: nn.Module, name: str, module: nn.Module | None
+) -> nn.Module | None:
+    """Registered for every ``nn.Module.__setattr__``/``add_module`` of a submodule: for a
+    ``torch.jit.ScriptModule`` still in its ``__init__`` (it compiles its submodules when that
+    returns), return the torch.nn twin of an rnnkit module, and put twins in place of rnnkit
+    modules inside an assigned container; None (no change) for any other assignment."""
+    if (
+        module is None
+        or not isinstance(parent, torch.jit.ScriptModule)
+        or isinstance(parent, torch.jit.RecursiveScriptModule)
+        or "_actual_script_module" in parent.__dict__
+    ):
+        return None
+    twin = _twin_or_none(module)
+    if twin is not None:
+        return twin
+    for owner in module.modules():
+        for key, child in owner._modules.items():
+            twin = _twin_or_none(child) if child is not None else None
+            if twin is not None:
+                owner._modules[key] = twin
+    return None
+
+
+register_module_module_registration_hook(script_module_registration_hook)
+
+
+def fx_leaf_call(module: nn.Module, input: object, hx: object, **keywords: object) -> Proxy | None:
+    """Under ``torch.fx`` symbolic tracing (``input`` is a Proxy): the ``call_module`` node for
+    ``module`` called with ``input`` (and ``hx``, and the keywords that are not None), as the
+    tracer records torch.nn's modules, its default leaves; None otherwise, and for the traced
+    root itself (traced into, as torch.nn's would be)."""
+    if not isinstance(input, Proxy):
+        return None
+    tracer = input.tracer
+    path = tracer.path_of_module(module)
+    if not path:
+        return None
+    args = (input,) if hx is None else (input, hx)
+    kwargs = {name: value for name, value in keywords.items() if value is not None}
+    return tracer.create_proxy("call_module", path, args, kwargs)
