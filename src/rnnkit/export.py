@@ -30,6 +30,7 @@ import copy
 import importlib
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -247,19 +248,29 @@ def _export(
     path.parent.mkdir(parents=True, exist_ok=True)
     axes = {name: {i: d for i, d in enumerate(dims) if d in ("batch", "time")}
             for name, dims in (spec["inputs"] | spec["outputs"]).items()}  # fmt: skip
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about shapes turned into constants
-        torch.onnx.export(
-            graph, example, str(path), dynamo=False, opset_version=OPSET,
-            input_names=list(spec["inputs"]), output_names=list(spec["outputs"]),
-            dynamic_axes=axes,
-        )  # fmt: skip
-    if check:
-        diff = check_onnx(graph, path, _check_inputs(example, task))
-        logger.info("%s: max |onnxruntime - torch| = %.2e", path, diff)
-    if meta is not None:
-        body = {"format": METADATA_FORMAT, "version": 1, "task": task, **spec, **meta}
-        metadata_path(path).write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+    # written beside the target and renamed over it once whole (and checked): a failed or
+    # killed export leaves an earlier model.onnx and its JSON as they were, never half of one
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
+    tmp_json = metadata_path(tmp)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shapes turned into constants
+            torch.onnx.export(
+                graph, example, str(tmp), dynamo=False, opset_version=OPSET,
+                input_names=list(spec["inputs"]), output_names=list(spec["outputs"]),
+                dynamic_axes=axes,
+            )  # fmt: skip
+        if check:
+            diff = check_onnx(graph, tmp, _check_inputs(example, task), shown=path)
+            logger.info("%s: max |onnxruntime - torch| = %.2e", path, diff)
+        if meta is not None:
+            body = {"format": METADATA_FORMAT, "version": 1, "task": task, **spec, **meta}
+            tmp_json.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
+            os.replace(tmp_json, metadata_path(path))
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, tmp_json):
+            leftover.unlink(missing_ok=True)
     return path
 
 
@@ -289,8 +300,11 @@ def _check_inputs(example: tuple[Tensor, ...], task: str) -> tuple[Tensor, ...]:
     return (ids[:, :4], *(torch.randn(s.shape[0], 5, s.shape[2], generator=gen) for s in example[1:]))
 
 
-def check_onnx(graph: nn.Module, path: str | Path, inputs: tuple[Tensor, ...]) -> float:
-    """Run ``path`` in onnxruntime on ``inputs`` and return the max difference from ``graph``.
+def check_onnx(
+    graph: nn.Module, path: str | Path, inputs: tuple[Tensor, ...], shown: str | Path | None = None
+) -> float:
+    """Run ``path`` in onnxruntime on ``inputs`` and return the max difference from ``graph``
+    (a message names ``shown``, the file the export is for, when given).
 
     Raises:
         InvalidArgumentError: a difference above TOLERANCE (the export is not faithful).
@@ -305,7 +319,7 @@ def check_onnx(graph: nn.Module, path: str | Path, inputs: tuple[Tensor, ...]) -
     diff = max(float(abs(g - w.numpy()).max()) for g, w in zip(got, want, strict=True))
     if not diff <= TOLERANCE:
         raise InvalidArgumentError(
-            f"{path}: onnxruntime differs from PyTorch by {diff:.2e}; expected <= {TOLERANCE}"
+            f"{shown or path}: onnxruntime differs from PyTorch by {diff:.2e}; expected <= {TOLERANCE}"
         )
     return diff
 

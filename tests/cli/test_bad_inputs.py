@@ -16,12 +16,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runs import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -385,27 +385,6 @@ def tampered(world: dict[str, str], tmp_path_factory) -> dict[str, str]:
     return names
 
 
-class _Hang(Exception):
-    pass
-
-
-def run_cli(argv: list[str], capsys, timeout: int = 30) -> tuple[int, str, str]:
-    """(status, stdout, stderr) of ``main(argv)`` in-process; raises _Hang after ``timeout`` s."""
-
-    def on_alarm(*_):
-        raise _Hang(f"no answer within {timeout}s: {argv}")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(timeout)
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def fill(argv: list[str], values: dict[str, str]) -> list[str]:

@@ -7,7 +7,6 @@ The cases run ``rnnkit.cli.main.main`` in-process against three tiny trained run
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import io
 import json
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_runs import one_line, train_tiny
 
 import rnnkit
-from rnnkit.cli.main import main
 from rnnkit.errors import InvalidArgumentError
 from rnnkit.models.seq2seq import Seq2SeqConfig
 from rnnkit.seq2seq_search import MAX_OUTPUT_TOKENS, max_lengths
@@ -79,11 +78,7 @@ def w(tmp_path_factory) -> dict[str, str]:
         "clf": ["train", "classify", "--train", paths["train.csv"], "--batch-size", "8",
                 "--embeddings", "none"],
     }  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for name, argv in runs.items():
-            assert main([*argv, *tiny, "--out", str(root / name)]) == 0, name
-            paths[name] = str(root / name)
-    return paths
+    return paths | train_tiny(root, runs, tiny)
 
 
 
@@ -92,15 +87,6 @@ def run(argv: list[str], capsys, timeout: int = 60) -> tuple[int, str, str]:
     return bad_inputs.run_cli(argv, capsys, timeout)
 
 
-def one_line(argv: list[str], capsys, *needles: str) -> str:
-    """Run ``argv``: status 2 and one stderr line holding every needle (case-insensitive)."""
-    code, _, err = run(argv, capsys)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1, (code, lines)
-    assert "Traceback" not in lines[0]
-    for needle in needles:
-        assert needle.lower() in lines[0].lower(), (needle, lines[0])
-    return lines[0]
 
 
 def fill(argv: list[str], w: dict[str, str]) -> list[str]:

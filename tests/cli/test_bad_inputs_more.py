@@ -8,16 +8,13 @@ helpers of ``test_bad_inputs.py`` against two tiny trained runs.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-from rnnkit.cli.main import main
+from cli_runs import one_line, train_tiny
 
 _spec = importlib.util.spec_from_file_location(
     "bad_inputs", Path(__file__).with_name("test_bad_inputs.py")
@@ -56,22 +53,7 @@ def w(tmp_path_factory) -> dict[str, str]:
         "lm": ["train", "lm", "--corpus", paths["corpus.txt"], "--layers", "1", "--seq-len", "8"],
         "clf": ["train", "classify", "--train", paths["train.csv"], "--embeddings", "none"],
     }
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for name, argv in runs.items():
-            assert main([*argv, *tiny, "--out", str(root / name)]) == 0, name
-            paths[name] = str(root / name)
-    return paths
-
-
-def one_line(argv: list[str], capsys, *needles: str) -> str:
-    """Run ``argv``: status 2 and one stderr line, no traceback, holding every needle."""
-    code, _, err = run_cli(argv, capsys, 60)
-    lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1, (code, lines)
-    assert "Traceback" not in lines[0]
-    for needle in needles:
-        assert needle.lower() in lines[0].lower(), (needle, lines[0])
-    return lines[0]
+    return paths | train_tiny(root, runs, tiny)
 
 
 LM = ["train", "lm", "--corpus", "{corpus.txt}", "--steps", "2", "--out", "{root}/{out}"]

@@ -176,7 +176,7 @@ def test_bad_columns_labels_and_vectors_exit_2(files, tmp_path: Path, capsys) ->
     test = tmp_path / "test.csv"
     test.write_text('"1","a","b"\n"9","c","d"\n')
     assert train(files, tmp_path, path, *ag_flags(files), "--test", str(test)) == 2
-    assert "test.csv: row 2: label '9' was not seen in training" in one_error_line(capsys)
+    assert "test.csv:2: label '9' was not seen in training" in one_error_line(capsys)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("goal 1 0 0\ntreaty 0 1\n")
     assert train(files, tmp_path, path, *ag_flags(files), "--embeddings", str(vectors)) == 2

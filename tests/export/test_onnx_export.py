@@ -240,3 +240,23 @@ def test_a_pin_beside_a_model_already_loaded_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match=r"expect_sha256=.*None for a model already"):
         export_classifier(model, tmp_path / "m.onnx", expect_sha256="0" * 64)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_failed_export_leaves_the_earlier_files_whole(tmp_path: Path, monkeypatch) -> None:
+    """The graph is written beside ``m.onnx`` and renamed over it once checked: an export that
+    fails (here its onnxruntime check) keeps the earlier model and JSON, and leaves no debris."""
+    import rnnkit.export
+
+    pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    config = ClassifierConfig(vocab_size=20, num_classes=2, hidden_size=4, embedding_size=3)
+    model = TextClassifier(config).eval()
+    path = export_classifier(model, tmp_path / "m.onnx")
+    before = path.read_bytes()
+    metadata_path(path).write_text('{"earlier": true}\n')
+    monkeypatch.setattr(rnnkit.export, "TOLERANCE", -1.0)  # every difference is too large
+    with pytest.raises(InvalidArgumentError, match=r"m\.onnx: onnxruntime differs from PyTorch"):
+        export_classifier(TextClassifier(config).eval(), path)
+    assert path.read_bytes() == before
+    assert metadata_path(path).read_text() == '{"earlier": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]

@@ -173,7 +173,7 @@ def test_an_unseen_test_label_stops_before_training(tmp_path: Path) -> None:
     rows = synthetic(40, 0)
     data = data_files(tmp_path, rows, [*rows[:5], ("weather", "rain today")])
     with pytest.raises(
-        DataError, match=r"test\.csv: row 6: label 'weather' was not seen in training"
+        DataError, match=r"test\.csv:7: label 'weather' was not seen in training"  # line 1: header
     ):
         train_classifier(tmp_path / "run", data, SMALL, trainer())
     assert not (tmp_path / "run").exists()

@@ -30,6 +30,7 @@ from rnnkit.cli import (
 from rnnkit.cli.options import ALIASES
 from rnnkit.errors import RnnkitError
 from rnnkit.logs import console_handler, hold_records
+from rnnkit.train import distributed
 from rnnkit.validation import show_path
 
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*(e[-+]?\d+)?|\.\d+|inf(inity)?|nan)$", re.IGNORECASE)
@@ -91,7 +92,7 @@ def flag_message(exc: RnnkitError, argv: Sequence[str]) -> str:
     """The error's message, naming the command-line flag instead of the config field."""
     message = str(exc)
     name = getattr(exc, "argument", None)
-    if not name or not message.startswith(f"{name}="):
+    if not name or not message.startswith((f"{name}=", f"{name}: ")):
         return message
     for flag in ("--" + name.replace("_", "-"), *ALIASES.get(name, ())):
         if any(a == flag or a.startswith(flag + "=") for a in argv):
@@ -104,9 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(build_parser(), argv)
     console_handler()  # the library logs; the command line shows its messages on stderr
-    if int(os.environ.get("RANK", "0")) > 0:  # torchrun: rank 0 alone talks on the console
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     try:
+        if distributed.environment().rank > 0:  # torchrun: rank 0 alone talks on the console
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
         with hold_records():  # a command that fails prints its error line alone
             status = args.handler(args) or 0
     except RnnkitError as exc:

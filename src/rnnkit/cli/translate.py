@@ -36,7 +36,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         "needs matplotlib)")  # fmt: skip
     flag(parser, "--device", "cpu | cuda | auto", "cpu")
     add_expect_sha256(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, more_positionals="texts")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -104,7 +104,8 @@ def read_parallel(
     """Read pairs from two aligned files, or (``target=None``) one two-column TSV/CSV file.
 
     ``format`` (tsv | csv) applies to the one-file form; None infers it from the suffix
-    (``.tsv``/``.csv``, before a ``.gz``). ``header`` drops the first row of a TSV/CSV file.
+    (``.tsv``/``.csv``, before a ``.gz``). Two files may not end in ``.tsv``/``.csv``: such a
+    file holds pairs, so a target beside it is a mistake (an InvalidArgumentError). ``header`` drops the first row of a TSV/CSV file.
     ``role`` names the source in errors ("source", "val_source", "test_source").
     """
     source = Path(source)
@@ -113,6 +114,13 @@ def read_parallel(
         rows = _delimited(source, _pair_format(source, format, role), header)
     else:
         name = f"{source} + {target}"
+        target_role = role.replace("source", "target")
+        for this, other, path in ((role, target_role, source), (target_role, role, Path(target))):
+            suffixes = [s for s in path.suffixes if s != ".gz"]
+            if suffixes and suffixes[-1].lstrip(".").lower() in PAIR_FORMATS:
+                raise invalid(this, str(path), f"a file of sentences, one a line, aligned with "
+                              f"{other}: a {suffixes[-1]} file holds pairs (give such a file "
+                              f"alone, as {role})")  # fmt: skip
         rows = _aligned(source, Path(target))
     pairs = ParallelTexts([], [], name)
     for line, src, tgt in rows:

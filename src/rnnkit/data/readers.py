@@ -59,9 +59,21 @@ class LabelledTexts:
     skipped: int = 0  # bad rows skipped (skip_bad_rows=True)
     skipped_examples: list[str] = field(default_factory=list)  # "file:line: problem", first few
     inferred: str = ""  # the columns found by their header names (LABEL_NAMES, TEXT_NAMES), if any
+    # where each row came from: its first line in ``file`` (int) or its own file (str, a folder
+    # read); empty for lists, whose rows are named by position
+    origins: list[int | str] = field(default_factory=list, repr=False)
+    file: str = ""  # the file read, for the lines in ``origins``
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    def where(self, i: int) -> str:
+        """Row ``i`` for a message: ``file:line`` as read (skipped rows, blank lines and the
+        header counted), or ``source: row i+1`` for rows that came from lists."""
+        if i < len(self.origins):
+            origin = self.origins[i]
+            return f"{self.file}:{origin}" if isinstance(origin, int) else f"{origin}"
+        return f"{self.source}: row {i + 1}"
 
     def subset(self, indices: Sequence[int], name: str) -> LabelledTexts:
         """The rows at ``indices``, in that order; ``name`` is appended to the source."""
@@ -69,6 +81,8 @@ class LabelledTexts:
             [self.texts[i] for i in indices],
             [self.labels[i] for i in indices],
             source=f"{self.source} [{name}]",
+            origins=[self.origins[i] for i in indices] if self.origins else [],
+            file=self.file,
         )
 
 
@@ -201,7 +215,7 @@ class _Reader:
     data: LabelledTexts = field(init=False)
 
     def __post_init__(self) -> None:
-        self.data = LabelledTexts([], [], source=str(self.path))
+        self.data = LabelledTexts([], [], source=str(self.path), file=str(self.path))
 
     def result(self) -> LabelledTexts:
         """The rows read; none at all is a DataError (with the first bad row's reason)."""
@@ -212,7 +226,7 @@ class _Reader:
             raise DataError(f"{self.path}: no rows{skipped}; expected rows with {what}")
         return data
 
-    def add(self, where: str, texts: Iterable[str], label: str) -> None:
+    def add(self, where: str, texts: Iterable[str], label: str, origin: int | str) -> None:
         text = " ".join(t for t in texts if t.strip())  # several text columns: one space between
         label = label.strip()
         if not text:
@@ -224,6 +238,7 @@ class _Reader:
         else:
             self.data.texts.append(text)
             self.data.labels.append(label)
+            self.data.origins.append(origin)
 
     def bad(self, where: str, problem: str, expected: str) -> None:
         if not self.skip_bad_rows:
@@ -315,7 +330,7 @@ class _Reader:
                         self.bad(where, f"{len(row)} fields", f"{width} like the first row")
                     else:
                         label = row[label_idx] if label_idx >= 0 else ""
-                        self.add(where, (row[i] for i in text_idx), label)
+                        self.add(where, (row[i] for i in text_idx), label, line)
             except csv.Error as e:  # e.g. a field longer than csv.field_size_limit()
                 raise DataError(f"{self.path}:{next_line}: {e}; expected CSV") from None
 
@@ -354,7 +369,7 @@ class _Reader:
                 elif problem:
                     self.bad(where, problem, "a string or an integer as the class label")
                 else:
-                    self.add(where, texts, label)
+                    self.add(where, texts, label, line)
 
     def json_keys(
         self, record_keys: list[str], text_keys: list[str], label_key: str
@@ -376,7 +391,7 @@ class _Reader:
         for name in sorted(classes) if classes else found:
             for file in sorted((root / name).glob("*.txt")):
                 with file_errors(file, self.encoding), open_text(file, self.encoding) as f:
-                    self.add(f"{file}:1", [f.read()], name)
+                    self.add(f"{file}:1", [f.read()], name, str(file))
 
 
 def json_label(value: object) -> tuple[str, str | None]:

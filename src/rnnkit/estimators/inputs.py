@@ -2,7 +2,7 @@
 
 Texts: a list/tuple of str, a 1-D numpy array, anything with ``tolist()`` (a pandas Series),
 a table's column (a pandas DataFrame or a Hugging Face ``datasets.Dataset``, recognised by
-``columns`` / ``column_names``), or any iterable of str. Labels: the same containers of str
+``columns`` / ``column_names``), or any iterable of str but a set (it has no order). Labels: the same containers of str
 or int values (rows of one label, ``[["pos"], ...]``, count as a column), never a mix of the
 two, nor an empty str. A dict is refused: iterating it would give its keys. A language model's
 corpus: one text, a path or bundled corpus name, or a collection of documents (joined with
@@ -13,6 +13,7 @@ config.json) can hold it.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,6 +54,9 @@ def as_list(values: Any, name: str) -> list[Any]:
         raise invalid(name, values, "a list of values; wrap a single text as [text]")
     if isinstance(values, Mapping):  # list(dict) would be its keys
         raise invalid(name, f"a {type(values).__name__}", "a list, array or column of values, not a mapping")
+    if isinstance(values, (set, frozenset)):  # no order: answers could not be matched to texts
+        raise invalid(name, f"a {type(values).__name__} of {len(values)}",
+                      "an ordered list, array or column of values, not a set")  # fmt: skip
     if isinstance(values, np.ndarray):
         if values.ndim == 2 and values.shape[1] == 1:
             values = values[:, 0]
@@ -113,6 +117,11 @@ def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:
     if values.shape != (n,):
         raise invalid(name, f"{values.size} labels", f"one label per text ({n})")
     if values.dtype.kind not in "Uiub":
+        items = [v[0] if isinstance(v, (list, tuple)) and len(v) == 1 else v for v in listed]
+        bad = next((i for i, v in enumerate(items) if not isinstance(v, (str, numbers.Integral))), None)
+        if bad is not None:  # None, a float, NaN, an object: name the first
+            raise invalid(f"{name}[{bad}]", items[bad], "a str or int label (labels are all "
+                          "str or all int)", ArgumentTypeError)  # fmt: skip
         raise invalid(name, values.dtype, "labels that are all str or all int")
     if values.dtype.kind == "U":
         _check_str_labels(values, listed, name)
@@ -156,6 +165,16 @@ def is_file(text: str) -> bool:
         return False
 
 
+FILE_SUFFIXES = (".txt", ".gz", ".csv", ".tsv", ".jsonl", ".json", ".md", ".raw", ".tokens")
+
+
+def looks_like_a_missing_file(text: str) -> bool:
+    """Whether ``text`` is one word that ends like a file name (``corpus.txt``,
+    ``data/wiki.train.tokens``) yet names no file: a mistyped path, not a text to train on."""
+    return (len(text) < _MAX_PATH and not any(c.isspace() for c in text)
+            and text.lower().endswith(FILE_SUFFIXES) and not is_file(text))  # fmt: skip
+
+
 def corpus_name(data: Any) -> str:
     """What config.json records as the corpus: the file or bundled name, else "<text>"."""
     if isinstance(data, Path) or (isinstance(data, str) and (data in BUNDLED or is_file(data))):
@@ -168,7 +187,8 @@ def as_corpus(data: Any, name: str = "X") -> str:
 
     A str is read as a file when it names an existing file or a bundled corpus (and is short
     and on one line); any other str is the text itself, so a long text never reaches the file
-    system. Documents are joined with newlines.
+    system, except one word ending like a file name (``missing.txt``): that is refused as a
+    file that does not exist. Documents are joined with newlines.
     """
     if isinstance(data, Path):
         return load_corpus(data)
@@ -177,6 +197,9 @@ def as_corpus(data: Any, name: str = "X") -> str:
             return load_corpus(data)
         if not data.strip():
             raise invalid(name, data, "a non-empty text, a file path or a bundled corpus name")
+        if looks_like_a_missing_file(data):  # scoring the name itself would be nonsense
+            raise invalid(name, data, "an existing file, a bundled corpus name or a text: no "
+                          "such file (a one-word text: pass [text])")  # fmt: skip
         check_unicode(data, name)
         return data
     return "\n".join(as_texts(data, name))

@@ -38,7 +38,8 @@ class LanguageModel(Estimator):
     ``fit(X)`` takes one text (str), a file path or bundled corpus name ("nietzsche",
     "shakespeare"), or documents (a list of str, numpy array, pandas Series, or a table's
     "text" column), joined with newlines. A str is read as a file only when it names an
-    existing one; any other str is the text itself. After ``fit`` the model holds the
+    existing one; any other str is the text itself (but one word ending like a file name,
+    ``"missing.txt"``, is refused: no such file). After ``fit`` the model holds the
     weights of its best validation loss (the checkpoint ``rnnkit generate`` would use).
     """
 

@@ -160,7 +160,7 @@ def encode_labels(labels: LabelMap, data: LabelledTexts) -> Tensor:
     bad = next((i for i, v in enumerate(data.labels) if v not in known), None)
     if bad is not None:
         raise DataError(
-            f"{data.source}: row {bad + 1}: label {data.labels[bad]!r} was not seen in training;"
+            f"{data.where(bad)}: label {data.labels[bad]!r} was not seen in training;"
             f" expected one of {labels.values}"
         )
     return torch.tensor(labels.encode(data.labels), dtype=torch.long)

@@ -51,7 +51,9 @@ def load_encoder(run: str, standardize: str) -> LoadedLanguageModel:
     try:
         lm = load_language_model(run)
     except CheckpointError as exc:
-        raise CheckpointError(f"encoder_from: {exc}") from None
+        error = CheckpointError(f"encoder_from: {exc}")
+        error.argument = "encoder_from"  # type: ignore[attr-defined]  # the CLI names --encoder-from
+        raise error from None
     if lm.level != "word":
         raise invalid(
             "encoder_from", run, "a word-level language model (rnnkit train lm --level word); "

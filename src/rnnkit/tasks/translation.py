@@ -181,12 +181,20 @@ def encode_targets(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[lis
 MAX_SOURCE_TOKENS = 10_000  # one source sentence at most: attention costs source x output
 
 
-def encode_sources(vectorizer: TextVectorizer, texts: Sequence[str]) -> list[list[int]]:
-    """Ids of each source sentence (an empty one becomes one <pad> step when collated)."""
+def encode_sources(
+    vectorizer: TextVectorizer, texts: Sequence[str], pairs: ParallelTexts | None = None
+) -> list[list[int]]:
+    """Ids of each source sentence (an empty one becomes one <pad> step when collated).
+
+    A sentence over MAX_SOURCE_TOKENS is a DataError naming it: ``file:line`` of ``pairs``
+    (whose ``sources`` are ``texts``), else its position.
+    """
     encoded = [vectorizer.encode(text) for text in texts]
     for i, ids in enumerate(encoded):
         if len(ids) > MAX_SOURCE_TOKENS:
-            raise DataError(f"source sentence {i + 1}: {len(ids):,} tokens; expected at most "
+            where = f"source sentence {i + 1}" if pairs is None else (
+                f"{pairs.source}:{pairs.lines[i]}: source sentence")  # fmt: skip
+            raise DataError(f"{where}: {len(ids):,} tokens; expected at most "
                             f"{MAX_SOURCE_TOKENS:,} (one sentence per line)")  # fmt: skip
     return encoded
 
@@ -292,9 +300,9 @@ class TranslationTask:
     ) -> None:  # fmt: skip
         self.source_vectorizer, self.target_vectorizer = vectorizers
         self.data, self.val = data, val
-        self.train_src = encode_sources(self.source_vectorizer, train.sources)
+        self.train_src = encode_sources(self.source_vectorizer, train.sources, train)
         self.train_tgt = encode_targets(self.target_vectorizer, train.targets)
-        self.val_src = encode_sources(self.source_vectorizer, val.sources)
+        self.val_src = encode_sources(self.source_vectorizer, val.sources, val)
         self.val_tgt = encode_targets(self.target_vectorizer, val.targets)
         lengths = [max(1, len(s)) for s in self.train_src]
         self.batcher = BucketBatcher(lengths, data.batch_size, shuffle=True, seed=seed)
@@ -377,6 +385,13 @@ def train_translator(
     """
     if not data.source:
         raise invalid("source", data.source, "a file of source sentences (or of pairs)")
+    one_file = [a for a, b in (("source", "target"), ("val_source", "val_target"),
+                               ("test_source", "test_target"))
+                if getattr(data, a) is not None and getattr(data, b) is None]  # fmt: skip
+    for name, value in (("format", data.format), ("header", data.header or None)):
+        if value is not None and not one_file:  # nothing it applies to: a mistake, say so
+            raise invalid(name, value, "no such option with two aligned files of sentences "
+                          "(--source and --target): it is for one TSV/CSV file of pairs")  # fmt: skip
     if not isinstance(model, Seq2SeqConfig):
         model = from_dict(Seq2SeqConfig, model or {}, "model")  # checked before the data
     trainer = trainer or Seq2SeqTrainerConfig()

@@ -129,15 +129,22 @@ class LoadedTranslator:
 
     def evaluate_pairs(self, pairs: ParallelTexts, decoding: DecodingConfig) -> dict[str, float | int]:
         """:meth:`evaluate` of pairs read from files."""
-        src = encode_sources(self.source_vectorizer, pairs.sources)
+        src = encode_sources(self.source_vectorizer, pairs.sources, pairs)
         loss = corpus_loss(self.model, src, encode_targets(self.target_vectorizer, pairs.targets))
         found = decode(self.model, src, self.target_vectorizer, decoding)
         hypotheses = [target_text(self.target_vectorizer, t.ids) for t in found]
         references = [reference_text(t, self.data) for t in pairs.targets]
         unk = self.source_vectorizer.vocab.unk_id
+        unknown, total = sum(row.count(unk) for row in src), sum(len(row) for row in src)
+        if unknown > total / 2:  # scored all the same, but most likely not what was meant
+            logger.warning(
+                "%s: %d of %d source tokens (%.0f%%) are unknown to the model's source "
+                "vocabulary; are source and target swapped, or the text in another language?",
+                pairs.source, unknown, total, 100 * unknown / total,
+            )  # fmt: skip
         return corpus_scores(hypotheses, references) | {
             "loss": loss, "perplexity": perplexity(loss), "sentences": len(pairs), "beam": decoding.beam,
-            "unknown_source_tokens": sum(row.count(unk) for row in src),
+            "unknown_source_tokens": unknown,
         }  # fmt: skip
 
     def evaluate_files(

@@ -133,10 +133,14 @@ class TextVectorizer:
             counts, max_tokens=self.max_tokens, min_freq=self.min_freq, specials=self.specials
         )
         if not vocab.tokens:
-            raise DataError(
-                f"adapt(texts): no token occurs min_freq={self.min_freq} times or more "
-                f"(the most frequent occurs {max(counts.values())} times)"
+            most = max(counts.values())
+            error = DataError(
+                f"min_freq={self.min_freq}: no token occurs min_freq={self.min_freq} times or "
+                f"more in the texts (the most frequent occurs {most} times); expected "
+                f"min_freq <= {most}, or more text"
             )
+            error.argument = "min_freq"  # type: ignore[attr-defined]  # the CLI names --min-freq
+            raise error
         self._vocab = vocab
         return self
 

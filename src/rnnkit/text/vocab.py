@@ -45,6 +45,12 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 PAD_ID, UNK_ID = 0, 1  # fixed in every vocabulary
 
 
+def _is_bool(value: object) -> bool:
+    """Whether a token id is a bool: ``True``, or a 0-d bool tensor (``np.bool_`` has no
+    ``__index__`` and is refused as any non-integer is)."""
+    return type(value) is bool or str(getattr(value, "dtype", "")) == "torch.bool"
+
+
 def check_specials(specials: Sequence[str]) -> tuple[str, ...]:
     """Return all special tokens ``(PAD, UNK, *specials)`` after checking the extra ones.
 
@@ -245,7 +251,8 @@ class Vocabulary:
         return self._stoi.get(token, UNK_ID)
 
     def id_to_token(self, index: int) -> str:
-        """The token of id ``index``; raises InvalidArgumentError outside ``0 .. V-1``."""
+        """The token of id ``index``; raises InvalidArgumentError outside ``0 .. V-1``, and
+        ArgumentTypeError for a non-integer (a bool too: ``True`` is not id 1)."""
         if type(index) is int and 0 <= index < len(self._itos):  # generation's per-token case
             return self._itos[index]
         return self.lookup_tokens([index])[0]
@@ -284,6 +291,9 @@ class Vocabulary:
         if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
             raise invalid("ids", ids, "an iterable of token ids (ints)", ArgumentTypeError)
         ids = list(ids)
+        flag = next((i for i in ids if _is_bool(i)), None)
+        if flag is not None:  # operator.index(True) is 1; torch refuses bool indices too
+            raise invalid("ids", flag, expected + ", not a bool", ArgumentTypeError)
         try:
             ids = [operator.index(i) for i in ids]  # ints, numpy ints, 0-d int tensors
         except TypeError:  # a float, a str, a 1-D tensor (from a 2-D one) ...: name the first

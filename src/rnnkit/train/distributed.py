@@ -67,9 +67,38 @@ def context() -> Context:
     return Context(dist.get_rank(), dist.get_world_size(), local)
 
 
+def _env_int(name: str, default: int, lo: int, hi: int | None = None, why: str = "") -> int:
+    """The environment variable ``name`` as an int in [lo, hi] (``default`` when unset or
+    empty); anything else is an InvalidArgumentError naming the variable and its value."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    expected = f"an int in [{lo}, {hi}]" if hi is not None else f"an int >= {lo}"
+    expected += why or " (torchrun sets it; unset it for a run of one process)"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, os.environ[name], expected) from None
+    if value < lo or (hi is not None and value > hi):
+        raise invalid(name, os.environ[name], expected)
+    return value
+
+
+def environment() -> Context:
+    """This process's place as torchrun's variables give it: RANK in 0..WORLD_SIZE-1,
+    LOCAL_RANK >= 0 (a world of one when they are unset). A variable that is not such an int
+    is an InvalidArgumentError naming it, before any process group waits for its peers."""
+    world = _env_int("WORLD_SIZE", 1, 1)
+    unset = not os.environ.get("WORLD_SIZE", "").strip()
+    rank = _env_int("RANK", 0, 0, world - 1, " (WORLD_SIZE is unset: one process)" if unset
+                    else f" (below WORLD_SIZE={world})")  # fmt: skip
+    local = _env_int("LOCAL_RANK", 0, 0)
+    return Context(rank, world, local)
+
+
 def launched() -> bool:
     """True when torchrun (or another launcher) started this process as one of several."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return environment().world_size > 1
 
 
 def init_from_env(device: torch.device) -> tuple[Context, torch.device]:
@@ -77,10 +106,22 @@ def init_from_env(device: torch.device) -> tuple[Context, torch.device]:
 
     On CUDA each process takes ``cuda:LOCAL_RANK`` and the nccl backend; on the CPU, gloo.
     """
-    if not launched():
+    env = environment()
+    if env.world_size == 1:
         return Context(), device
+    if not dist.is_initialized():
+        for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):  # torch's env:// rendezvous
+            if not os.environ.get(name, "").strip():
+                raise invalid(name, None, f"a value with WORLD_SIZE={env.world_size}, as torchrun "
+                              "sets it: start the processes with torchrun, or unset WORLD_SIZE")  # fmt: skip
+        _env_int("MASTER_PORT", 0, 1, 65535)
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        visible = torch.cuda.device_count()
+        if env.local_rank >= visible:  # torch.cuda.set_device would fail with a traceback
+            raise invalid("LOCAL_RANK", env.local_rank, f"an int in [0, {visible - 1}]: one of "
+                          f"the {visible} CUDA GPUs visible here (one process per GPU: "
+                          "torchrun --nproc-per-node at most the GPU count)")  # fmt: skip
+        device = torch.device("cuda", env.local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
