@@ -376,8 +376,6 @@ class _Reader:
     ) -> tuple[list[str], str]:
         """The text and label keys of JSON Lines records: as named, or found by name
         (:meth:`default_names`) among the first record's keys when none was named."""
-        if self.text_cols is not None and (self.label_col is not None or not self.labelled):
-            return text_keys, label_key
         found_texts, found_label = self.default_names(record_keys)
         texts = text_keys if self.text_cols is not None else found_texts
         return texts, label_key if self.label_col is not None else found_label

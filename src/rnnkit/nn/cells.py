@@ -366,12 +366,9 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype, layer_norm=layer_norm)
         self.nonlinearity = nonlinearity
 
+    @scripting.fx_leaf
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        if not isinstance(input, Tensor) and (
-            (node := scripting.fx_leaf_call(self, input, hx)) is not None
-        ):
-            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         gi = self._project(input)
@@ -427,14 +424,11 @@ class LSTMCell(_CellBase):
             self.ln_c_weight = nn.Parameter(torch.ones(hidden_size, device=device, dtype=dtype))
             self.ln_c_bias = nn.Parameter(torch.zeros(hidden_size, device=device, dtype=dtype))
 
+    @scripting.fx_leaf
     def forward(
         self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
     ) -> tuple[Tensor, Tensor]:
         """input: (B, D) or (D,);  hx: (h, c), each (B, H) or (H,), zeros if None."""
-        if not isinstance(input, Tensor) and (
-            (node := scripting.fx_leaf_call(self, input, hx)) is not None
-        ):
-            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         check_input_dims(input, (1, 2), self._torch_name)  # before hx's type, as in torch.nn
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise invalid(
@@ -474,12 +468,9 @@ class GRUCell(_CellBase):
     _torch_name = "GRUCell"
     _state_product_first = False
 
+    @scripting.fx_leaf
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """input: (B, D) or (D,);  hx: (B, H) or (H,), zeros if None.  Returns h': like hx."""
-        if not isinstance(input, Tensor) and (
-            (node := scripting.fx_leaf_call(self, input, hx)) is not None
-        ):
-            return node  # a torch.fx Proxy: the call_module node torch.nn's cells give
         (h,) = self._states(input, ("hx",), (hx,))
         _, norm_hh = self.norms()
         return gru_step(self._project(input), h, self.weight_hh, self.bias_hh, norm_hh)

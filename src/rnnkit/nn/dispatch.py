@@ -119,6 +119,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             return False
         return servable and self.implementation != "loop"
 
+    @scripting.fx_leaf
     def forward(
         self, input: Tensor | PackedSequence, hx: State | None = None, lengths: Tensor | None = None
     ) -> tuple[Tensor | PackedSequence, State]:
@@ -137,8 +138,6 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         elif isinstance(input, Tensor):
             data = input
             checks.check_input_dims(data, (2, 3), *TORCH_WORDS[self.kind])
-        elif (node := scripting.fx_leaf_call(self, input, hx, lengths=lengths)) is not None:
-            return node  # torch.fx symbolic tracing: a call_module node, as for torch.nn's
         else:
             raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
                           ArgumentTypeError)  # fmt: skip

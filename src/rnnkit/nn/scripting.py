@@ -25,7 +25,10 @@ a snapshot of them, not the rewrite).
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -106,17 +109,19 @@ def script_module_registration_hook(
 register_module_module_registration_hook(script_module_registration_hook)
 
 
-def fx_leaf_call(module: nn.Module, input: object, hx: object, **keywords: object) -> Proxy | None:
-    """Under ``torch.fx`` symbolic tracing (``input`` is a Proxy): the ``call_module`` node for
-    ``module`` called with ``input`` (and ``hx``, and the keywords that are not None), as the
-    tracer records torch.nn's modules, its default leaves; None otherwise, and for the traced
-    root itself (traced into, as torch.nn's would be)."""
-    if not isinstance(input, Proxy):
-        return None
-    tracer = input.tracer
-    path = tracer.path_of_module(module)
-    if not path:
-        return None
-    args = (input,) if hx is None else (input, hx)
-    kwargs = {name: value for name, value in keywords.items() if value is not None}
-    return tracer.create_proxy("call_module", path, args, kwargs)
+def fx_leaf(forward: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate the ``forward(self, input, ...)`` of rnnkit's layers and cells: under
+    ``torch.fx`` symbolic tracing (``input`` is a Proxy) the call becomes the ``call_module``
+    node, with the arguments as called, that the tracer records for torch.nn's modules, its
+    default leaves; any other call, and the traced root itself (traced into, as torch.nn's
+    would be), runs ``forward``."""
+
+    @functools.wraps(forward)
+    def leaf_under_fx(module: nn.Module, input: object, *args: object, **kwargs: object) -> Any:
+        if isinstance(input, Proxy):
+            path = input.tracer.path_of_module(module)
+            if path:
+                return input.tracer.create_proxy("call_module", path, (input, *args), kwargs)
+        return forward(module, input, *args, **kwargs)
+
+    return leaf_under_fx
