@@ -1,0 +1,68 @@
+"""Scratch buffers reused across calls, for the wavefront's per-step rows and gradients.
+
+Each forward and backward of :mod:`rnnkit.nn.wavefront` fills buffers of (T + L, B, L*H) numbers
+(5.4 MB in the IMDB seed). Allocated afresh, a buffer that size comes from new pages on most
+calls (glibc hands large blocks back to the kernel), and the first write to each 4 KiB page
+costs a fault: about 1 ms a buffer on these VMs, 10-15% of the layer's forward and backward
+(benchmarks/RESULTS.md, "Wavefront"). torch has no caching allocator on the CPU, so the
+wavefront keeps one buffer per role and thread and takes it again when nothing else refers to
+it: not a tensor (the buffer saved for backward by a graph not yet run or freed), not a view,
+not another tensor on its memory. A buffer still in use is left alone and a new one made.
+
+The check reads Python's and torch's reference counts (``Tensor._use_count`` and the storage's);
+torch's are private: tests/nn/test_workspace.py pins what they report, so a torch that counts otherwise
+fails there rather than reusing memory that is still read. Without them nothing is reused.
+Buffers over :data:`MAX_BYTES` are never kept (at most 3 x 64 MiB stay allocated per thread).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import torch
+from torch import Tensor
+
+MAX_BYTES = 64 * 2**20
+
+_kept = threading.local()  # role -> the buffer last handed out for it in this thread
+
+
+def buffer(role: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """An uninitialised CPU tensor of ``shape`` and ``dtype`` for ``role``: the one kept for
+    that role when it has that shape and dtype and is free (see the module docstring), else
+    a new one, kept in its place unless it is larger than :data:`MAX_BYTES`."""
+    kept = getattr(_kept, "buffers", None)
+    if kept is None:
+        kept = _kept.buffers = {}
+    previous = kept.pop(role, None)
+    if previous is not None and previous.shape == shape and previous.dtype == dtype and free(previous):
+        kept[role] = previous
+        return previous
+    del previous  # dropped before allocating: its pages can serve the new one
+    fresh = torch.empty(shape, dtype=dtype)
+    if fresh.numel() * fresh.element_size() <= MAX_BYTES:
+        kept[role] = fresh
+    return fresh
+
+
+def free(tensor: Tensor) -> bool:
+    """True when nothing but the caller's one name holds ``tensor`` or its memory: no other
+    Python reference, no graph that saved it, no view or other tensor on its storage. False
+    where torch cannot say."""
+    if sys.getrefcount(tensor) > _ONE_NAME:
+        return False
+    try:
+        storage_refs = torch._C._storage_Use_Count(tensor.untyped_storage()._cdata)
+        return tensor._use_count() == 1 and storage_refs == 2  # 2: untyped_storage()'s own
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _python_refs(tensor: Tensor) -> int:
+    return sys.getrefcount(tensor)
+
+
+# what sys.getrefcount says in free() for a tensor its caller holds by one name (measured:
+# the count differs between Python versions)
+_ONE_NAME = (lambda held: _python_refs(held))(torch.empty(0))
