@@ -29,7 +29,7 @@ def fwd_bwd(layer: torch.nn.Module, x: torch.Tensor, wave: bool | None = None) -
     def run() -> None:
         original = wavefront.faster_here
         if wave is not None:
-            wavefront.faster_here = lambda *_: wave  # type: ignore[assignment]
+            wavefront.faster_here = lambda *_, **__: wave  # type: ignore[assignment]
         try:
             layer.zero_grad(set_to_none=True)
             layer(x)[0].sum().backward()
@@ -39,10 +39,10 @@ def fwd_bwd(layer: torch.nn.Module, x: torch.Tensor, wave: bool | None = None) -
     return run
 
 
-def measure(batch: int, hidden: int, layers: int, rounds: int) -> dict[str, float]:
+def measure(batch: int, hidden: int, layers: int, rounds: int, bidir: bool) -> dict[str, float]:
     torch.manual_seed(0)
-    ref = torch.nn.RNN(hidden, hidden, num_layers=layers)
-    mine = rnn.RNN(hidden, hidden, num_layers=layers)
+    ref = torch.nn.RNN(hidden, hidden, num_layers=layers, bidirectional=bidir)
+    mine = rnn.RNN(hidden, hidden, num_layers=layers, bidirectional=bidir)
     mine.load_state_dict(ref.state_dict())
     x = torch.randn(T, batch, hidden, requires_grad=True)
     variants = {
@@ -57,16 +57,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="B=128, H=64 only")
+    parser.add_argument("--bidirectional", action="store_true",
+                        help="bidirectional layers (one-layer wavefronts per direction)")
     args = parser.parse_args()
+    bidir = args.bidirectional
     batches, hiddens = ([128], [64]) if args.quick else ([16, 64, 128, 256], [32, 64, 128, 256])
+    depths = (1, 2, 3)
+    if bidir and not args.quick:  # each layer direction is a one-layer wavefront: fewer rows
+        batches, hiddens, depths = [16, 64, 256], [64, 128, 256], (1, 2)
     rows, figures = [], []
     for batch in batches:
         for hidden in hiddens:
-            for layers in (1, 2, 3):
+            for layers in depths:
                 if layers * hidden > 512:
                     continue
-                ms = measure(batch, hidden, layers, args.rounds)
-                served = wavefront.faster_here(batch, layers, hidden)
+                ms = measure(batch, hidden, layers, args.rounds, bidir)
+                served = wavefront.faster_here(layers, hidden, bidirectional=bidir)
                 figures.append({"batch": batch, "hidden": hidden, "layers": layers,
                                 "served": served, "ms": ms})  # fmt: skip
                 rows.append(
@@ -78,12 +84,18 @@ def main() -> None:
     table = (
         "| B | H | L | torch.nn ms | rnnkit on torch's kernel ms | wavefront ms | torch.nn / "
         "wavefront | served by default |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
-        + f"\n\nForward + backward of a tanh `RNN`, T={T}, D=H, fp32; median of {args.rounds} "
+        + f"\n\nForward + backward of a {'bidirectional ' if bidir else ''}tanh `RNN`, T={T}, "
+        f"D=H, fp32; median of {args.rounds} "
         "interleaved rounds, each the best of 3 timed blocks. \"served\": rnnkit's default "
         "(`wavefront.faster_here`) runs the wavefront at that size, torch's kernel otherwise."
     )
-    publish("wavefront_speed", "Wavefront tanh stack against torch.nn.RNN (CPU)",
-            {"time_steps": T, "rows": figures}, table)  # fmt: skip
+    if bidir:
+        publish("wavefront_speed_bidirectional",
+                "Wavefront tanh stack against torch.nn.RNN, bidirectional (CPU)",
+                {"time_steps": T, "rows": figures}, table)  # fmt: skip
+    else:
+        publish("wavefront_speed", "Wavefront tanh stack against torch.nn.RNN (CPU)",
+                {"time_steps": T, "rows": figures}, table)  # fmt: skip
 
 
 if __name__ == "__main__":

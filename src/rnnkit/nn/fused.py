@@ -114,7 +114,7 @@ def run_padded(
                         training=training, bidirectional=bidirectional):  # fmt: skip
         try:
             return wavefront.run(x, hx, weights, lengths, has_biases=has_biases,  # type: ignore[arg-type]
-                                 num_layers=num_layers)  # fmt: skip
+                                 num_layers=num_layers, bidirectional=bidirectional)  # fmt: skip
         except wavefront.NonFinite:
             pass  # torch's kernel gives nan and inf where torch.nn does
     if lengths is None or bool((lengths == x.shape[0]).all()):

@@ -40,18 +40,18 @@ from torch import Tensor
 
 from rnnkit.nn import workspace
 from rnnkit.nn.checks import custom_functions_unsupported
-from rnnkit.nn.fused_lengths import ZeroPadding
-from rnnkit.nn.sequence import last_rows, padding_rows, zero_rows
+from rnnkit.nn.fused_lengths import ZeroPadding, weights_per_direction
+from rnnkit.nn.sequence import last_rows, padding_rows, reverse_padded, zero_rows
 
 # Where the wavefront measured faster than torch's kernel (forward + backward, T = 80, D = H,
-# 2 threads, AMD EPYC, two runs; benchmarks/RESULTS.md "Wavefront"): one layer up to H = 256
-# (0.99-1.84x); a stack up to L*H = 192 at any batch (1.02-3.36x), up to L*H = 384 at B = 16
-# (1.73-2.22x). Wider stacks lose at B >= 64 (0.79-0.98x; L*H = 256 at B = 64 measured 0.83x
-# and 1.28x in two runs): the block product wastes L^2 - (2L - 1) blocks and runs layer
-# l > 0's input projection one step at a time instead of as one product.
+# 2 threads, AMD EPYC; benchmarks/RESULTS.md "Wavefront", the run after numpy's tanh and the
+# reused buffers): one layer up to H = 256 (1.09-2.32x); a stack up to L*H = 384 at any batch
+# (1.08-4.44x). At L*H = 512 (two layers of 256) it measured 0.97-1.17x: too close to call on
+# this VM, where one row moves 20-40% between runs. Wide stacks gain least: the block product
+# wastes L^2 - (2L - 1) blocks and runs layer l > 0's input projection one step at a time
+# instead of as one product.
 ONE_LAYER_MAX_HIDDEN = 256
-STACK_MAX_WIDTH = 192
-SMALL_BATCH, SMALL_BATCH_STACK_MAX_WIDTH = 32, 384
+STACK_MAX_WIDTH = 384
 
 
 class NonFinite(ArithmeticError):
@@ -69,12 +69,11 @@ def serves(
     hidden = weights[1].shape[1]
     return (
         mode == "rnn_tanh"
-        and not bidirectional
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and all(w.dtype == x.dtype for w in weights)
         and not (dropout and training and num_layers > 1)
-        and faster_here(x.shape[1], num_layers, hidden)
+        and faster_here(num_layers, hidden, bidirectional=bidirectional)
         and x.shape[0] > 1
         and x.shape[1] > 0
         and not torch.jit.is_tracing()
@@ -83,23 +82,51 @@ def serves(
     )
 
 
-def faster_here(batch: int, layers: int, hidden: int) -> bool:
-    """The measured sizes (constants above) where the wavefront beats torch's kernel."""
-    if layers == 1:
+def faster_here(layers: int, hidden: int, *, bidirectional: bool = False) -> bool:
+    """The measured sizes (constants above) where the wavefront beats torch's kernel; a
+    bidirectional stack runs one-layer wavefronts."""
+    if layers == 1 or bidirectional:
         return hidden <= ONE_LAYER_MAX_HIDDEN
-    width = layers * hidden
-    return width <= STACK_MAX_WIDTH or (batch <= SMALL_BATCH and width <= SMALL_BATCH_STACK_MAX_WIDTH)
+    return layers * hidden <= STACK_MAX_WIDTH
 
 
 def run(
     x: Tensor, h0: Tensor, weights: list[Tensor], lengths: Tensor | None, *, has_biases: bool,
-    num_layers: int,
+    num_layers: int, bidirectional: bool = False,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """x: (T, B, D), h0: (L, B, H), weights in torch.nn's flat order, lengths (B,) or None.
+    """x: (T, B, D), h0: (L*dirs, B, H), weights in torch.nn's flat order, lengths (B,) or None.
 
-    Returns output (T, B, H), the last layer's, zero after each length, and h_n (L, B, H) at each
-    sequence's last step. Raises :class:`NonFinite` for an inf or nan input, state or weight.
+    Returns output (T, B, dirs*H), the last layer's, zero after each length, and h_n
+    (L*dirs, B, H) at each sequence's last step (a reverse direction's at its first). A
+    bidirectional stack runs each layer direction as a wavefront of one layer (a layer needs
+    both directions of the one below it at every step); the reverse direction reverses its
+    input projection within each length (:func:`rnnkit.nn.sequence.reverse_padded`) and its
+    output back. Raises :class:`NonFinite` for an inf or nan input, state or weight.
     """
+    if not bidirectional:
+        return _stack(x, h0, weights, lengths, has_biases=has_biases, num_layers=num_layers)
+    per_direction = weights_per_direction(weights, num_layers, 2)
+    finals = []
+    for layer in range(num_layers):
+        outputs = []
+        for direction in (0, 1):
+            index = 2 * layer + direction
+            out, h_n = _stack(
+                x, h0[index : index + 1], per_direction[index], lengths, has_biases=has_biases,
+                num_layers=1, reverse=direction == 1,
+            )  # fmt: skip
+            outputs.append(out)
+            finals.append(h_n)
+        x = torch.cat(outputs, dim=-1)
+    return x, torch.cat(finals)
+
+
+def _stack(
+    x: Tensor, h0: Tensor, weights: list[Tensor], lengths: Tensor | None, *, has_biases: bool,
+    num_layers: int, reverse: bool = False,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """One direction of :func:`run`: output (T, B, H), h_n (L, B, H); ``reverse`` runs each
+    sequence from its last step to its first."""
     total = x.shape[0]
     time = total if lengths is None else int(lengths.max())
     per = len(weights) // num_layers
@@ -115,18 +142,24 @@ def run(
     else:
         padding, last = padding_rows(lengths, time), last_rows(lengths)
         padding = padding if padding.numel() else None
-    projected = _project(x, w_ih[0])
-    if time < total:  # steps after the longest sequence change nothing
-        projected = projected[:time]
+
+    def projection(source: Tensor) -> Tensor:  # (time, B, H) in the order the steps run
+        projected = _project(source, w_ih[0])
+        if projected.shape[0] > time:  # steps after the longest sequence change nothing
+            projected = projected[:time]
+        return reverse_padded(projected, lengths) if reverse else projected
+
     try:
-        output, h_n = _Wavefront.apply(projected, h0, bias, padding, last, *w_hh, *w_ih[1:])
+        output, h_n = _Wavefront.apply(projection(x), h0, bias, padding, last, *w_hh, *w_ih[1:])
     except NonFinite:
         if padding is None:
             raise
         # again with the padding zeroed, as it may be the padding alone that is inf or nan:
         # the same results as for finite padding, to the bit
-        projected = torch.nn.functional.linear(ZeroPadding.apply(x[:time], padding), w_ih[0])
+        projected = projection(ZeroPadding.apply(x[:time], padding))
         output, h_n = _Wavefront.apply(projected, h0, bias, padding, last, *w_hh, *w_ih[1:])
+    if reverse:
+        output = reverse_padded(output, lengths)
     if time < total:
         output = torch.nn.functional.pad(output, (0, 0, 0, 0, 0, total - time))
     return output, h_n
