@@ -54,9 +54,9 @@ def test_a_free_buffer_comes_back_and_a_held_one_does_not() -> None:
 def test_buffers_over_the_limit_are_not_kept(monkeypatch) -> None:
     monkeypatch.setattr(workspace, "MAX_BYTES", 64)
     workspace.buffer("test-big", (4, 4), torch.float32)  # 64 bytes: kept
-    assert "test-big" in workspace._kept.buffers
+    assert ("test-big", False) in workspace._kept.buffers
     workspace.buffer("test-big", (4, 5), torch.float32)  # 80 bytes: not
-    assert "test-big" not in workspace._kept.buffers
+    assert ("test-big", False) not in workspace._kept.buffers
 
 
 def test_each_thread_has_its_own_buffers() -> None:
@@ -112,3 +112,25 @@ def test_an_output_that_shares_the_rows_is_not_overwritten() -> None:
         kept = first.clone()
         layer(x2)
     assert torch.equal(first, kept)
+
+
+def test_inference_mode_keeps_its_own_buffers() -> None:
+    """A buffer made under inference_mode is an inference tensor: a training forward after a
+    prediction must not be handed it (it could be neither written nor saved)."""
+    mine, ref = two_layer_rnn()
+    x = torch.randn(5, 3, 8)
+    with torch.inference_mode():
+        predicted = mine(x)[0]
+    x.requires_grad_()
+    out = mine(x)[0]
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert_close(out, ref(x)[0], rtol=1e-5, atol=1e-6)
+    assert_close(predicted, out.detach(), rtol=0, atol=0)
+    with torch.inference_mode():
+        assert torch.equal(mine(x.detach())[0], predicted)
+    assert torch.equal(torch.autograd.grad(mine(x)[0].sum(), x)[0], grad)
+
+
+def test_buffers_are_on_the_cpu_whatever_the_default_device() -> None:
+    with torch.device("meta"):
+        assert workspace.buffer("test-device", (2, 3), torch.float32).device.type == "cpu"

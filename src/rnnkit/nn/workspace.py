@@ -25,24 +25,34 @@ from torch import Tensor
 
 MAX_BYTES = 64 * 2**20
 
-_kept = threading.local()  # role -> the buffer last handed out for it in this thread
+_kept = threading.local()  # (role, inference mode) -> the buffer last handed out for it here
 
 
 def buffer(role: str, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
     """An uninitialised CPU tensor of ``shape`` and ``dtype`` for ``role``: the one kept for
     that role when it has that shape and dtype and is free (see the module docstring), else
-    a new one, kept in its place unless it is larger than :data:`MAX_BYTES`."""
+    a new one, kept in its place unless it is larger than :data:`MAX_BYTES`.
+
+    Inside ``torch.inference_mode`` a buffer is an inference tensor, which autograd cannot
+    save and which cannot be written outside that mode: the two modes keep separate buffers.
+    """
     kept = getattr(_kept, "buffers", None)
     if kept is None:
         kept = _kept.buffers = {}
-    previous = kept.pop(role, None)
-    if previous is not None and previous.shape == shape and previous.dtype == dtype and free(previous):
-        kept[role] = previous
+    key = (role, torch.is_inference_mode_enabled())
+    previous = kept.pop(key, None)
+    if (
+        previous is not None
+        and previous.shape == shape
+        and previous.dtype == dtype
+        and free(previous)
+    ):
+        kept[key] = previous
         return previous
     del previous  # dropped before allocating: its pages can serve the new one
-    fresh = torch.empty(shape, dtype=dtype)
+    fresh = torch.empty(shape, dtype=dtype, device="cpu")  # whatever the default device
     if fresh.numel() * fresh.element_size() <= MAX_BYTES:
-        kept[role] = fresh
+        kept[key] = fresh
     return fresh
 
 
