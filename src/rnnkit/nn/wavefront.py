@@ -17,10 +17,13 @@ operations, a backward pass the same plus one product for W's gradient, instead 
 3 L T each way. Slots outside a layer's time range hold finite values no result reads (they
 enter only through W's zero blocks); a layer's initial state is written into row l.
 
-The tanh of each step is numpy's (``np.tanh`` on the row in place): for the (128, 128) rows
-of the IMDB seed it took 7 us against torch's 24-42 us (torch 2.13, AVX-512), half of a
-forward step; both are within about one unit in the last place of the exact value. The rows
-and gradient buffers are reused across calls (:mod:`rnnkit.nn.workspace`).
+The tanh of each step is numpy's (``np.tanh`` on the row in place) where that measured at
+least 1.1x faster than torch's on this machine (:func:`numpy_tanh`, cached per machine by
+:mod:`rnnkit.nn.measured`; ``RNNKIT_NUMPY_TANH=0`` or ``1`` forces it): for the (128, 128)
+rows of the IMDB seed numpy's took 7 us against torch's 24-42 us on an AVX-512 AMD EPYC
+(torch 2.13), half of a forward step. Both are within about one unit in the last place of
+the exact value. The rows and gradient buffers are reused across calls
+(:mod:`rnnkit.nn.workspace`).
 
 Sums are grouped differently from torch's kernel (layer l's input and recurrent products are
 one product here), so results equal torch.nn's up to float rounding, not bit for bit.
@@ -32,13 +35,14 @@ nan would otherwise cross into other layers through the zero blocks (0 * nan = n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from rnnkit.nn import workspace
+from rnnkit.nn import measured, workspace
 from rnnkit.nn.checks import custom_functions_unsupported
 from rnnkit.nn.fused_lengths import ZeroPadding, weights_per_direction
 from rnnkit.nn.sequence import last_rows, padding_rows, reverse_padded, zero_rows
@@ -165,6 +169,31 @@ def _stack(
     return output, h_n
 
 
+def numpy_tanh(dtype: torch.dtype) -> bool:
+    """Does numpy's in-place tanh of a (128, 128) row run at least 1.1x faster than torch's
+    here? Measured once per machine and dtype (``RNNKIT_NUMPY_TANH`` forces 0 or 1)."""
+    name = str(dtype).removeprefix("torch.")
+    return measured.cached(
+        f"wavefront_numpy_tanh:{name}", functools.partial(_numpy_tanh_faster, dtype),
+        "RNNKIT_NUMPY_TANH",
+    )  # fmt: skip
+
+
+def _numpy_tanh_faster(dtype: torch.dtype, rows: int = 50) -> bool:
+    row = torch.randn(128, 128, dtype=dtype)
+    array = row.numpy()
+
+    def numpy_rows() -> None:
+        for _ in range(rows):
+            np.tanh(array, out=array)
+
+    def torch_rows() -> None:
+        for _ in range(rows):
+            row.tanh_()
+
+    return measured.faster(numpy_rows, torch_rows)
+
+
 def _project(x: Tensor, weight: Tensor) -> Tensor:
     """x (T, B, D) @ weight^T: (T, B, H). A batch-first input seen time first that needs no
     gradient (inference) is projected as it lies, (B, T, D), and the result seen time first:
@@ -261,10 +290,14 @@ class _Wavefront(torch.autograd.Function):
         # only sends the batch to torch's kernel)
         if not bool(torch.isfinite(buf[1:].sum() + h0.sum() + weight.sum())):
             raise NonFinite("a non-finite input, initial state or weight")
-        rows, arrays = buf.unbind(0), buf.numpy()  # views made once, not per step
+        rows = buf.unbind(0)  # views made once, not per step
+        arrays = buf.numpy() if numpy_tanh(buf.dtype) else None
         for s in range(steps):
             rows[s + 1].addmm_(rows[s], weight)  # in place: no copy of the additive terms
-            np.tanh(arrays[s + 1], out=arrays[s + 1])
+            if arrays is None:
+                rows[s + 1].tanh_()
+            else:
+                np.tanh(arrays[s + 1], out=arrays[s + 1])
             if s < layers - 1:  # layer s + 1 starts from its initial state
                 rows[s + 1][:, (s + 1) * hidden : (s + 2) * hidden] = h0[s + 1]
         ctx.save_for_backward(projected, h0, bias, padding, last, buf, weight, *weights)
