@@ -1,4 +1,4 @@
-"""A one-direction tanh RNN stack on the CPU as a wavefront: every layer advances in one product.
+"""A tanh RNN stack on the CPU as a wavefront: every layer advances in one product a step.
 
 Dimensions: T time, B batch, D input features, H hidden units, L layers, S = T + L - 1 steps.
 
@@ -66,8 +66,9 @@ def serves(
     mode: str, x: Tensor, weights: list[Tensor], *, num_layers: int, dropout: float,
     training: bool, bidirectional: bool,
 ) -> bool:  # fmt: skip
-    """True where the wavefront replaces torch's kernel: a one-direction tanh stack on the CPU
-    in fp32 or fp64 with no active dropout, at sizes where it measured faster
+    """True where the wavefront replaces torch's kernel: a tanh stack (one direction, or each
+    direction of a bidirectional one) on the CPU in fp32 or fp64 with no active dropout between
+    layers, at sizes where it measured faster
     (:func:`faster_here`), outside tracing, compiling, torch.func transforms and forward-mode
     AD (the custom Function supports none of them)."""
     hidden = weights[1].shape[1]
@@ -180,6 +181,7 @@ def numpy_tanh(dtype: torch.dtype) -> bool:
 
 
 def _numpy_tanh_faster(dtype: torch.dtype, rows: int = 50) -> bool:
+    """``rows`` in-place tanh of a (128, 128) row each way, best of interleaved rounds."""
     row = torch.randn(128, 128, dtype=dtype)
     array = row.numpy()
 
