@@ -69,7 +69,7 @@ def synthetic_lengths(name: str, cfg: dict, gen: torch.Generator) -> torch.Tenso
 
 
 class TorchModel(nn.Module):
-    """Embedding (or one-hot) -> recurrent stack -> linear head on each sequence's last step.
+    """Embedding (or one-hot) -> recurrent stack -> linear head on its final hidden state(s).
 
     ``mode``: "rnnkit" (rnnkit.nn with lengths=), "padded" / "packed" (torch.nn), "loop"
     (torch.nn cells stepped in Python, padded).
@@ -96,30 +96,31 @@ class TorchModel(nn.Module):
         self.head = nn.Linear(cfg["hidden"] * (2 if cfg["bidir"] else 1), cfg["classes"])
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids (B, T), lengths (B,) -> logits (B, classes)."""
+        """ids (B, T), lengths (B,) -> logits (B, classes), from the last layer's final hidden
+        state(s) (both directions': the forward one at each sequence's last step, the reverse
+        one at its first), as Keras's recurrent layers return without return_sequences."""
         if self.embedding is None:
             x = F.one_hot(ids, self.cfg["vocab"]).float()
         else:
             x = self.embedding(ids)
-        last = (lengths - 1)[:, None, None]
         if self.mode == "rnnkit":
-            out, _ = self.rnn(x, lengths=None if not self.cfg["varlen"] else lengths)
+            _, state = self.rnn(x, lengths=None if not self.cfg["varlen"] else lengths)
         elif self.mode == "packed":
             packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-            out = torch.nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True)[0]
+            _, state = self.rnn(packed)
         elif self.mode == "padded":
-            out, _ = self.rnn(x)
-            last = torch.full_like(last, x.shape[1] - 1)
+            _, state = self.rnn(x)
         else:
-            out = self._loop(x)
-            last = torch.full_like(last, x.shape[1] - 1)
-        top = out.gather(1, last.expand(-1, 1, out.shape[-1])).squeeze(1)
-        return self.head(top)
+            return self.head(self._loop(x))
+        h_n = state[0] if isinstance(state, tuple) else state  # (L*dirs, B, H)
+        dirs = 2 if self.cfg["bidir"] else 1
+        return self.head(torch.cat(list(h_n[-dirs:]), dim=-1))
 
     def _loop(self, x: torch.Tensor) -> torch.Tensor:
+        """The cells stepped over x (B, T, D); returns the last layer's final states (B, dirs*H)."""
         dirs = 2 if self.cfg["bidir"] else 1
         for layer in range(self.cfg["layers"]):
-            outs = []
+            outs, finals = [], []
             for d in range(dirs):
                 cell, state, steps = self.cells[layer * dirs + d], None, []
                 order = range(x.shape[1]) if d == 0 else reversed(range(x.shape[1]))
@@ -127,8 +128,9 @@ class TorchModel(nn.Module):
                     state = cell(x[:, t], state)
                     steps.append(state[0] if isinstance(state, tuple) else state)
                 outs.append(torch.stack(steps if d == 0 else steps[::-1], 1))
+                finals.append(steps[-1])
             x = torch.cat(outs, -1)
-        return x
+        return torch.cat(finals, -1)
 
 
 def torch_trainer(model: nn.Module, dtype: torch.dtype = torch.float32):
