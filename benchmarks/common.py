@@ -68,8 +68,11 @@ def machine() -> dict[str, object]:
     }
 
 
-def publish(name: str, title: str, figures: dict[str, object], table_md: str) -> None:
-    """Save figures to results/<name>.json and the table as RESULTS.md's section <name>."""
+def publish(
+    name: str, title: str, figures: dict[str, object], table_md: str, command: str | None = None
+) -> None:
+    """Save figures to results/<name>.json and the table as RESULTS.md's section <name>;
+    ``command`` (default ``python benchmarks/<name>.py``) is what the section says made it."""
     info = machine()
     (HERE / "results").mkdir(exist_ok=True)
     payload = {"benchmark": name, "machine": info, **figures}
@@ -79,7 +82,8 @@ def publish(name: str, title: str, figures: dict[str, object], table_md: str) ->
         where += f", GPU {info['cuda']}"
     section = (
         f"<!-- {name}:begin -->\n## {title}\n\n{info['date']} · {where} · "
-        f"`python benchmarks/{name}.py` · raw figures: `benchmarks/results/{name}.json`\n\n"
+        f"`{command or f'python benchmarks/{name}.py'}` · raw figures: "
+        f"`benchmarks/results/{name}.json`\n\n"
         f"{table_md.strip()}\n<!-- {name}:end -->"
     )
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"

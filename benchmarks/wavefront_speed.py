@@ -92,7 +92,8 @@ def main() -> None:
     if bidir:
         publish("wavefront_speed_bidirectional",
                 "Wavefront tanh stack against torch.nn.RNN, bidirectional (CPU)",
-                {"time_steps": T, "rows": figures}, table)  # fmt: skip
+                {"time_steps": T, "rows": figures}, table,
+                command="python benchmarks/wavefront_speed.py --bidirectional")  # fmt: skip
     else:
         publish("wavefront_speed", "Wavefront tanh stack against torch.nn.RNN (CPU)",
                 {"time_steps": T, "rows": figures}, table)  # fmt: skip
