@@ -102,6 +102,15 @@ def test_a_run_without_a_checkpoint_restarts_under_resume_only(run, copy, capsys
     assert (copy / "last" / "manifest.json").is_file()
 
 
+def test_resume_without_last_says_it_starts_afresh_and_replaces_best(run, copy, caplog) -> None:
+    shutil.rmtree(copy / "last")  # a run killed between best/ and last/, or last/ deleted
+    with caplog.at_level(logging.WARNING, logger="rnnkit"):
+        code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "6", "--resume")
+    assert code == 0
+    assert "no last/ checkpoint to continue from (best/ is there)" in caplog.text
+    assert (copy / "last" / "manifest.json").is_file()
+
+
 @pytest.mark.parametrize(
     "alter",
     [

@@ -281,6 +281,11 @@ class Trainer:
             recover_interrupted_saves(self.out)
         distributed.barrier()  # rank 0 has put back interrupted saves before any rank looks
         resuming = check_output_dir(self.out, self.run_config, resume, RESUME_KEYS)
+        if resume and not resuming and self.dist.is_main and is_checkpoint(self.out / "best"):
+            logger.warning(
+                "--resume %s: no last/ checkpoint to continue from (best/ is there): training "
+                "starts afresh and replaces best/ at its first validation", self.out,
+            )  # fmt: skip
         release_records()  # the run starts: what the inputs' reading logged is shown now
         distributed.barrier()  # every rank has looked at --out before rank 0 writes into it
         self._resolve_precision()  # after the checks: "auto" may time a training step
