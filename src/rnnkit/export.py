@@ -27,6 +27,7 @@ names, everything a program with only onnxruntime and numpy needs (docs/export.m
 from __future__ import annotations
 
 import copy
+import glob
 import importlib
 import json
 import logging
@@ -45,6 +46,7 @@ from rnnkit.nn.sequence import reverse_padded
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import check_no_pin, load_run
+from rnnkit.train.checkpoint import pid_alive
 from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.export")
@@ -249,7 +251,8 @@ def _export(
     axes = {name: {i: d for i, d in enumerate(dims) if d in ("batch", "time")}
             for name, dims in (spec["inputs"] | spec["outputs"]).items()}  # fmt: skip
     # written beside the target and renamed over it once whole (and checked): a failed or
-    # killed export leaves an earlier model.onnx and its JSON as they were, never half of one
+    # killed export leaves an earlier model.onnx and its JSON as they were, never half of one;
+    # what a killed one left (its process gone) is deleted by the next export to that path
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.onnx")
     tmp_json = metadata_path(tmp)
     try:
@@ -271,6 +274,9 @@ def _export(
     finally:
         for leftover in (tmp, tmp_json):
             leftover.unlink(missing_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.stem)}.tmp-*"):  # a killed export's
+        if not pid_alive(stale.name.rsplit(".tmp-", 1)[1].split(".")[0]):
+            stale.unlink(missing_ok=True)
     return path
 
 

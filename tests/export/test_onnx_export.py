@@ -260,3 +260,20 @@ def test_a_failed_export_leaves_the_earlier_files_whole(tmp_path: Path, monkeypa
     assert path.read_bytes() == before
     assert metadata_path(path).read_text() == '{"earlier": true}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.onnx"]
+
+
+def test_a_killed_exports_leftovers_go_at_the_next_export(tmp_path: Path) -> None:
+    """A kill leaves ``.m.tmp-<pid>.onnx`` (and its JSON): the next export to m.onnx deletes
+    those of processes that no longer run, and leaves a running one's alone."""
+    import os
+
+    pytest.importorskip("onnxruntime")
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    for name in (f".m.tmp-{dead}.onnx", f".m.tmp-{dead}.json", f".m.tmp-{os.getppid()}.onnx",
+                 f".other.tmp-{dead}.onnx"):  # fmt: skip
+        (tmp_path / name).write_text("partial")
+    config = ClassifierConfig(vocab_size=20, num_classes=2, hidden_size=4, embedding_size=3)
+    export_classifier(TextClassifier(config).eval(), tmp_path / "m.onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".m.tmp-{os.getppid()}.onnx", f".other.tmp-{dead}.onnx", "m.onnx"
+    ]

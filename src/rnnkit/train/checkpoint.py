@@ -170,7 +170,7 @@ def save_checkpoint(
     for stale in target.parent.glob(f".{target.name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
     for stale in target.parent.glob(".*.tmp-*"):  # debris of killed saves, any checkpoint's
-        if not _pid_alive(stale.name.rsplit(".tmp-", 1)[1].split("-")[0]):
+        if not pid_alive(stale.name.rsplit(".tmp-", 1)[1].split("-")[0]):
             shutil.rmtree(stale, ignore_errors=True)
     logger.info("saved %s: manifest sha256 %s", target, digest)
     return target
@@ -531,8 +531,9 @@ def _pause_for_tests() -> None:
         time.sleep(float(pause))
 
 
-def _pid_alive(text: str) -> bool:
-    """Whether the process that named a ``.tmp-<pid>-`` directory still runs (not ours)."""
+def pid_alive(text: str) -> bool:
+    """Whether the process that named a ``.tmp-<pid>`` file or directory still runs (not
+    ours): a killed save's or export's leftovers may be deleted when it does not."""
     if not text.isdigit() or int(text) == os.getpid():
         return False
     try:
