@@ -272,3 +272,23 @@ def test_numpy_tanh_is_measured_once_per_machine(fresh_measurements, monkeypatch
     assert wavefront.numpy_tanh(torch.float32) == first
     monkeypatch.setenv("RNNKIT_NUMPY_TANH", "0")
     assert wavefront.numpy_tanh(torch.float32) is False
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("lengths", [None, [7, 3, 5, 1]])
+def test_inference_gives_the_training_forwards_results(spy, bidirectional, lengths) -> None:
+    """Without a gradient a batch-first input is projected in its own layout (no copy); the
+    results are the same as with one."""
+    torch.manual_seed(0)
+    _, mine = pair(3, 5, num_layers=2, batch_first=True, bidirectional=bidirectional)
+    x = torch.randn(4, 8, 3, dtype=torch.float64)
+    lengths_ = None if lengths is None else torch.tensor(lengths)
+    trained = mine(x.clone().requires_grad_(), lengths=lengths_)
+    with torch.inference_mode():
+        inferred = mine(x, lengths=lengths_)
+    with torch.no_grad():
+        no_grad = mine(x, lengths=lengths_)
+    for got in (inferred, no_grad):
+        for g, e in zip(got, trained, strict=True):
+            assert_close(g, e.detach(), rtol=1e-12, atol=1e-12)
+    assert len(spy) == 3 * (4 if bidirectional else 1)
