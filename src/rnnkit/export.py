@@ -46,7 +46,7 @@ from rnnkit.nn.sequence import reverse_padded
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import check_no_pin, load_run
-from rnnkit.train.checkpoint import pid_alive
+from rnnkit.train.checkpoint import abandoned
 from rnnkit.validation import check_output_file
 
 logger = logging.getLogger("rnnkit.export")
@@ -274,9 +274,8 @@ def _export(
     finally:
         for leftover in (tmp, tmp_json):
             leftover.unlink(missing_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.stem)}.tmp-*"):  # a killed export's
-        if not pid_alive(stale.name.rsplit(".tmp-", 1)[1].split(".")[0]):
-            stale.unlink(missing_ok=True)
+    for stale in abandoned(path.parent, f".{glob.escape(path.stem)}.tmp-*"):  # killed exports'
+        stale.unlink(missing_ok=True)
     return path
 
 

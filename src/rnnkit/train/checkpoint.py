@@ -169,9 +169,8 @@ def save_checkpoint(
         raise
     for stale in target.parent.glob(f".{target.name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    for stale in target.parent.glob(".*.tmp-*"):  # debris of killed saves, any checkpoint's
-        if not pid_alive(stale.name.rsplit(".tmp-", 1)[1].split("-")[0]):
-            shutil.rmtree(stale, ignore_errors=True)
+    for stale in abandoned(target.parent, ".*.tmp-*"):  # killed saves', any checkpoint's
+        shutil.rmtree(stale, ignore_errors=True)
     logger.info("saved %s: manifest sha256 %s", target, digest)
     return target
 
@@ -531,13 +530,20 @@ def _pause_for_tests() -> None:
         time.sleep(float(pause))
 
 
-def pid_alive(text: str) -> bool:
-    """Whether the process that named a ``.tmp-<pid>`` file or directory still runs (not
-    ours): a killed save's or export's leftovers may be deleted when it does not."""
-    if not text.isdigit() or int(text) == os.getpid():
+def abandoned(directory: Path, pattern: str) -> list[Path]:
+    """The files or directories in ``directory`` matching the glob ``pattern`` whose name's
+    ``.tmp-<pid>`` names a process that no longer runs, or this one: leftovers of a killed save
+    or export, which the next one may delete."""
+    return [path for path in directory.glob(pattern) if not _pid_alive(path.name)]
+
+
+def _pid_alive(name: str) -> bool:
+    """Whether the process that named a ``.tmp-<pid>`` file or directory still runs (not ours)."""
+    found = re.match(r".*\.tmp-(\d+)(?:[-.]|$)", name)  # the last .tmp-, as the names end
+    if found is None or int(found[1]) == os.getpid():
         return False
     try:
-        os.kill(int(text), 0)
+        os.kill(int(found[1]), 0)
     except ProcessLookupError:
         return False
     except OSError:  # exists, but is not ours to signal
