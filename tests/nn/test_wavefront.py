@@ -292,3 +292,54 @@ def test_inference_gives_the_training_forwards_results(spy, bidirectional, lengt
         for g, e in zip(got, trained, strict=True):
             assert_close(g, e.detach(), rtol=1e-12, atol=1e-12)
     assert len(spy) == 3 * (4 if bidirectional else 1)
+
+
+def _autocast_run(layer, x: torch.Tensor, lengths: torch.Tensor, bf16: bool) -> list[torch.Tensor]:
+    """Output, h_n and every gradient (x's and the weights') of ``layer`` under CPU autocast
+    (bf16) or without it."""
+    x_ = x.detach().clone().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out, h_n = layer(x_, lengths=lengths)
+    loss = (out.float() * torch.linspace(-1, 1, out.shape[-1])).sum() + h_n.float().sum()
+    return [out, h_n, *torch.autograd.grad(loss, [x_, *layer.parameters()])]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_bf16_products_under_autocast(spy, bidirectional, monkeypatch) -> None:
+    """Under bf16 autocast, where the recurrence stays in fp32 and bf16 products measured
+    faster (both forced here), the input projection and the weights' gradients run in bf16:
+    every result within bf16's precision of the fp32 one, and not equal to what fp32
+    products give under autocast (so they did run in bf16); torch.nn's dtypes; fp32 grads."""
+    from rnnkit.nn import precision
+
+    monkeypatch.setattr(precision, "bf16_kernel", lambda *_: False)
+    torch.manual_seed(0)
+    layer = rnn.RNN(16, 32, num_layers=2, batch_first=True, bidirectional=bidirectional)
+    x, lengths = torch.randn(6, 9, 16), torch.tensor([9, 4, 7, 9, 1, 6])
+    fp32 = _autocast_run(layer, x, lengths, bf16=False)
+    runs = {}
+    for products in (False, True):
+        monkeypatch.setattr(precision, "bf16_products", lambda _, answer=products: answer)
+        runs[products] = _autocast_run(layer, x, lengths, bf16=True)
+    assert len(spy) == 3 * (4 if bidirectional else 1)  # every run was a wavefront
+    out, h_n, *grads = runs[True]
+    assert out.dtype == h_n.dtype == torch.bfloat16  # torch.nn.RNN's under autocast
+    assert all(g.dtype == torch.float32 for g in grads)
+    for got, expected in zip(runs[True][:2], fp32[:2], strict=True):  # bf16's precision
+        assert_close(got.float(), expected, atol=2e-2, rtol=2e-2)
+    for got, expected in zip(grads, fp32[2:], strict=True):  # as the loop path's bf16 test
+        assert_close(got, expected, atol=8e-2, rtol=5e-2)
+    differences = [(a.float() - b.float()).abs().max().item() for a, b in zip(runs[True], runs[False], strict=True)]
+    assert min(differences[2:]) > 0  # each gradient came from bf16 products
+
+
+def test_bf16_products_are_measured_per_size_class(fresh_measurements, monkeypatch) -> None:
+    from rnnkit.nn import precision
+
+    calls = []
+    monkeypatch.setattr(precision, "_measure_products", lambda size: calls.append(size) or True)
+    assert precision.bf16_products(50) is True and precision.bf16_products(64) is True
+    assert precision.bf16_products(100) is True
+    assert calls == [64, 128]
+    monkeypatch.setenv("RNNKIT_BF16", "0")
+    assert precision.bf16_products(50) is False

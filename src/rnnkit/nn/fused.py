@@ -38,6 +38,15 @@ def _kernel_dtype(mode: str, weights: list[Tensor]) -> torch.dtype:
     return torch.bfloat16 if precision.bf16_kernel(mode, hidden, KERNELS[mode]) else torch.float32
 
 
+def _products_dtype(mode: str, kernel: torch.dtype, weights: list[Tensor]) -> torch.dtype | None:
+    """bf16 for the tanh wavefront's products over all steps (input projection, weight
+    gradients) when autocast asks for bf16, the recurrence runs in fp32 (``kernel``) and bf16
+    products measured faster here (:func:`rnnkit.nn.precision.bf16_products`); else None."""
+    if mode != "rnn_tanh" or kernel != torch.float32 or torch.get_autocast_dtype("cpu") != torch.bfloat16:
+        return None
+    return torch.bfloat16 if precision.bf16_products(weights[1].shape[1]) else None
+
+
 def _cast(value: State, dtype: torch.dtype) -> State:
     if isinstance(value, tuple):
         return (value[0].to(dtype), value[1].to(dtype))
@@ -90,11 +99,14 @@ def run_padded(
     dropout: float,
     training: bool,
     bidirectional: bool,
+    products: torch.dtype | None = None,
 ) -> tuple[Tensor, State]:
     """Run the fused kernel on x: (T, B, D), time first; returns output (T, B, dirs*H_out).
 
     With ``lengths`` (B,) each layer direction runs padded (:mod:`rnnkit.nn.fused_lengths`):
     padded steps give zero outputs and each h_n is taken at its sequence's last step.
+    ``products``: the dtype of the tanh wavefront's products over all steps (set under bf16
+    autocast, :func:`_products_dtype`); None: x's.
     """
     flags = (has_biases, num_layers, dropout, training, bidirectional)
     # Under CPU autocast (float64 aside) rnnkit picks the kernel's precision itself: torch's
@@ -108,13 +120,14 @@ def run_padded(
             return run_padded(
                 mode, x.to(dtype), _cast(hx, dtype), [w.to(dtype) for w in weights], lengths,
                 has_biases=has_biases, num_layers=num_layers, dropout=dropout, training=training,
-                bidirectional=bidirectional,
+                bidirectional=bidirectional, products=_products_dtype(mode, dtype, weights),
             )  # fmt: skip
     if wavefront.serves(mode, x, weights, num_layers=num_layers, dropout=dropout,
                         training=training, bidirectional=bidirectional):  # fmt: skip
         try:
             return wavefront.run(x, hx, weights, lengths, has_biases=has_biases,  # type: ignore[arg-type]
-                                 num_layers=num_layers, bidirectional=bidirectional)  # fmt: skip
+                                 num_layers=num_layers, bidirectional=bidirectional,
+                                 products=products)  # fmt: skip
         except wavefront.NonFinite:
             pass  # torch's kernel gives nan and inf where torch.nn does
     if lengths is None or bool((lengths == x.shape[0]).all()):

@@ -10,6 +10,9 @@ so rnnkit measures instead of assuming:
   hidden size run correctly and faster in bf16 than in fp32?
 * :func:`bf16_matmul` - under CPU bf16 autocast, is the loop path's per-step recurrent
   product (B, H) x (H, G*H) faster in bf16 (with the casts it needs) than in fp32?
+* :func:`bf16_products` - under CPU bf16 autocast, where the tanh wavefront runs its
+  recurrence in fp32, are its products over all steps (the input projection, the weights'
+  gradients) faster in bf16 (with the casts they need)?
 * :func:`bf16_step_faster` - does a run's own training step (its model, one of its batches)
   run faster under bf16 autocast (``--precision auto`` on the CPU)?
 * :func:`bf16_training_faster` - does a small LSTM model train faster under bf16 autocast
@@ -165,6 +168,41 @@ def _measure_matmul(gates: int, hidden: int, batch: int = 64, steps: int = 20) -
     def fp32() -> None:
         for _ in range(steps):
             torch.addmm(gi, h, w)
+
+    with torch.autocast("cpu", enabled=False):
+        try:
+            return _bf16_faster(bf16, fp32)
+        except RuntimeError as exc:  # no bf16 matrix product on this build
+            logger.debug("bf16 matmul fails here: %s", exc)
+            return False
+
+
+def bf16_products(hidden: int) -> bool:
+    """Should the wavefront's products over all steps (:mod:`rnnkit.nn.wavefront`: (T*B, D)
+    x (D, H) for the input projection, (H, T*B) x (T*B, H) for each weight's gradient) run in
+    bf16 at this hidden size? Its recurrence stays in fp32 either way."""
+    size = size_class(hidden)
+    return _cached(f"products:H{size}", lambda: _measure_products(size))
+
+
+def _measure_products(hidden: int, rows: int = 8192) -> bool:
+    """A projection and a weight gradient of ``rows`` rows (T*B) at width ``hidden``: fp32
+    products against bf16 ones with their inputs cast (the gradient's into kept buffers, as
+    the wavefront's backward does) and their results cast back."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(rows, hidden, generator=gen)
+    grad = torch.rand(rows, hidden, generator=gen)
+    w = torch.rand(hidden, hidden, generator=gen)
+    w_bf16 = w.bfloat16()
+    kept = torch.empty(2, rows, hidden, dtype=torch.bfloat16)
+
+    def bf16() -> None:
+        torch.mm(x.bfloat16(), w_bf16).float()
+        torch.mm(kept[0].copy_(grad).t(), kept[1].copy_(x)).float()
+
+    def fp32() -> None:
+        torch.mm(x, w)
+        torch.mm(grad.t(), x)
 
     with torch.autocast("cpu", enabled=False):
         try:

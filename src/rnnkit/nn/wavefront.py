@@ -23,7 +23,10 @@ least 1.1x faster than torch's on this machine (:func:`numpy_tanh`, cached per m
 rows of the IMDB seed numpy's took 7 us against torch's 24-42 us on an AVX-512 AMD EPYC
 (torch 2.13), half of a forward step. Both are within about one unit in the last place of
 the exact value. The rows and gradient buffers are reused across calls
-(:mod:`rnnkit.nn.workspace`).
+(:mod:`rnnkit.nn.workspace`). Under bf16 autocast the recurrence stays in fp32 (a bf16 step
+product was slower) while the products over all steps (layer 0's input projection, the
+weights' gradients) run in bf16 where :func:`rnnkit.nn.precision.bf16_products` measured that
+faster (``products=``).
 
 Sums are grouped differently from torch's kernel (layer l's input and recurrent products are
 one product here), so results equal torch.nn's up to float rounding, not bit for bit.
@@ -97,9 +100,12 @@ def faster_here(layers: int, hidden: int, *, bidirectional: bool = False) -> boo
 
 def run(
     x: Tensor, h0: Tensor, weights: list[Tensor], lengths: Tensor | None, *, has_biases: bool,
-    num_layers: int, bidirectional: bool = False,
+    num_layers: int, bidirectional: bool = False, products: torch.dtype | None = None,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """x: (T, B, D), h0: (L*dirs, B, H), weights in torch.nn's flat order, lengths (B,) or None.
+    ``products``: the dtype of the products over all steps (layer 0's input projection, the
+    weights' gradients), bf16 under autocast where it measured faster; None: x's. The
+    recurrence runs in x's dtype.
 
     Returns output (T, B, dirs*H), the last layer's, zero after each length, and h_n
     (L*dirs, B, H) at each sequence's last step (a reverse direction's at its first). A
@@ -109,7 +115,8 @@ def run(
     output back. Raises :class:`NonFinite` for an inf or nan input, state or weight.
     """
     if not bidirectional:
-        return _stack(x, h0, weights, lengths, has_biases=has_biases, num_layers=num_layers)
+        return _stack(x, h0, weights, lengths, has_biases=has_biases, num_layers=num_layers,
+                      products=products)  # fmt: skip
     per_direction = weights_per_direction(weights, num_layers, 2)
     finals = []
     for layer in range(num_layers):
@@ -118,7 +125,7 @@ def run(
             index = 2 * layer + direction
             out, h_n = _stack(
                 x, h0[index : index + 1], per_direction[index], lengths, has_biases=has_biases,
-                num_layers=1, reverse=direction == 1,
+                num_layers=1, reverse=direction == 1, products=products,
             )  # fmt: skip
             outputs.append(out)
             finals.append(h_n)
@@ -128,7 +135,7 @@ def run(
 
 def _stack(
     x: Tensor, h0: Tensor, weights: list[Tensor], lengths: Tensor | None, *, has_biases: bool,
-    num_layers: int, reverse: bool = False,
+    num_layers: int, reverse: bool = False, products: torch.dtype | None = None,
 ) -> tuple[Tensor, Tensor]:  # fmt: skip
     """One direction of :func:`run`: output (T, B, H), h_n (L, B, H); ``reverse`` runs each
     sequence from its last step to its first."""
@@ -149,20 +156,27 @@ def _stack(
         padding = padding if padding.numel() else None
 
     def projection(source: Tensor) -> Tensor:  # (time, B, H) in the order the steps run
-        projected = _project(source, w_ih[0])
+        if products is None or products == source.dtype:
+            projected = _project(source, w_ih[0])
+        else:  # one pass: cast and laid out time first, as the fp32 product's copy would be
+            projected = _project(source.to(products, memory_format=torch.contiguous_format), w_ih[0].to(products))
         if projected.shape[0] > time:  # steps after the longest sequence change nothing
             projected = projected[:time]
         return reverse_padded(projected, lengths) if reverse else projected
 
     try:
-        output, h_n = _Wavefront.apply(projection(x), h0, bias, padding, last, *w_hh, *w_ih[1:])
+        output, h_n = _Wavefront.apply(
+            projection(x), h0, bias, padding, last, products, *w_hh, *w_ih[1:]
+        )  # fmt: skip
     except NonFinite:
         if padding is None:
             raise
         # again with the padding zeroed, as it may be the padding alone that is inf or nan:
         # the same results as for finite padding, to the bit
         projected = projection(ZeroPadding.apply(x[:time], padding))
-        output, h_n = _Wavefront.apply(projected, h0, bias, padding, last, *w_hh, *w_ih[1:])
+        output, h_n = _Wavefront.apply(
+            projected, h0, bias, padding, last, products, *w_hh, *w_ih[1:]
+        )  # fmt: skip
     if reverse:
         output = reverse_padded(output, lengths)
     if time < total:
@@ -268,8 +282,10 @@ def _steps(terms: Tensor, h0: Tensor, weight: Tensor) -> Tensor:
 
 class _Wavefront(torch.autograd.Function):
     """(projected (T, B, H), h0 (L, B, H), bias (L*H,), padding rows or None, last rows (B,),
-    W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) -> (output (T, B, H), h_n (L, B, H)); the
-    rows index a (T*B, ·) view.
+    products (a dtype or None), W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) -> (output
+    (T, B, H), h_n (L, B, H)); the rows index a (T*B, ·) view. The recurrence runs in h0's
+    dtype; ``projected`` may be of another (bf16 under autocast: ``products``), and so are the
+    weights' gradient products when ``products`` is given.
 
     The backward runs the wavefront in reverse, 2 operations a step: the gradient reaching row
     r is its outputs' gradient plus dz[r + 1] @ W^T, and dz[r] = that * (1 - row[r]^2). Each
@@ -279,12 +295,12 @@ class _Wavefront(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, bias, padding, last, *weights):
+    def forward(ctx, projected, h0, bias, padding, last, products, *weights):
         time, batch, hidden = projected.shape
         layers = h0.shape[0]
         weight = _block_weight(weights[layers:], weights[:layers])
         steps = time + layers - 1
-        buf = workspace.buffer("rows", (steps + 1, batch, layers * hidden), projected.dtype)
+        buf = workspace.buffer("rows", (steps + 1, batch, layers * hidden), h0.dtype)
         buf[0, :, :hidden] = h0[0]
         buf[0, :, hidden:] = 0.0
         _additive(projected, bias, layers, out=buf[1:])
@@ -305,6 +321,7 @@ class _Wavefront(torch.autograd.Function):
         ctx.save_for_backward(projected, h0, bias, padding, last, buf, weight, *weights)
         ctx.set_materialize_grads(False)
         ctx.shape = (time, layers, hidden)
+        ctx.products, ctx.projected_dtype = products, projected.dtype
         return _outputs(buf, ctx.shape, padding, last)
 
     @staticmethod
@@ -340,13 +357,19 @@ class _Wavefront(torch.autograd.Function):
         grad_h0[0] = grad_rows[0, :, :hidden]
         flat = dz.view(steps * buf.shape[1], layers, hidden)
         inputs = buf[:steps].reshape(flat.shape)  # each row's inputs: the row before it
-        wanted = ctx.needs_input_grad[5:]  # frozen weights (a frozen stack): no product
-        grad_hh = [flat[:, k].t() @ inputs[:, k] if wanted[k] else None  # dz_k^T h_k
-                   for k in range(layers)]  # fmt: skip
-        grad_ih = [flat[:, k].t() @ inputs[:, k - 1] if wanted[layers + k - 1] else None
-                   for k in range(1, layers)]  # dz_k^T h_{k-1}  # fmt: skip
-        return (dz[:time, :, :hidden], grad_h0, flat.sum(0).view(-1), None, None, *grad_hh,
-                *grad_ih)  # fmt: skip
+        wanted = ctx.needs_input_grad[6:]  # frozen weights (a frozen stack): no product
+        dz_low, inputs_low = flat, inputs
+        if ctx.products is not None:  # cast once each, into reused buffers
+            dz_low = workspace.buffer("dz_products", flat.shape, ctx.products).copy_(flat)
+            inputs_low = workspace.buffer("rows_products", flat.shape, ctx.products).copy_(inputs)
+
+        def gradient(k: int, source: int) -> Tensor:  # dz_k^T h_source, in the weights' dtype
+            return (dz_low[:, k].t() @ inputs_low[:, source]).to(flat.dtype)
+
+        grad_hh = [gradient(k, k) if wanted[k] else None for k in range(layers)]
+        grad_ih = [gradient(k, k - 1) if wanted[layers + k - 1] else None for k in range(1, layers)]
+        return (dz[:time, :, :hidden].to(ctx.projected_dtype), grad_h0, flat.sum(0).view(-1),
+                None, None, None, *grad_hh, *grad_ih)  # fmt: skip
 
 
 def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor | None):
@@ -354,7 +377,7 @@ def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor |
     projected, h0, bias, padding, last = ctx.saved_tensors[:5]
     weights = ctx.saved_tensors[7:]
     layers = h0.shape[0]
-    inputs = (projected, h0, bias, None, None, *weights)
+    inputs = (projected, h0, bias, None, None, None, *weights)
     wanted = [i for i, need in enumerate(ctx.needs_input_grad) if need]
     with torch.enable_grad():
         terms = _additive(projected, bias, layers)
