@@ -1,10 +1,10 @@
 """Side by side: the seeds' three configurations trained by rnnkit, torch.nn, a cell loop and Keras.
 
-Run: ``python benchmarks/seeds_speed.py`` (about 5 minutes on 2 idle cores; ``--quick`` for a
+Run: ``python benchmarks/seeds_speed.py`` (about 6 minutes on 2 idle cores; ``--quick`` for a
 smoke run). Keras 3 on TensorFlow CPU is an optional column (``pip install -e .[bench]``);
 without it that column is left out. Each configuration trains (forward, loss, backward, Adam)
 on synthetic batches of its real shape, every system with the same sizes, taking turns
-(interleaved rounds, median samples/s):
+(interleaved rounds, median samples/s, ratios round by round):
 
 * ``imdb_rnn``: IMDB stacked SimpleRNN 2x64, embedding 64, 10k words, maxlen 80, batch 128;
   lengths as IMDB's at maxlen 80 (90% full, the rest uniform 10..80).
@@ -242,15 +242,24 @@ def training_steps(cfg: dict, ids, lengths, labels, auto: torch.dtype, use_keras
     return runs
 
 
-def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
+def seed_configs(rounds: int, seconds: float, use_keras: bool) -> list[dict]:
+    """Each configuration's systems in interleaved rounds; each run lasts about ``seconds``
+    (its step count set from a timed step after the warm-up). The ratio to the best other
+    system (by median samples/s) is taken round by round, the two runs minutes apart at most,
+    and its median reported with its range: the VM's speed drifts 20-40% within a run, which
+    a ratio of medians taken over different stretches of time does not cancel."""
     results = []
     for name, cfg in CONFIGS.items():
         ids, lengths, labels = synthetic_batch(name, cfg)
         auto = rnnkit_precision(name, cfg, ids, lengths, labels)
         runs = training_steps(cfg, ids, lengths, labels, auto, use_keras)
-        speeds = {mode: [] for mode in runs}
-        for run in runs.values():
-            run()  # warm-up
+        steps = {}
+        for mode, run in runs.items():
+            run()  # warm-up (Keras compiles its graph)
+            start = time.perf_counter()
+            run()
+            steps[mode] = max(1, round(seconds / (time.perf_counter() - start)))
+        speeds: dict[str, list[float]] = {mode: [] for mode in runs}
         modes = list(runs)
         for index in range(rounds):  # the order turns each round: no system always runs
             shift = index % len(modes)  # right after the same other (Keras slowed the next)
@@ -258,17 +267,22 @@ def seed_configs(rounds: int, steps: int, use_keras: bool) -> list[dict]:
                 run = runs[mode]
                 time.sleep(SETTLE)
                 start = time.perf_counter()
-                for _ in range(steps):
+                for _ in range(steps[mode]):
                     run()
-                speeds[mode].append(cfg["batch"] * steps / (time.perf_counter() - start))
+                speeds[mode].append(cfg["batch"] * steps[mode] / (time.perf_counter() - start))
         median = {mode: statistics.median(v) for mode, v in speeds.items()}
-        best_other = max(v for m, v in median.items() if m in ("padded", "packed", "keras"))
-        best_any = max(v for m, v in median.items() if not m.startswith("rnnkit"))
-        results.append({"config": name, **cfg, "samples_per_s": median,
+        best_other = max(("padded", "packed", "keras"), key=lambda m: median.get(m, 0.0))
+        best_any = max((m for m in median if not m.startswith("rnnkit")), key=median.__getitem__)
+        paired = {key: [a / b for a, b in zip(speeds["rnnkit"], speeds[other], strict=True)]
+                  for key, other in (("other", best_other), ("any", best_any))}  # fmt: skip
+        results.append({"config": name, **cfg, "samples_per_s": median, "steps_per_run": steps,
                         "rnnkit_precision": str(auto).removeprefix("torch."),
-                        "rnnkit_over_best_other": median["rnnkit"] / best_other,
-                        "rnnkit_over_best_incl_bf16": median["rnnkit"] / best_any})  # fmt: skip
-        print(name, {m: round(v) for m, v in median.items()}, flush=True)
+                        "best_other": best_other, "best_any": best_any,
+                        "rnnkit_over_best_other_by_round": paired["other"],
+                        "rnnkit_over_best_other": statistics.median(paired["other"]),
+                        "rnnkit_over_best_incl_bf16": statistics.median(paired["any"])})  # fmt: skip
+        print(name, {m: round(v) for m, v in median.items()},
+              "rnnkit/best other by round", [round(r, 2) for r in paired["other"]], flush=True)
     return results
 
 
@@ -358,7 +372,9 @@ def imdb_epoch(subset: int, use_keras: bool) -> dict | None:
     return {"subset": n, "epoch_s_extrapolated_25k": epoch, "predict_texts_per_s": predict}
 
 
-def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | None) -> str:
+def table(
+    results: list[dict], peak: dict, flop_fraction: float, imdb: dict | None, seconds: float
+) -> str:
     columns = ["rnnkit", "rnnkit_fp32", "padded", "padded_bf16", "packed", "loop", "keras"]
     lines = [
         "| configuration | " + " | ".join(columns) + " | rnnkit / best of fp32 torch.nn & Keras "
@@ -367,13 +383,18 @@ def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | No
     ]
     for r in results:
         cells = [f"{r['samples_per_s'][c]:,.0f}" if c in r["samples_per_s"] else "—" for c in columns]
+        by_round = r["rnnkit_over_best_other_by_round"]
         lines.append(f"| {r['config']} | " + " | ".join(cells) + f" | **{r['rnnkit_over_best_other']:.2f}** "
+                     f"({min(by_round):.2f}-{max(by_round):.2f}, vs {r['best_other']}) "
                      f"| {r['rnnkit_over_best_incl_bf16']:.2f} |")  # fmt: skip
     picked = ", ".join(f"{r['config']} {r['rnnkit_precision']}" for r in results)
     text = "\n".join(lines) + (
         "\n\nTraining samples/s (forward, loss, backward, Adam: torch's fused Adam for every "
         "torch system, as rnnkit's Trainer uses; Keras its own), median of interleaved rounds "
-        f"(the order turned each round, a {SETTLE} s pause before each run), "
+        f"(each system's run about {seconds:g} s, the order turned each round, a {SETTLE} s pause "
+        "before each run); the ratios are the median of the round-by-round ratios (range in "
+        "brackets: the VM's speed drifts within a run, and a ratio within one round cancels "
+        "most of it), "
         f"torch.set_num_threads({torch.get_num_threads()}). rnnkit = its defaults, precision auto "
         f"(here {picked}: the model's own training step timed both ways, as the Trainer does; "
         "rnnkit_fp32 = the same in fp32, shown when auto picks bf16); padded = torch.nn ignoring lengths; padded_bf16 = the same under bf16 "
@@ -399,17 +420,17 @@ def table(results: list[dict], peak: dict, flop_fraction: float, imdb: dict | No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=3, help="training steps per round")
+    parser.add_argument("--seconds", type=float, default=0.5, help="each system's run per round")
     parser.add_argument("--imdb-subset", type=int, default=2560)
     parser.add_argument("--no-keras", action="store_true")
     parser.add_argument("--threads", type=int, default=THREADS, help="torch and TF intra-op threads")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 step, 256 reviews")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.steps, args.imdb_subset = 1, 1, 256
+        args.rounds, args.seconds, args.imdb_subset = 1, 0.0, 256
     torch.set_num_threads(args.threads)
     use_keras = not args.no_keras and keras_available(args.threads)
-    results = seed_configs(args.rounds, args.steps, use_keras)
+    results = seed_configs(args.rounds, args.seconds, use_keras)
     peak = gemm_peak()
     char = next(r for r in results if r["config"] == "char_lstm")
     used = "bf16" if char["rnnkit_precision"] == "bfloat16" else "fp32"
@@ -418,7 +439,7 @@ def main() -> None:
     figures = {"configs": results, "gemm_peak_gflops": peak, "char_lstm_fp32_peak_fraction":
                flop_fraction, "imdb": imdb, "keras": use_keras}  # fmt: skip
     publish("seeds_speed", "The seeds' configurations side by side (CPU)", figures,
-            table(results, peak, flop_fraction, imdb))  # fmt: skip
+            table(results, peak, flop_fraction, imdb, args.seconds))  # fmt: skip
 
 
 if __name__ == "__main__":
