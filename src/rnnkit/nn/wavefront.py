@@ -285,7 +285,7 @@ class _Wavefront(torch.autograd.Function):
     products (a dtype or None), W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) -> (output
     (T, B, H), h_n (L, B, H)); the rows index a (T*B, ·) view. The recurrence runs in h0's
     dtype; ``projected`` may be of another (bf16 under autocast: ``products``), and so are the
-    weights' gradient products when ``products`` is given.
+    weights' gradient products when ``products`` is given (not under create_graph, below).
 
     The backward runs the wavefront in reverse, 2 operations a step: the gradient reaching row
     r is its outputs' gradient plus dz[r + 1] @ W^T, and dz[r] = that * (1 - row[r]^2). Each
