@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -48,7 +49,7 @@ def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
         raise RuntimeError("could not create a primitive descriptor")
 
     assert precision._measure_kernel("lstm", 64, broken) is False
-    timings = iter([0.0, 1.0, 0.0, 1.05] * 5)  # bf16 1.0 s, fp32 1.05 s
+    timings = itertools.cycle([0.0, 1.0, 0.0, 1.05])  # bf16 1.0 s, fp32 1.05 s
     monkeypatch.setattr(measured.time, "perf_counter", lambda: next(timings))
     assert precision._bf16_faster(lambda: None, lambda: None) is False  # < 1.1x: not worth it
 
@@ -110,3 +111,14 @@ def test_faster_alternates_or_runs_the_baseline_first(interleaved, order) -> Non
         lambda: calls.append("c"), lambda: calls.append("b"), rounds=2, interleaved=interleaved
     )
     assert "".join(calls) == order  # the first call of each is its untimed warm-up
+
+
+def test_one_lucky_round_does_not_decide(monkeypatch) -> None:
+    """The median of the rounds' ratios: one fast candidate call (a quiet moment on the VM)
+    does not make it the faster one, as the best time of each would."""
+    seconds = [(1.0, 1.0), (1.0, 1.0), (0.5, 1.0), (1.0, 1.0), (1.0, 1.0)]  # (candidate, baseline)
+    clock = itertools.accumulate(itertools.chain([0.0], *seconds))
+    stamps = iter([t for now in clock for t in (now, now)][1:])  # each call's end starts the next
+
+    monkeypatch.setattr(measured.time, "perf_counter", lambda: next(stamps))
+    assert measured.faster(lambda: None, lambda: None, rounds=5) is False

@@ -46,7 +46,7 @@ def _cached(key: str, measure: Callable[[], bool]) -> bool:
 
 
 def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> bool:
-    """Is bf16 at least ``SPEEDUP`` times faster (best of interleaved calls)?"""
+    """Is bf16 at least ``SPEEDUP`` times faster (median of interleaved rounds: :func:`rnnkit.nn.measured.faster`)?"""
     return measured.faster(bf16, fp32, SPEEDUP)
 
 
