@@ -125,5 +125,5 @@ def faster(
             fn()
             medians[fn] = statistics.median(seconds(fn) for _ in range(rounds))
         ratio = medians[baseline] / medians[candidate]
-    logger.info("the candidate measured %.2fx the baseline's speed", ratio)
+    logger.debug("the candidate measured %.2fx the baseline's speed", ratio)
     return ratio >= speedup
