@@ -343,3 +343,29 @@ def test_bf16_products_are_measured_per_size_class(fresh_measurements, monkeypat
     assert calls == [64, 128]
     monkeypatch.setenv("RNNKIT_BF16", "0")
     assert precision.bf16_products(50) is False
+
+
+def test_with_a_gradient_the_forward_direction_projects_inside(monkeypatch) -> None:
+    """Training: each forward direction hands x and W_ih_0 to the wavefront (projected into its
+    reused rows); a reverse direction and inference hand it the projection. Either way x's
+    gradient is torch.nn's, laid out as torch.nn's (time first, seen batch first)."""
+    seen: list[bool] = []
+    original = wavefront._Wavefront.apply
+    monkeypatch.setattr(
+        wavefront._Wavefront, "apply", lambda *args: seen.append(args[6] is not None) or original(*args)
+    )
+    torch.manual_seed(0)
+    ref, mine = pair(3, 5, num_layers=2, batch_first=True, bidirectional=True)
+    x = torch.randn(4, 8, 3, dtype=torch.float64)
+    grads = []
+    for layer in (ref, mine):
+        x_ = x.clone().requires_grad_()
+        out, h_n = layer(x_)
+        grads.append(torch.autograd.grad((out * out).sum() + h_n.sum(), x_)[0])
+    assert seen == [True, False, True, False]  # layer by layer: forward, then reverse
+    assert_close(grads[1], grads[0])
+    assert grads[1].stride() == grads[0].stride()
+    seen.clear()
+    with torch.no_grad():
+        mine(x)
+    assert seen == [False] * 4

@@ -164,19 +164,26 @@ def _stack(
             projected = projected[:time]
         return reverse_padded(projected, lengths) if reverse else projected
 
+    # With a gradient, a forward direction's input projection runs inside the Function: into
+    # the rows' reused buffer, from a reused time-first copy of x (no fresh pages each call)
+    inside = not reverse and torch.is_grad_enabled()
+
+    def wavefront(source: Tensor) -> tuple[Tensor, Tensor]:
+        if inside:
+            steps_in = source if source.shape[0] == time else source[:time]
+            first = (steps_in, w_ih[0])
+        else:
+            first = (projection(source), None)
+        return _Wavefront.apply(*first[:1], h0, bias, padding, last, products, first[1], *w_hh, *w_ih[1:])
+
     try:
-        output, h_n = _Wavefront.apply(
-            projection(x), h0, bias, padding, last, products, *w_hh, *w_ih[1:]
-        )  # fmt: skip
+        output, h_n = wavefront(x)
     except NonFinite:
         if padding is None:
             raise
         # again with the padding zeroed, as it may be the padding alone that is inf or nan:
         # the same results as for finite padding, to the bit
-        projected = projection(ZeroPadding.apply(x[:time], padding))
-        output, h_n = _Wavefront.apply(
-            projected, h0, bias, padding, last, products, *w_hh, *w_ih[1:]
-        )  # fmt: skip
+        output, h_n = wavefront(ZeroPadding.apply(x[:time], padding))
     if reverse:
         output = reverse_padded(output, lengths)
     if time < total:
@@ -211,14 +218,15 @@ def _numpy_tanh_faster(dtype: torch.dtype, rows: int = 50) -> bool:
 
 
 def _project(x: Tensor, weight: Tensor) -> Tensor:
-    """x (T, B, D) @ weight^T: (T, B, H). A batch-first input seen time first that needs no
-    gradient (inference) is projected as it lies, (B, T, D), and the result seen time first:
-    no copy into time-first order (the wavefront adds the projection into its rows whatever
-    its strides). With a gradient it is copied, so that its gradient comes back laid out as
-    torch.nn's (time first, seen batch first). Padded steps are projected too: their rows'
-    gradient is exactly zero (no output gradient enters a padded step, and none flows into
-    one from a later one); a non-finite padding is zeroed and the wavefront run again
-    (:func:`run`)."""
+    """x (T, B, D) @ weight^T: (T, B, H), for a reverse direction or without a gradient (a
+    forward direction with one is projected inside :class:`_Wavefront`). A batch-first input
+    seen time first that needs no gradient (inference) is projected as it lies, (B, T, D), and
+    the result seen time first: no copy into time-first order (the wavefront adds the
+    projection into its rows whatever its strides). With a gradient it is copied, so that its
+    gradient comes back laid out as torch.nn's (time first, seen batch first). Padded steps
+    are projected too: their rows' gradient is exactly zero (no output gradient enters a
+    padded step, and none flows into one from a later one); a non-finite padding is zeroed
+    and the wavefront run again (:func:`run`)."""
     batch_first = x.transpose(0, 1)
     if batch_first.is_contiguous() and not x.is_contiguous() and not x.requires_grad:
         return torch.nn.functional.linear(batch_first, weight).transpose(0, 1)
@@ -240,12 +248,11 @@ def _block_weight(w_ih: Sequence[Tensor], w_hh: Sequence[Tensor]) -> Tensor:
     return torch.cat(rows, dim=0)
 
 
-def _additive(projected: Tensor, bias: Tensor, layers: int, out: Tensor | None = None) -> Tensor:
-    """P (S, B, L*H): every slot's bias, plus layer 0's input projection at its T steps;
-    written into ``out`` when given (the forward's buffer), else a new tensor."""
+def _additive(projected: Tensor, bias: Tensor, layers: int) -> Tensor:
+    """P (S, B, L*H): every slot's bias, plus layer 0's input projection at its T steps (the
+    forward's rows hold the same, written in place)."""
     time, batch, hidden = projected.shape
-    terms = bias.expand(time + layers - 1, batch, layers * hidden)
-    terms = terms.clone() if out is None else out.copy_(terms)
+    terms = bias.expand(time + layers - 1, batch, layers * hidden).clone()
     terms[:time, :, :hidden] += projected
     return terms
 
@@ -281,11 +288,14 @@ def _steps(terms: Tensor, h0: Tensor, weight: Tensor) -> Tensor:
 
 
 class _Wavefront(torch.autograd.Function):
-    """(projected (T, B, H), h0 (L, B, H), bias (L*H,), padding rows or None, last rows (B,),
-    products (a dtype or None), W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) -> (output
-    (T, B, H), h_n (L, B, H)); the rows index a (T*B, ·) view. The recurrence runs in h0's
-    dtype; ``projected`` may be of another (bf16 under autocast: ``products``), and so are the
-    weights' gradient products when ``products`` is given (not under create_graph, below).
+    """(source, h0 (L, B, H), bias (L*H,), padding rows or None, last rows (B,), products (a
+    dtype or None), W_ih_0 (H, D) or None, W_hh_0..W_hh_{L-1}, W_ih_1..W_ih_{L-1} (H, H)) ->
+    (output (T, B, H), h_n (L, B, H)); the rows index a (T*B, ·) view. ``source`` is layer 0's
+    input projection (T, B, H) when W_ih_0 is None, else its input x (T, B, D), any strides,
+    projected here into the rows' buffer from a reused time-first copy (x's gradient comes
+    back time first, as torch.nn's does). The recurrence runs in h0's dtype; the products over
+    all steps run in ``products`` when given (bf16 under autocast; not under create_graph,
+    below), and a given projection may be of that dtype.
 
     The backward runs the wavefront in reverse, 2 operations a step: the gradient reaching row
     r is its outputs' gradient plus dz[r + 1] @ W^T, and dz[r] = that * (1 - row[r]^2). Each
@@ -295,15 +305,26 @@ class _Wavefront(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, projected, h0, bias, padding, last, products, *weights):
-        time, batch, hidden = projected.shape
-        layers = h0.shape[0]
+    def forward(ctx, source, h0, bias, padding, last, products, w_in, *weights):
+        time, batch = source.shape[:2]
+        layers, _, hidden = h0.shape
         weight = _block_weight(weights[layers:], weights[:layers])
         steps = time + layers - 1
         buf = workspace.buffer("rows", (steps + 1, batch, layers * hidden), h0.dtype)
         buf[0, :, :hidden] = h0[0]
         buf[0, :, hidden:] = 0.0
-        _additive(projected, bias, layers, out=buf[1:])
+        buf[1:].copy_(bias.expand(steps, batch, layers * hidden))
+        inputs = None
+        if w_in is None:
+            buf[1 : time + 1, :, :hidden] += source
+        else:  # x W_ih_0^T added into the rows in place (BLAS writes the strided rows)
+            low = products or h0.dtype
+            inputs = workspace.buffer("inputs", source.shape, low).copy_(source)
+            rows_in = buf[1 : time + 1, :, :hidden].view(time * batch, hidden)
+            if low == buf.dtype:
+                rows_in.addmm_(inputs.view(time * batch, -1), w_in.t())
+            else:
+                rows_in += inputs.view(time * batch, -1) @ w_in.to(low).t()
         # one sum each: inf or nan anywhere makes it non-finite (a finite sum that overflows
         # only sends the batch to torch's kernel)
         if not bool(torch.isfinite(buf[1:].sum() + h0.sum() + weight.sum())):
@@ -318,17 +339,17 @@ class _Wavefront(torch.autograd.Function):
                 np.tanh(arrays[s + 1], out=arrays[s + 1])
             if s < layers - 1:  # layer s + 1 starts from its initial state
                 rows[s + 1][:, (s + 1) * hidden : (s + 2) * hidden] = h0[s + 1]
-        ctx.save_for_backward(projected, h0, bias, padding, last, buf, weight, *weights)
+        ctx.save_for_backward(source, h0, bias, padding, last, buf, weight, w_in, inputs, *weights)
         ctx.set_materialize_grads(False)
         ctx.shape = (time, layers, hidden)
-        ctx.products, ctx.projected_dtype = products, projected.dtype
+        ctx.products, ctx.source_dtype = products, source.dtype
         return _outputs(buf, ctx.shape, padding, last)
 
     @staticmethod
     def backward(ctx, grad_output, grad_h_n):
         if torch.is_grad_enabled():
             return _differentiable_backward(ctx, grad_output, grad_h_n)
-        _, h0, _, padding, last, buf, weight = ctx.saved_tensors[:7]
+        _, h0, _, padding, last, buf, weight, w_in, inputs_in = ctx.saved_tensors[:9]
         time, layers, hidden = ctx.shape
         grad_rows = workspace.buffer("grad_rows", buf.shape, buf.dtype).zero_()  # outputs' grad
         if grad_output is not None:  # copied once whatever its strides (batch first too)
@@ -357,7 +378,7 @@ class _Wavefront(torch.autograd.Function):
         grad_h0[0] = grad_rows[0, :, :hidden]
         flat = dz.view(steps * buf.shape[1], layers, hidden)
         inputs = buf[:steps].reshape(flat.shape)  # each row's inputs: the row before it
-        wanted = ctx.needs_input_grad[6:]  # frozen weights (a frozen stack): no product
+        wanted = ctx.needs_input_grad[7:]  # frozen weights (a frozen stack): no product
         dz_low, inputs_low = flat, inputs
         if ctx.products is not None:  # cast once each, into reused buffers
             dz_low = workspace.buffer("dz_products", flat.shape, ctx.products).copy_(flat)
@@ -368,18 +389,30 @@ class _Wavefront(torch.autograd.Function):
 
         grad_hh = [gradient(k, k) if wanted[k] else None for k in range(layers)]
         grad_ih = [gradient(k, k - 1) if wanted[layers + k - 1] else None for k in range(1, layers)]
-        return (dz[:time, :, :hidden].to(ctx.projected_dtype), grad_h0, flat.sum(0).view(-1),
-                None, None, None, *grad_hh, *grad_ih)  # fmt: skip
+        grad_source = grad_w_in = None
+        if w_in is None:
+            grad_source = dz[:time, :, :hidden].to(ctx.source_dtype)
+        else:  # layer 0's dz over its T*B rows (strided), in the products' dtype
+            dz_in = dz_low[: time * buf.shape[1], 0]
+            if ctx.needs_input_grad[0]:
+                grad_source = (dz_in @ w_in.to(dz_in.dtype)).to(ctx.source_dtype)
+                grad_source = grad_source.view(time, buf.shape[1], -1)
+            if ctx.needs_input_grad[6]:
+                grad_w_in = (dz_in.t() @ inputs_in.view(dz_in.shape[0], -1)).to(w_in.dtype)
+        return (grad_source, grad_h0, flat.sum(0).view(-1), None, None, None, grad_w_in,
+                *grad_hh, *grad_ih)  # fmt: skip
 
 
 def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor | None):
     """The gradients as a graph (create_graph=True): the forward again, in torch ops."""
-    projected, h0, bias, padding, last = ctx.saved_tensors[:5]
-    weights = ctx.saved_tensors[7:]
+    source, h0, bias, padding, last = ctx.saved_tensors[:5]
+    w_in = ctx.saved_tensors[7]
+    weights = ctx.saved_tensors[9:]
     layers = h0.shape[0]
-    inputs = (projected, h0, bias, None, None, None, *weights)
+    inputs = (source, h0, bias, None, None, None, w_in, *weights)
     wanted = [i for i, need in enumerate(ctx.needs_input_grad) if need]
     with torch.enable_grad():
+        projected = source if w_in is None else torch.nn.functional.linear(source, w_in)
         terms = _additive(projected, bias, layers)
         weight = _block_weight(weights[layers:], weights[:layers])
         outputs = _outputs(_steps(terms, h0, weight), ctx.shape, padding, last)

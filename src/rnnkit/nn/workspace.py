@@ -13,9 +13,10 @@ no other tensor on its memory. A buffer still in use is left alone and a new one
 The check reads Python's and torch's reference counts (``Tensor._use_count`` and the
 storage's); torch's are private: tests/nn/test_workspace.py pins what they report, so a torch
 that counts otherwise fails there rather than reusing memory that is still read. Without them
-nothing is reused. Buffers over :data:`MAX_BYTES` are never kept (at most 3 x 64 MiB stay
-allocated per thread and mode, 5 x 64 MiB after bf16 products under autocast, whose backward
-casts two of them to bf16).
+nothing is reused. Buffers over :data:`MAX_BYTES` are never kept (at most 4 x 64 MiB stay
+allocated per thread and mode: the rows, their gradient, the pre-activation gradient and
+the time-first copy of the input; two more after bf16 products under autocast, whose
+backward casts two of them to bf16).
 """
 
 from __future__ import annotations
