@@ -72,7 +72,8 @@ def publish(
     name: str, title: str, figures: dict[str, object], table_md: str, command: str | None = None
 ) -> None:
     """Save figures to results/<name>.json and the table as RESULTS.md's section <name>;
-    ``command`` (default ``python benchmarks/<name>.py``) is what the section says made it."""
+    ``command`` (default ``python benchmarks/<name>.py``) is what the section says made it.
+    Notes written by hand after a ``<!-- <name>:notes -->`` line in the section are kept."""
     info = machine()
     (HERE / "results").mkdir(exist_ok=True)
     payload = {"benchmark": name, "machine": info, **figures}
@@ -80,18 +81,19 @@ def publish(
     where = f"{info['cpu']}, {info['cores']} cores, torch {info['torch']}"
     if info["cuda"]:
         where += f", GPU {info['cuda']}"
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"<!-- {name}:begin -->.*?<!-- {name}:end -->", re.S)
+    old = pattern.search(text)
+    notes = re.search(rf"<!-- {name}:notes -->.*(?=<!-- {name}:end -->)", old[0], re.S) if old else None
+    kept = "" if notes is None else "\n" + notes[0]
     section = (
         f"<!-- {name}:begin -->\n## {title}\n\n{info['date']} · {where} · "
         f"`{command or f'python benchmarks/{name}.py'}` · raw figures: "
         f"`benchmarks/results/{name}.json`\n\n"
-        f"{table_md.strip()}\n<!-- {name}:end -->"
+        f"{table_md.strip()}\n{kept}<!-- {name}:end -->"
     )
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"<!-- {name}:begin -->.*?<!-- {name}:end -->", re.S)
     text = (
-        pattern.sub(lambda _: section, text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + section + "\n"
+        pattern.sub(lambda _: section, text) if old else text.rstrip() + "\n\n" + section + "\n"
     )
     RESULTS_MD.write_text(text)
     print(
