@@ -35,11 +35,12 @@ SHARED_DATA = next(
 SETTLE = 0.3
 
 
-def interleaved_medians(
+def interleaved_times(
     runs: dict[str, Callable[[], None]], rounds: int, calls: int = 1
-) -> dict[str, float]:
-    """Median ms per call of each run: after one warm-up call each, ``rounds`` rounds in which
-    the runs take turns, each timed as the best of 3 blocks of ``calls`` calls."""
+) -> dict[str, list[float]]:
+    """Ms per call of each run, round by round: after one warm-up call each, ``rounds``
+    rounds in which the runs take turns, each timed as the best of 3 blocks of ``calls``
+    calls. Ratios between two runs are best taken round by round (the VM's speed drifts)."""
     for run in runs.values():  # warm-up
         run()
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -52,6 +53,14 @@ def interleaved_medians(
                     run()
                 best = min(best, (time.perf_counter() - start) / calls)
             times[name].append(best * 1e3)
+    return times
+
+
+def interleaved_medians(
+    runs: dict[str, Callable[[], None]], rounds: int, calls: int = 1
+) -> dict[str, float]:
+    """Median ms per call of each run over :func:`interleaved_times`' rounds."""
+    times = interleaved_times(runs, rounds, calls)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

@@ -169,12 +169,11 @@ def _stack(
     inside = not reverse and torch.is_grad_enabled()
 
     def wavefront(source: Tensor) -> tuple[Tensor, Tensor]:
-        if inside:
-            steps_in = source if source.shape[0] == time else source[:time]
-            first = (steps_in, w_ih[0])
+        if inside:  # x's steps up to the longest sequence, projected inside
+            source, w_in = (source if source.shape[0] == time else source[:time]), w_ih[0]
         else:
-            first = (projection(source), None)
-        return _Wavefront.apply(*first[:1], h0, bias, padding, last, products, first[1], *w_hh, *w_ih[1:])
+            source, w_in = projection(source), None
+        return _Wavefront.apply(source, h0, bias, padding, last, products, w_in, *w_hh, *w_ih[1:])
 
     try:
         output, h_n = wavefront(x)
