@@ -50,6 +50,17 @@ def _bf16_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> bool
     return measured.faster(bf16, fp32, SPEEDUP)
 
 
+def _products_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> bool:
+    """:func:`_bf16_faster` for plain matrix products, outside autocast; a build without bf16
+    products answers no."""
+    with torch.autocast("cpu", enabled=False):
+        try:
+            return _bf16_faster(bf16, fp32)
+        except RuntimeError as exc:  # no bf16 matrix product on this build
+            logger.debug("bf16 matmul fails here: %s", exc)
+            return False
+
+
 def size_class(hidden: int) -> int:
     """Hidden sizes measured together: the power of two at or above ``hidden`` (>= 64)."""
     return max(64, 1 << (hidden - 1).bit_length())
@@ -169,12 +180,7 @@ def _measure_matmul(gates: int, hidden: int, batch: int = 64, steps: int = 20) -
         for _ in range(steps):
             torch.addmm(gi, h, w)
 
-    with torch.autocast("cpu", enabled=False):
-        try:
-            return _bf16_faster(bf16, fp32)
-        except RuntimeError as exc:  # no bf16 matrix product on this build
-            logger.debug("bf16 matmul fails here: %s", exc)
-            return False
+    return _products_faster(bf16, fp32)
 
 
 def bf16_products(hidden: int) -> bool:
@@ -204,12 +210,7 @@ def _measure_products(hidden: int, rows: int = 8192) -> bool:
         torch.mm(x, w)
         torch.mm(grad.t(), x)
 
-    with torch.autocast("cpu", enabled=False):
-        try:
-            return _bf16_faster(bf16, fp32)
-        except RuntimeError as exc:  # no bf16 matrix product on this build
-            logger.debug("bf16 matmul fails here: %s", exc)
-            return False
+    return _products_faster(bf16, fp32)
 
 
 def bf16_step_faster(key: str, step: Callable[[bool], object]) -> bool:
