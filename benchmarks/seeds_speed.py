@@ -245,7 +245,7 @@ def training_steps(cfg: dict, ids, lengths, labels, auto: torch.dtype, use_keras
 def seed_configs(rounds: int, seconds: float, use_keras: bool) -> list[dict]:
     """Each configuration's systems in interleaved rounds; each run lasts about ``seconds``
     (its step count set from a timed step after the warm-up). The ratio to the best other
-    system (by median samples/s) is taken round by round, the two runs minutes apart at most,
+    system (by median samples/s) is taken round by round, the two runs seconds apart,
     and its median reported with its range: the VM's speed drifts 20-40% within a run, which
     a ratio of medians taken over different stretches of time does not cancel."""
     results = []
