@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import invalid
 from rnnkit.models.recurrent import RecurrentConfig
+from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
 from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
 
 State = Tensor | tuple[Tensor, Tensor]
@@ -90,13 +91,25 @@ class LanguageModel(nn.Module):
             return F.one_hot(ids, self.config.vocab_size).to(self.decoder.weight.dtype)
         return self.embedding(ids)
 
-    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(
+        self, ids: Tensor, state: State | None = None, targets: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """ids: (B, T) token ids; state: the recurrent state from the previous call or None.
 
-        Returns logits (B, T, V) and the state after the last step (for the next call).
+        Returns logits (B, T, V) and the state after the last step (for the next call). With
+        ``targets`` (B, T) (the next tokens), the first result is instead the mean cross-entropy
+        (a 0-dim tensor, fp32 or fp64), computed without the (B, T, V) logits
+        (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`): training's path, through
+        forward so that DistributedDataParallel sees it.
         """
         output, state = self.rnn(self.dropout(self.embed(ids)), state)
-        return self.decoder(self.dropout(output)), state
+        output = self.dropout(output)
+        if targets is None:
+            return self.decoder(output), state
+        loss = linear_cross_entropy(
+            output.flatten(0, 1), self.decoder.weight, self.decoder.bias, targets.flatten()
+        )
+        return loss, state
 
     def num_parameters(self) -> int:
         """Trainable parameters, tied ones counted once."""

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.config import check_types, defaults, from_dict
@@ -156,10 +155,8 @@ def stream_loss(
     device = next(model.parameters()).device
     total, count, state = 0.0, 0, None
     for x, y in stream:
-        logits, state = model(x.to(device), state)
-        total += F.cross_entropy(
-            logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum"
-        ).item()
+        loss, state = model(x.to(device), state, targets=y.to(device))
+        total += loss.item() * y.numel()
         count += y.numel()
     return total / count
 
@@ -217,9 +214,9 @@ class LanguageModelingTask:
         """Mean cross-entropy of one (B, T) window; the state goes on to the next window."""
         device = next(model.parameters()).device
         x, y = (t.to(device, non_blocking=True) for t in batch)
-        logits, state = model(x, move_state(self.state, device))
+        loss, state = model(x, move_state(self.state, device), targets=y)
         self.state = detach_state(state)
-        return F.cross_entropy(logits.flatten(0, 1).float(), y.flatten()), y.numel()
+        return loss, y.numel()
 
     def evaluate(self, model: LanguageModel) -> dict[str, float]:
         """Validation loss; under torchrun each rank scores a contiguous share, token-weighted."""

@@ -1,0 +1,112 @@
+"""linear_cross_entropy against F.cross_entropy(F.linear(...)): values and gradients."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
+from rnnkit.nn import linear_cross_entropy as lce
+from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
+
+
+def _inputs(rows: int, features: int, classes: int, dtype: torch.dtype = torch.float32, bias: bool = True):
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(rows, features, generator=gen, dtype=dtype).requires_grad_()
+    weight = (torch.rand(classes, features, generator=gen, dtype=dtype) - 0.5).requires_grad_()
+    b = (torch.rand(classes, generator=gen, dtype=dtype) - 0.5).requires_grad_() if bias else None
+    targets = torch.randint(0, classes, (rows,), generator=gen)
+    return hidden, weight, b, targets
+
+
+def _loss_and_grads(fn, hidden, weight, bias, targets):
+    tensors = [t for t in (hidden, weight, bias) if t is not None]
+    for t in tensors:
+        t.grad = None
+    loss = fn(hidden, weight, bias, targets)
+    loss.backward()
+    return [loss.detach()] + [t.grad.clone() for t in tensors]
+
+
+def _reference(hidden, weight, bias, targets):
+    logits = F.linear(hidden, weight, bias)
+    return F.cross_entropy(logits.to(torch.promote_types(logits.dtype, torch.float32)), targets)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_equals_the_unfused_loss_and_gradients_over_several_chunks(monkeypatch, dtype, bias) -> None:
+    monkeypatch.setattr(lce, "CHUNK_LOGITS", 1)  # MIN_ROWS rows a chunk: 300 rows = 3 chunks
+    inputs = _inputs(300, 24, 37, dtype, bias)
+    ours = _loss_and_grads(linear_cross_entropy, *inputs)
+    theirs = _loss_and_grads(_reference, *inputs)
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_under_bf16_autocast_agrees_within_bf16_rounding() -> None:
+    inputs = _inputs(256, 32, 500)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ours = _loss_and_grads(linear_cross_entropy, *inputs)
+        theirs = _loss_and_grads(_reference, *inputs)
+    exact = _loss_and_grads(_reference, *inputs)  # fp32
+    for a, b, c in zip(ours, theirs, exact, strict=True):
+        assert a.dtype == b.dtype  # fp32 loss, the parameters' dtype for gradients
+        scale = c.abs().max()
+        assert (a - c).abs().max() <= 0.02 * scale
+        assert (b - c).abs().max() <= 0.02 * scale
+
+
+def test_only_the_needed_gradients() -> None:
+    hidden, weight, bias, targets = _inputs(50, 8, 11)
+    weight.requires_grad_(False)
+    linear_cross_entropy(hidden, weight, bias, targets).backward()
+    assert weight.grad is None and hidden.grad is not None and bias.grad is not None
+    expected = torch.autograd.grad(_reference(hidden, weight, bias, targets), hidden)[0]
+    torch.testing.assert_close(hidden.grad, expected)
+
+
+def test_the_loss_gradient_scales_the_result() -> None:
+    inputs = _inputs(40, 8, 11)
+    (3.0 * linear_cross_entropy(*inputs)).backward()
+    hidden_grad = inputs[0].grad.clone()
+    inputs[0].grad = None
+    (3.0 * _reference(*inputs)).backward()
+    torch.testing.assert_close(hidden_grad, inputs[0].grad)
+
+
+def test_shapes_are_checked() -> None:
+    hidden, weight, bias, targets = _inputs(10, 4, 5)
+    with pytest.raises(ValueError, match="targets"):
+        linear_cross_entropy(hidden, weight, bias, targets[:9])
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_language_model_with_targets_returns_the_mean_cross_entropy(tie) -> None:
+    torch.manual_seed(0)
+    config = LanguageModelConfig(cell="lstm", num_layers=1, hidden_size=16, embedding_size=16,
+                                 vocab_size=40, dropout=0.0, tie_weights=tie)  # fmt: skip
+    model = LanguageModel(config)
+    ids = torch.randint(0, 40, (3, 7))
+    targets = torch.randint(0, 40, (3, 7))
+    loss, state = model(ids, targets=targets)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    logits, state_ref = model(ids)
+    expected = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(state, state_ref)
+    for a, b in zip(grads, torch.autograd.grad(expected, list(model.parameters())), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_without_grad_mode_no_gradient_is_computed(monkeypatch) -> None:
+    inputs = _inputs(20, 8, 11)
+    calls = []
+    monkeypatch.setattr(torch, "mm", lambda *a, **k: calls.append(1))  # the gradient products
+    with torch.no_grad():
+        loss = linear_cross_entropy(*inputs)
+    assert not calls
+    torch.testing.assert_close(loss, _reference(*inputs).detach())
