@@ -31,7 +31,7 @@ classifier's other words start from GloVe. One 128-unit layer keeps the classifi
 the default one (the baseline is then rnnkit's default classifier) and fast: an IMDB epoch
 takes 1.9 minutes against 3.4 for the projected 256-unit LSTM. IMDB's training texts are 6.8
 million tokens; 14 minutes cover about half to one pass of them. The language model gets the
-larger share because the transfer is only as good as it is (see the notes in RESULTS.md).
+larger share because the transfer is only as good as it is (see the notes in RESULTS.md, kept there under the section's notes marker).
 """
 
 from __future__ import annotations
@@ -64,57 +64,6 @@ LM_DATA = {"level": "word", "tokenizer": "glove", "embeddings": "default", "max_
 LM_MODEL = {"num_layers": 1, "hidden_size": 128, "embedding_size": 50}
 BASELINE = {"cell": "lstm", "num_layers": 1, "hidden_size": 128, "bidirectional": False}
 ULMFIT = {"discriminative_lr": 2.6, "gradual_unfreezing": True}
-NOTES = """\
-This run (2026-12-05, evening; `--no-comparisons`, for time) came after max_len 800 became
-the classifier default and after torch.nn's autocast result dtypes: the language model ran
-its first 6 of 14 minutes beside two test processes (SCHED_IDLE), which slowed it by about a
-third (1.06 steps/s against 1.6 alone), so it read 6.8 million tokens to a validation
-perplexity of 196 (175 in the run below). Transfer 90.40%. The same classifier without
-transfer is rnnkit's default IMDB classifier: 90.98% in benchmarks/classify_quality.py the
-same hour (alone, 8.3 minutes; seed 1 90.96% at one thread). So transfer is 0.58 below no
-transfer here, from a weaker language model; the 91% target is not reached. Since the n-gram
-bag, no run has shown transfer above no transfer beyond noise: the bag and the longer texts
-give the classifier what the language model's features gave before.
-
-The run before (2026-12-05, max_len 400, after the n-gram bag became a classifier default:
-all three classifiers have it) was alone on the same machine: the language model read 8.4 million tokens to a
-validation perplexity of 175. Transfer 90.47%, the ULMFiT schedule 89.72%, no transfer 90.39%.
-The bag raised every variant (the run before it, the same day without the bag: 87.52%, 88.75%
-and 88.22%), but transfer is still within noise of no transfer (+0.08), and the 91% target is
-not reached.
-
-The run before that (2026-12-05, with the 100,000-word int8 bundle of GloVe vectors, which the language
-model's embedding and the classifier's other words start from) was alone on a machine with
-AVX-512 bf16, where precision "auto" trains in bf16: the language model read 8.9 million tokens
-(1.3 passes over the training reviews' 6.8 million) to a validation perplexity of 171. The
-ULMFiT schedule scored 88.75%, 1.23 above plain transfer (87.52%) and 0.53 above no transfer
-(88.22%). The run before it (2026-12-04, the 50,000-word bundle, 8.7 million tokens,
-perplexity 173): 88.02%, 88.68% and 88.32%; the one before that, with the weights as trained
-(8.1 million tokens, perplexity 178): 88.32%, 88.44% and 88.62%. Over the three runs the
-ULMFiT schedule was above plain transfer each time (+0.12, +0.66, +1.23) and above no transfer
-twice, by at most 0.53; neither transfer variant has shown a gain beyond run-to-run noise. The run of
-2026-11-23 (an AVX2 machine, fp32,
-shared with the test suite for 10 of its 14 minutes) read 1.76 million to 393, and its
-transfer classifier scored 86.84% against 89.29% without transfer on that machine. The
-better language model of 2026-12-04 narrowed the gap from 2.45 points to 0.30, and the
-transfer classifier reached its best epoch sooner (3, at 3.1 minutes, against 8 at 6.0); its
-training loss was 0.08 by epoch 5, so it overfits early.
-Transfer still does not beat the GloVe-initialised classifier here. More dropout made it
-worse (seed 0, one thread, the same language model): 0.5 before the output layer 85.99%, and
-with embedding dropout 0.4 as well 87.08%.
-
-Before the first run: a check on a 5,000-review subset (4,500 training, 500 validation, 5,000 test
-reviews), each classifier capped at 3 minutes, on a shared machine (one torch thread, nice 19,
-another benchmark on one core), so every figure is low: without transfer 79.44%. Transfer from
-a language model trained on all 25,000 training reviews for 550 steps (3.5 million tokens,
-validation perplexity 250, what about 14 minutes on a quiet 2-core machine cover) with the
-ULMFiT schedule (`--discriminative-lr 2.6 --gradual-unfreezing`, then the defaults): 60.34%;
-from the same language model without it (the defaults since): 77.46%. With language models of 91 and 200
-steps (perplexity 548 and 354) the schedule gave 55.12% and 54.56%. The cause: a briefly
-trained language model's LSTM has saturated units (mean |h| 0.85 after 91 steps, 0.51 after
-550; the max-pooled features vary little from review to review), which the classifier has to
-un-learn; gradual unfreezing holds the LSTM fixed for the first epoch and discriminative rates
-then move it 2.6 times slower. ULMFiT's gains come from language models trained far longer."""
 
 
 def subset(source: Path, n: int, out: Path) -> Path:
@@ -180,7 +129,7 @@ def table(r: dict[str, Any]) -> str:
         f"Torch threads: {r['threads']}. Transfer: ULMFiT (Howard & Ruder 2018); its "
         "discriminative learning rates (÷2.6 per layer down) and gradual unfreezing are the "
         "comparison run (rnnkit's defaults leave them off); IMDB: Maas "
-        "et al. 2011; GloVe: Pennington, Socher & Manning 2014.\n\n" + NOTES
+        "et al. 2011; GloVe: Pennington, Socher & Manning 2014.\n"
     )
 
 
