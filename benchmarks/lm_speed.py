@@ -41,7 +41,8 @@ class TorchLM(nn.Module):
         c = source.config
         self.embedding = nn.Embedding(c.vocab_size, c.embedding_size)
         between = c.dropout if c.num_layers > 1 else 0.0  # as rnnkit's stack (make_rnn)
-        self.rnn = nn.LSTM(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True, dropout=between)
+        self.rnn = nn.LSTM(c.embedding_size, c.hidden_size, c.num_layers, batch_first=True,
+                           dropout=between)  # fmt: skip
         self.dropout = nn.Dropout(c.dropout)
         self.decoder = nn.Linear(c.hidden_size, c.vocab_size)
         self.load_state_dict(source.state_dict())
@@ -78,7 +79,11 @@ def training_steps(vocab: int, embed: int, hidden: int, layers: int, bf16: bool)
 
         return run
 
-    return {"rnnkit": step(ours, True), "rnnkit_logits": step(ours, False), "torch.nn": step(theirs, False)}
+    return {
+        "rnnkit": step(ours, True),
+        "rnnkit_logits": step(ours, False),
+        "torch.nn": step(theirs, False),
+    }
 
 
 def main() -> None:
@@ -93,26 +98,30 @@ def main() -> None:
             times = interleaved_times(training_steps(*shape, bf16=precision == "bf16"), rounds)
             tokens = {k: B * T / (statistics.median(v) / 1e3) for k, v in times.items()}
             ratio = {
-                other: statistics.median(a / b for a, b in zip(times[other], times["rnnkit"], strict=True))
+                other: statistics.median(
+                    a / b for a, b in zip(times[other], times["rnnkit"], strict=True)
+                )
                 for other in ("rnnkit_logits", "torch.nn")
             }
             figures.append({"model": name, "precision": precision, "tokens_per_s": tokens,
                             "ms_by_round": times, "speedup_by_median_ratio": ratio})  # fmt: skip
             rows.append(
-                f"| {name} | {precision} | {tokens['rnnkit']:,.0f} | {tokens['rnnkit_logits']:,.0f} | "
-                f"{tokens['torch.nn']:,.0f} | **{ratio['torch.nn']:.2f}** | {ratio['rnnkit_logits']:.2f} |"
+                f"| {name} | {precision} | {tokens['rnnkit']:,.0f} | "
+                f"{tokens['rnnkit_logits']:,.0f} | {tokens['torch.nn']:,.0f} | "
+                f"**{ratio['torch.nn']:.2f}** | {ratio['rnnkit_logits']:.2f} |"
             )
             print(rows[-1], flush=True)
     table = "\n".join(
         [
-            "| model | precision | rnnkit tokens/s | rnnkit, logits + cross_entropy | torch.nn | rnnkit / torch.nn | rnnkit / logits path |",
+            "| model | precision | rnnkit tokens/s | rnnkit, logits + cross_entropy | torch.nn "
+            "| rnnkit / torch.nn | rnnkit / logits path |",
             "|---|---|---|---|---|---|---|",
             *rows,
             "",
             f"One training step (forward, loss, backward, fused AdamW) on a B={B}, T={T} window, "
-            f"{torch.get_num_threads()} threads; median of {rounds} interleaved rounds (each the best of 3 "
-            "steps); ratios are medians of the round-by-round ratios. rnnkit computes the loss "
-            "with `linear_cross_entropy` (chunks of about 2^20 logits, gradients alongside); "
+            f"{torch.get_num_threads()} threads; median of {rounds} interleaved rounds (each the "
+            "best of 3 steps); ratios are medians of the round-by-round ratios. rnnkit computes "
+            "the loss with `linear_cross_entropy` (chunks of about 2^20 logits, gradients alongside); "
             "the other two write the (B*T, V) logits and call `F.cross_entropy`.",
         ]
     )

@@ -11,7 +11,7 @@ from rnnkit.nn import linear_cross_entropy as lce
 from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
 
 
-def _inputs(rows: int, features: int, classes: int, dtype: torch.dtype = torch.float32, bias: bool = True):
+def _inputs(rows: int, features: int, classes: int, dtype=torch.float32, bias: bool = True):
     gen = torch.Generator().manual_seed(0)
     hidden = torch.randn(rows, features, generator=gen, dtype=dtype).requires_grad_()
     weight = (torch.rand(classes, features, generator=gen, dtype=dtype) - 0.5).requires_grad_()
@@ -36,7 +36,7 @@ def _reference(hidden, weight, bias, targets):
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_equals_the_unfused_loss_and_gradients_over_several_chunks(monkeypatch, dtype, bias) -> None:
+def test_equals_the_unfused_loss_and_gradients_over_chunks(monkeypatch, dtype, bias) -> None:
     monkeypatch.setattr(lce, "CHUNK_LOGITS", 1)  # MIN_ROWS rows a chunk: 300 rows = 3 chunks
     inputs = _inputs(300, 24, 37, dtype, bias)
     ours = _loss_and_grads(linear_cross_entropy, *inputs)

@@ -7,16 +7,17 @@ log-softmax and, backward, as many gradients: for a word-level language model's 
 64*100 tokens, V = 10,000) each is 64 million numbers (256 MB in fp32), freshly allocated and
 paged in on every step. On a 2-core AMD EPYC that memory traffic, not the products, was most of
 the step (log_softmax 68 ms and its backward 71 ms, copies 113 ms, fills 50 ms, against 85 ms of
-products, per step). :func:`linear_cross_entropy` takes the rows a chunk at a time (about 2^20
-logits, 4 MB in fp32, which stay in cache), and for each chunk computes the logits, their
-softmax and loss, and at once the gradients of h, W and b (softmax - one-hot, divided by N),
-so nothing of size N*V outlives a chunk. The backward only scales the stored gradients by the
+products, per step). :func:`linear_cross_entropy` takes the rows a chunk at a time (about
+2^20 logits, 4 MB in fp32, which the last-level cache holds), and for each chunk computes the
+logits, their softmax and loss, and at once the gradients of h, W and b (softmax - one-hot,
+divided by N), so nothing of size N*V outlives a chunk. The backward only scales the stored gradients by the
 loss's gradient. The same fused, chunked scheme as Liger Kernel's fused linear cross-entropy
 (Hsu et al. 2024) and Apple's Cut Cross-Entropy (Wijmans et al. 2024), in plain torch operators.
 
 Products run in the autocast dtype when autocast is on (as ``F.linear`` would), the softmax in
-fp32 (fp64 for fp64 inputs); gradients accumulate in that dtype across chunks. Results equal the unfused expression's up to
-float rounding (fp32: about 1e-7 relative; bf16: within bf16 rounding). First derivatives only.
+fp32 (fp64 for fp64 inputs); gradients accumulate in that dtype across chunks. Results equal
+the unfused expression's up to float rounding (fp32: about 1e-7 relative; bf16: within bf16
+rounding). First derivatives only (no ``create_graph`` through it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ CHUNK_LOGITS = 1 << 20  # logits per chunk: rows = max(MIN_ROWS, CHUNK_LOGITS //
 MIN_ROWS = 128  # fewer rows make the products inefficient (M < 128)
 
 
-def linear_cross_entropy(hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor) -> Tensor:
+def linear_cross_entropy(
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor
+) -> Tensor:
     """Mean over rows of cross_entropy(hidden @ weight.T + bias, targets).
 
     hidden: (N, K), weight: (V, K), bias: (V,) or None, targets: (N,) int64 in [0, V).
@@ -36,7 +39,8 @@ def linear_cross_entropy(hidden: Tensor, weight: Tensor, bias: Tensor | None, ta
     and bias (once).
     """
     if hidden.dim() != 2 or targets.shape != hidden.shape[:1]:
-        raise ValueError(f"hidden (N, K) and targets (N,) expected, got {tuple(hidden.shape)} and {tuple(targets.shape)}")
+        shapes = f"{tuple(hidden.shape)} and {tuple(targets.shape)}"
+        raise ValueError(f"hidden (N, K) and targets (N,) expected, got {shapes}")
     device = hidden.device.type
     dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else hidden.dtype
     if bias is None:
@@ -49,8 +53,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, dtype: torch.dtype, graph: bool
-    ) -> Tensor:
+        ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, dtype: torch.dtype,
+        graph: bool,
+    ) -> Tensor:  # fmt: skip
         rows, classes = hidden.shape[0], weight.shape[0]
         # under no_grad, needs_input_grad still follows requires_grad (and forward always runs
         # without grad mode, so the caller's is passed in): nothing is needed then
@@ -59,8 +64,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             h, w, b = hidden.to(dtype), weight.to(dtype), bias.to(dtype)
             grad_h = torch.empty_like(h) if need_h else None
             exact = torch.promote_types(dtype, torch.float32)  # the softmax's and sums' dtype
-            grad_w = torch.zeros(weight.shape, dtype=exact, device=weight.device) if need_w else None
-            grad_b = torch.zeros(classes, dtype=exact, device=weight.device) if need_b else None
+            zeros = {"dtype": exact, "device": weight.device}
+            grad_w = torch.zeros(weight.shape, **zeros) if need_w else None
+            grad_b = torch.zeros(classes, **zeros) if need_b else None
             total = torch.zeros((), dtype=exact, device=hidden.device)
             step = max(MIN_ROWS, CHUNK_LOGITS // max(classes, 1))
             for start in range(0, rows, step):
