@@ -27,7 +27,7 @@ import torch
 
 logger = logging.getLogger("rnnkit.nn")
 _ANSWERS: dict[str, bool] = {}
-# How :func:`faster` decides, in every key: answers from an earlier method are measured again
+# How answers are measured, in every key: answers from an earlier method are measured again
 # (3: fused kernels measured at B=64 T=32 up to H=256, was B=32 T=16, 2026-12-05; 2: the
 # median of round-by-round ratios; 1: the best time of each)
 METHOD = 3
