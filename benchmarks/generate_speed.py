@@ -3,7 +3,7 @@
 Run: ``python benchmarks/generate_speed.py [--chars 2000] [--repeats 3]``. The model has the
 defaults of ``rnnkit train lm`` (2-layer LSTM, 256 units, 64-dim embedding) over a 65-symbol
 vocabulary with random weights (speed does not depend on the weights). Timed: ``sample`` at
-temperature 1 (ids streamed and turned into text, as ``rnnkit generate`` does) for 1, 4 and 16
+temperature 1 (ids streamed and turned into text, as ``rnnkit generate`` does) for 1, 2, 4, 8, 16
 samples at once, greedy and beam 5, and the textbook loop: two ``torch.nn.LSTMCell`` called per
 character, then linear, softmax and ``torch.multinomial``. ``sample`` runs the token steps
 ``rnnkit.generate.token_step`` measured faster for each row count (numpy or ATen; the table
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import statistics
 import tempfile
@@ -30,9 +31,10 @@ from common import SETTLE, gemm_peak, publish
 import rnnkit
 from rnnkit.generate import NumpyTokenStep, Sampling, TokenStep, beam_search, sample, token_step
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
-from rnnkit.nn.numpy_step import cores_to_blas, product
+from rnnkit.nn.numpy_step import RowBlocks, cores_to_blas, one_blas_thread, product
 
 VOCAB = 65
+SAMPLES = (2, 4, 8, 16)  # the sample counts run besides one
 ALPHABET = [chr(32 + i) for i in range(VOCAB)]
 
 
@@ -120,11 +122,12 @@ def weight_bound(model: LanguageModel, calls: int = 100, rounds: int = 5) -> tup
     return nbytes, nbytes / best
 
 
-def numpy_step_weights(model: LanguageModel) -> list[np.ndarray]:
-    """The weights one numpy token step multiplies: every layer's (the first layer's hidden
-    part alone when its input product is looked up, as for a char model), then the output
-    layer's."""
-    numpy_step = NumpyTokenStep(model)
+def numpy_step_weights(model: LanguageModel, rows: int = 1) -> list[RowBlocks]:
+    """The weights one numpy token step of ``rows`` samples multiplies, in the blocks of rows
+    chosen for them: every layer's (the first layer's hidden part alone when its input
+    product is looked up, as for a char model), then the output layer's."""
+    with one_blas_thread():
+        numpy_step = NumpyTokenStep(model, rows=rows)
     layers = numpy_step.layers.layers
     first = layers[0].stacked if numpy_step.table is None else layers[0].hidden
     return [first, *(w.stacked for w in layers[1:]), numpy_step.weight]
@@ -132,7 +135,7 @@ def numpy_step_weights(model: LanguageModel) -> list[np.ndarray]:
 
 def step_flops(model: LanguageModel) -> int:
     """Multiply-adds x 2 of one sample's numpy token step (:func:`numpy_step_weights`)."""
-    return 2 * sum(a.size for a in numpy_step_weights(model))
+    return 2 * sum(a.weight.size for a in numpy_step_weights(model))
 
 
 def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> dict[str, float]:
@@ -145,7 +148,7 @@ def products_time(model: LanguageModel, calls: int = 200, rounds: int = 5) -> di
     aten = TokenStep(model)
     weights = [w for layer in aten.layers.weights for w in layer[:2]] + [aten.weight]
     inputs = [torch.ones(1, w.shape[1]) for w in weights]
-    arrays = numpy_step_weights(model)
+    arrays = [blocks.weight for blocks in numpy_step_weights(model)]
     vectors = [np.ones((1, a.shape[1]), a.dtype) for a in arrays]
     best = {"torch": float("inf"), "numpy": float("inf")}
     with torch.inference_mode():
@@ -180,8 +183,10 @@ def main() -> None:
         "rnnkit sample, 1 sample": (lambda: rnnkit_sample(model, n, 1, False), 1),
         "rnnkit sample, 1 sample, ATen steps forced": (lambda: rnnkit_sample_aten(model, n), 0),
         "rnnkit greedy, 1 sample": (lambda: rnnkit_sample(model, n, 1, True), 1),
-        "rnnkit sample, 4 samples": (lambda: rnnkit_sample(model, n, 4, False), 4),
-        "rnnkit sample, 16 samples": (lambda: rnnkit_sample(model, n, 16, False), 16),
+        **{
+            f"rnnkit sample, {k} samples": (functools.partial(rnnkit_sample, model, n, k, False), k)
+            for k in SAMPLES
+        },
         "rnnkit beam 5": (lambda: rnnkit_beam(model, max(n // 5, 1)), 5),
         "rnnkit.LanguageModel.generate, 1 sample": (lambda: api_generate(estimator, n), 1),
     }
@@ -201,6 +206,12 @@ def main() -> None:
     bound, products = bandwidth / nbytes, products_time(model)
     flops, peak = step_flops(model), gemm_peak()["fp32"]
     compute_bound = peak * 1e9 / flops
+    blocks = {n: [len(w.bounds) for w in numpy_step_weights(model, n)] for n in SAMPLES}
+    scaling = ", ".join(
+        f"{n} samples {median[f'rnnkit sample, {n} samples'] / median['rnnkit sample, 1 sample']:.2f}x"
+        f" (blocks {'/'.join(map(str, blocks[n]))})"
+        for n in SAMPLES
+    )
     rows = [
         f"| {name} | {steps[name]} | {cps:,.0f} | {cps / hand:.2f} |"
         for name, cps in median.items()
@@ -231,14 +242,19 @@ def main() -> None:
         f"products; at this machine's fp32 GEMM peak ({peak:.1f} GFLOP/s, torch.mm 2048³) no "
         f"number of samples can exceed {compute_bound:,.0f} characters/s. 4 samples reach "
         f"{median['rnnkit sample, 4 samples'] / compute_bound:.0%} of that and 16 "
-        f"{median['rnnkit sample, 16 samples'] / compute_bound:.0%}: 4-row products run far "
-        "below the peak (OpenBLAS, 2 threads, measured once on 2026-12-05: a (1024, 512) "
-        "weight times 4 vectors took 73 us, times one vector 13 us)."
+        f"{median['rnnkit sample, 16 samples'] / compute_bound:.0%}. Against one sample: "
+        f"{scaling}, the blocks being how many blocks of rows each of the step's products "
+        "(first layer, second layer, output) runs in, as measured faster here "
+        "(`numpy_step.row_blocks`): OpenBLAS multiplies a small product with a kernel that "
+        "copies nothing, and a larger one after copying the weight into its own layout, "
+        "which at a few vectors is most of the product. Products of a few rows stay far "
+        "below the peak either way."
     )
     figures = {"cps": median, "token_steps": steps, "weight_bytes": nbytes,
                "read_gb_s": bandwidth / 1e9, "bound_cps": bound, "step_flops": flops,
                "fp32_gemm_gflops": peak, "compute_bound_cps": compute_bound,
-               "products_us": {k: v * 1e6 for k, v in products.items()}}  # fmt: skip
+               "products_us": {k: v * 1e6 for k, v in products.items()},
+               "row_blocks": blocks}  # fmt: skip
     publish("generate_speed", "Generation speed: default char model (CPU)", figures, table)
 
 

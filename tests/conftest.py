@@ -21,7 +21,7 @@ def fresh_measurements(monkeypatch, tmp_path):
     """rnnkit.nn.measured with no answers yet (memory and disk) and no override; returns it."""
     from rnnkit.nn import measured
 
-    for override in ("RNNKIT_BF16", "RNNKIT_NUMPY_STEP", "RNNKIT_NUMPY_TANH"):
+    for override in ("RNNKIT_BF16", "RNNKIT_NUMPY_STEP", "RNNKIT_NUMPY_TANH", "RNNKIT_ROW_BLOCKS"):
         monkeypatch.delenv(override, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(measured, "_ANSWERS", {})

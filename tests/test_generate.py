@@ -197,6 +197,7 @@ def test_token_step_takes_the_measured_faster_one_once(
         return numpy_faster
 
     monkeypatch.setattr(fresh_measurements, "faster", faster)
+    monkeypatch.setenv("RNNKIT_ROW_BLOCKS", "0")  # no layout measured (test_numpy_step.py's)
     expected = NumpyTokenStep if numpy_faster else TokenStep
     assert type(token_step(model, rows=2)) is expected
     assert type(token_step(model, rows=2)) is expected  # the cached answer

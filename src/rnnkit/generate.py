@@ -40,7 +40,7 @@ from rnnkit.nn.numpy_step import (
     cores_to_blas,
     numpy_steppable,
     one_blas_thread,
-    product,
+    row_blocks,
 )
 from rnnkit.nn.step import LayerState, LayerStepper, laid_out, select_layer_states, split_state
 from rnnkit.validation import check_float, check_int
@@ -195,20 +195,21 @@ class NumpyTokenStep:
     float64 model on the CPU; its states are numpy arrays, its logits a tensor on their memory.
 
     When the first layer's input gates for every token fit in ``TABLE_BYTES`` (a character
-    model: 65 x 1024 numbers), they are computed once and a step looks its rows up.
+    model: 65 x 1024 numbers), they are computed once and a step looks its rows up. ``rows``:
+    the usual N, for which the products are laid out (:func:`rnnkit.nn.numpy_step.row_blocks`).
     """
 
     TABLE_BYTES = 4 << 20
 
-    def __init__(self, model: LanguageModel, banned: Sequence[int] = ()) -> None:
-        self.layers = NumpyLayerStepper(model.rnn)
+    def __init__(self, model: LanguageModel, banned: Sequence[int] = (), rows: int = 1) -> None:
+        self.layers = NumpyLayerStepper(model.rnn, rows)
         decoder = model.decoder
-        self.weight = np.ascontiguousarray(decoder.weight.detach().numpy())
+        self.weight = row_blocks(decoder.weight.detach().numpy(), rows)
         self.bias = ban(decoder.bias.detach()[None], banned)[0].numpy()
         if model.embedding is not None:
             self.inputs = model.embedding.weight.detach().numpy()
         else:
-            self.inputs = np.eye(model.config.vocab_size, dtype=self.weight.dtype)
+            self.inputs = np.eye(model.config.vocab_size, dtype=self.bias.dtype)
         gates = model.rnn.flat_weights[0].shape[0]
         small = self.inputs.shape[0] * gates * self.inputs.itemsize <= self.TABLE_BYTES
         self.table = self.layers.input_table(self.inputs) if small else None
@@ -220,7 +221,7 @@ class NumpyTokenStep:
             top, states = self.layers(self.inputs[rows], states)
         else:
             top, states = self.layers(None, states, input_gates=self.table[rows])
-        logits = np.add(product(self.weight, top), self.bias)  # (N, V) C-contiguous
+        logits = np.add(self.weight(top), self.bias)  # (N, V) C-contiguous
         return torch.from_numpy(logits), states
 
     @staticmethod
@@ -252,12 +253,12 @@ def token_step(
         dtype = str(rnn.flat_weights[0].dtype).removeprefix("torch.")
         key = (
             f"numpy_step:{rnn.kernel}:L{rnn.num_layers}:D{rnn.input_size}:H{rnn.hidden_size}:"
-            f"V{model.config.vocab_size}:N{rows}:{dtype}:blas_on_torch_threads"
+            f"V{model.config.vocab_size}:N{rows}:{dtype}:blas_on_torch_threads:row_blocks"
         )
         measure = functools.partial(_numpy_faster, model, rows)
         if measured.cached(key, measure, "RNNKIT_NUMPY_STEP"):
             with one_blas_thread():  # its table's product too: no BLAS thread pool left spinning
-                return NumpyTokenStep(model, banned)
+                return NumpyTokenStep(model, banned, rows)
     return TokenStep(model, banned, rows)
 
 
@@ -278,7 +279,7 @@ def _numpy_faster(model: LanguageModel, rows: int, steps: int = 20) -> bool:
         return steps_from_zero
 
     with torch.inference_mode(), one_blas_thread():
-        aten, numpy_step = TokenStep(model, rows=rows), NumpyTokenStep(model)
+        aten, numpy_step = TokenStep(model, rows=rows), NumpyTokenStep(model, rows=rows)
     with torch.inference_mode():
         return measured.faster(run(numpy_step), run(aten), NUMPY_SPEEDUP, interleaved=False)
 

@@ -1,5 +1,6 @@
 """Token-by-token steps in numpy: equal to the layers' forward, for every kind, both float
-dtypes, with and without bias, from inputs or from a table of input gates."""
+dtypes, with and without bias, from inputs or from a table of input gates, with products
+whole or in blocks of rows."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from threadpoolctl import threadpool_info
 
 import rnnkit.nn as rnn
 from rnnkit.errors import InvalidArgumentError
+from rnnkit.nn import numpy_step
 from rnnkit.nn.numpy_step import (
     NumpyLayerStepper,
+    RowBlocks,
     cores_to_blas,
     numpy_steppable,
     one_blas_thread,
+    product,
+    row_blocks,
 )
 
 KINDS = {
@@ -81,6 +86,91 @@ def test_a_table_of_input_gates_gives_the_same_steps(kind: str) -> None:
         np.testing.assert_allclose(top_b, top_a, rtol=1e-5, atol=1e-6)
     for a, b in zip(states_a, states_b, strict=True):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_steps_with_row_blocks_equal_the_forward(kind: str, monkeypatch) -> None:
+    """Every per-step product in 2 blocks of rows (forced), from inputs: the forward's results."""
+    monkeypatch.setenv("RNNKIT_ROW_BLOCKS", "1")
+    torch.manual_seed(3)
+    layer = KINDS[kind](input_size=5, hidden_size=32, num_layers=2).eval()
+    x = torch.randn(3, 6, 5)
+    with torch.no_grad():
+        expected, expected_state = layer(x.transpose(0, 1))
+    stepper = NumpyLayerStepper(layer, vectors=3)
+    states = zero_states(layer, 3, np.float32)
+    outputs = []
+    for t in range(x.shape[1]):
+        top, states = stepper(x[:, t].numpy(), states)
+        outputs.append(torch.from_numpy(np.ascontiguousarray(top)))
+    blocked = [w.input if kind == "gru" else w.stacked for w in stepper.layers]
+    assert all(len(w.bounds) == 2 for w in blocked)
+    torch.testing.assert_close(torch.stack(outputs), expected, **TOLERANCE[torch.float32])
+    torch.testing.assert_close(final_state(states, layer), expected_state, **TOLERANCE[torch.float32])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("rows", "blocks"), [(64, 2), (65, 4), (70, 3), (16, 1)])
+def test_row_blocks_equal_one_product(dtype, rows: int, blocks: int) -> None:
+    """Blocks cover every row once, the last one shorter where they do not divide evenly."""
+    generator = np.random.default_rng(0)
+    weight = generator.standard_normal((rows, 40)).astype(dtype)
+    x = generator.standard_normal((5, 40)).astype(dtype)
+    split = RowBlocks(weight, blocks)
+    assert split.bounds[0][0] == 0 and split.bounds[-1][1] == rows and len(split.bounds) == blocks
+    assert all(a[1] == b[0] for a, b in zip(split.bounds, split.bounds[1:], strict=False))
+    got = split(x)
+    assert got.shape == (5, rows) and got.dtype == dtype
+    np.testing.assert_allclose(got, product(weight, x), rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(RowBlocks(weight)(x), product(weight, x))
+
+
+def test_row_blocks_take_the_fewest_blocks_measured_faster_once(fresh_measurements, monkeypatch):
+    """2, 4, 8 ... blocks are measured in turn against one product, with numpy's BLAS pool
+    measured before its rival (it spins after); the first yes is kept, and cached."""
+    answers = iter([False, True])  # 2 blocks no, 4 yes; a third question would fail
+    asked = []
+
+    def faster(candidate, baseline, interleaved):
+        candidate(), baseline()  # both run
+        asked.append(interleaved)
+        return next(answers)
+
+    monkeypatch.setattr(fresh_measurements, "faster", faster)
+    weight = np.ones((256, 32), np.float32)
+    assert len(row_blocks(weight, 4).bounds) == 4
+    assert asked == [False, False]
+    assert len(row_blocks(weight, 4).bounds) == 4 and len(asked) == 2  # the cached answers
+    assert len(row_blocks(weight, 1).bounds) == 1  # one vector: a matrix-vector product
+    assert len(row_blocks(weight, numpy_step.MAX_BLOCKED_VECTORS + 1).bounds) == 1
+    assert len(row_blocks(np.ones((31, 32), np.float32), 4).bounds) == 1  # blocks under 16 rows
+    assert len(asked) == 2
+
+
+@pytest.mark.parametrize(("override", "blocks"), [("0", 1), ("1", 2)])
+def test_the_row_blocks_override_decides_without_measuring(
+    fresh_measurements, monkeypatch, override: str, blocks: int
+) -> None:
+    monkeypatch.setenv("RNNKIT_ROW_BLOCKS", override)
+    monkeypatch.setattr(fresh_measurements, "faster", lambda *a, **k: pytest.fail("measured"))
+    assert len(row_blocks(np.ones((64, 8), np.float32), 4).bounds) == blocks
+
+
+def test_the_row_blocks_measurement_runs_here(fresh_measurements) -> None:
+    assert len(row_blocks(np.ones((64, 32), np.float32), 4).bounds) in (1, 2, 4)
+
+
+def test_a_looked_up_input_product_is_never_laid_out(fresh_measurements, monkeypatch) -> None:
+    """With a table of input gates, only W_hh's products are measured, not the stacked one's."""
+    shapes = []
+    monkeypatch.setattr(
+        numpy_step, "_blocks_faster", lambda shape, *_: shapes.append(shape) or False
+    )
+    layer = rnn.LSTM(4, 8, num_layers=1).eval()
+    stepper = NumpyLayerStepper(layer, vectors=4)
+    table = stepper.input_table(np.ones((11, 4), np.float32))
+    stepper(None, zero_states(layer, 4, np.float32), input_gates=table[[0, 1, 2, 3]])
+    assert shapes and set(shapes) == {(32, 8)}
 
 
 def test_the_weights_are_read_once_and_not_shared() -> None:
