@@ -202,7 +202,6 @@ class NumpyTokenStep:
     TABLE_BYTES = 4 << 20
 
     def __init__(self, model: LanguageModel, banned: Sequence[int] = (), rows: int = 1) -> None:
-        self.layers = NumpyLayerStepper(model.rnn, rows)
         decoder = model.decoder
         self.weight = row_blocks(decoder.weight.detach().numpy(), rows)
         self.bias = ban(decoder.bias.detach()[None], banned)[0].numpy()
@@ -212,7 +211,8 @@ class NumpyTokenStep:
             self.inputs = np.eye(model.config.vocab_size, dtype=self.bias.dtype)
         gates = model.rnn.flat_weights[0].shape[0]
         small = self.inputs.shape[0] * gates * self.inputs.itemsize <= self.TABLE_BYTES
-        self.table = self.layers.input_table(self.inputs) if small else None
+        self.layers = NumpyLayerStepper(model.rnn, rows, self.inputs if small else None)
+        self.table = self.layers.table
 
     def __call__(self, ids: Tensor, states: list[ArrayState]) -> tuple[Tensor, list[ArrayState]]:
         """ids: (N,) int64; states: per layer (h[, c]) each (N, H)."""

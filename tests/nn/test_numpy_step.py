@@ -76,8 +76,9 @@ def test_a_table_of_input_gates_gives_the_same_steps(kind: str) -> None:
     layer = KINDS[kind](input_size=4, hidden_size=6, num_layers=2).eval()
     embedding = torch.randn(11, 4).numpy()
     ids = np.array([[3, 0, 10, 3, 7], [1, 1, 2, 9, 4]])
-    multiplied, looked_up = NumpyLayerStepper(layer), NumpyLayerStepper(layer)
-    table = looked_up.input_table(embedding)
+    multiplied, looked_up = NumpyLayerStepper(layer), NumpyLayerStepper(layer, inputs=embedding)
+    table = looked_up.table
+    assert multiplied.table is None
     assert table.shape == (11, layer.flat_weights[0].shape[0]) and table.flags.c_contiguous
     states_a = states_b = zero_states(layer, 2, np.float32)
     for t in range(ids.shape[1]):
@@ -160,17 +161,27 @@ def test_the_row_blocks_measurement_runs_here(fresh_measurements) -> None:
     assert len(row_blocks(np.ones((64, 32), np.float32), 4).bounds) in (1, 2, 4)
 
 
-def test_a_looked_up_input_product_is_never_laid_out(fresh_measurements, monkeypatch) -> None:
-    """With a table of input gates, only W_hh's products are measured, not the stacked one's."""
+@pytest.mark.parametrize("looked_up", [False, True])
+def test_the_layout_is_measured_when_the_stepper_is_made(
+    fresh_measurements, monkeypatch, looked_up: bool
+) -> None:
+    """Every product a step runs is laid out (and measured) by the constructor, outside
+    cores_to_blas (whose torch thread count of 1 would key and skew the answers); with a
+    table of input gates, W_hh alone, not the stacked weight."""
     shapes = []
-    monkeypatch.setattr(
-        numpy_step, "_blocks_faster", lambda shape, *_: shapes.append(shape) or False
-    )
-    layer = rnn.LSTM(4, 8, num_layers=1).eval()
-    stepper = NumpyLayerStepper(layer, vectors=4)
-    table = stepper.input_table(np.ones((11, 4), np.float32))
-    stepper(None, zero_states(layer, 4, np.float32), input_gates=table[[0, 1, 2, 3]])
-    assert shapes and set(shapes) == {(32, 8)}
+    monkeypatch.setattr(numpy_step, "_blocks_faster", lambda shape, *_: shapes.append(shape))
+    layer = rnn.LSTM(4, 8, num_layers=2).eval()
+    inputs = np.ones((11, 4), np.float32) if looked_up else None
+    stepper = NumpyLayerStepper(layer, vectors=4, inputs=inputs)
+    first = (32, 8) if looked_up else (32, 12)
+    assert set(shapes) == {first, (32, 16)}
+    measured_at_construction = len(shapes)
+    with cores_to_blas():
+        if looked_up:
+            stepper(None, zero_states(layer, 4, np.float32), input_gates=stepper.table[[0, 1, 2, 3]])
+        else:
+            stepper(np.ones((4, 4), np.float32), zero_states(layer, 4, np.float32))
+    assert len(shapes) == measured_at_construction
 
 
 def test_the_weights_are_read_once_and_not_shared() -> None:

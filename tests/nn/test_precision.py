@@ -44,6 +44,30 @@ def test_measured_answer_is_cached_on_disk_and_reused(fresh, monkeypatch) -> Non
     assert precision.bf16_kernel("gru", 120, fused.KERNELS["gru"]) == answer
 
 
+def test_answers_given_while_measuring_are_kept_on_disk(fresh) -> None:
+    """A measurement that asks a question of its own (a token step's laying out its
+    products): both answers reach the disk, the inner one not overwritten by the outer."""
+
+    def outer() -> bool:
+        return not measured.cached("inner", lambda: False, "RNNKIT_TEST_UNSET")
+
+    assert measured.cached("outer", outer, "RNNKIT_TEST_UNSET") is True
+    stored = json.loads(measured.cache_path().read_text())
+    assert sorted((key.rsplit("|", 1)[1], value) for key, value in stored.items()) == [
+        ("inner", False), ("outer", True)
+    ]
+
+
+def test_an_unreadable_or_foreign_cache_file_is_measured_over(fresh) -> None:
+    path = measured.cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for content in ("not json", "[1, 2]"):
+        path.write_text(content)
+        measured._ANSWERS.clear()
+        assert measured.cached("question", lambda: True, "RNNKIT_TEST_UNSET") is True
+        assert list(json.loads(path.read_text()).values()) == [True]
+
+
 def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
     def broken(*args):
         raise RuntimeError("could not create a primitive descriptor")

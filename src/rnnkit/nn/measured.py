@@ -73,13 +73,14 @@ def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
     if key in _ANSWERS:
         return _ANSWERS[key]
     path = cache_path()
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        stored = {}
-    if key not in stored:
-        stored[key] = measure()
-        logger.info("%s on this machine: %s", key, "yes" if stored[key] else "no")
+    answer = _stored(path).get(key)
+    if answer is None:
+        answer = measure()
+        logger.info("%s on this machine: %s", key, "yes" if answer else "no")
+        # read again: a measurement may ask questions of its own (a token step's measurement
+        # lays out its products), whose answers were written meanwhile
+        stored = _stored(path)
+        stored[key] = answer
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -87,8 +88,17 @@ def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
             tmp.replace(path)
         except OSError:
             logger.debug("could not write %s", path)
-    _ANSWERS[key] = bool(stored[key])
+    _ANSWERS[key] = bool(answer)
     return _ANSWERS[key]
+
+
+def _stored(path: Path) -> dict[str, bool]:
+    """The answers on disk ({} for a missing or unreadable file)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
 
 
 def faster(

@@ -108,15 +108,15 @@ class _LayerWeights:
     """One layer's weights, rearranged for the numpy step (see the module docstring).
 
     LSTM and SimpleRNN: ``stacked`` (G, D + H) multiplies [x, h] and ``bias`` (G,) is
-    b_ih + b_hh; with :meth:`table`, ``hidden`` (G, H) multiplies h alone. GRU: ``input``
-    (G, D) and ``hidden`` (G, H) multiply x and h apart, with ``input_bias`` and
-    ``hidden_bias``. The three are :class:`RowBlocks` for products with ``vectors`` vectors,
-    laid out when a step first multiplies with them (so a looked-up input product never is).
+    b_ih + b_hh; with an input product ``looked_up`` (:meth:`table`), ``hidden`` (G, H)
+    multiplies h alone instead. GRU: ``input`` (G, D), unless looked up, and ``hidden`` (G, H)
+    multiply x and h apart, with ``input_bias`` and ``hidden_bias``. The ones a step multiplies
+    with are :class:`RowBlocks` for products with ``vectors`` vectors; the others are None.
     """
 
     def __init__(self, kind: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
-                 b_hh: Tensor | None, vectors: int = 1) -> None:  # fmt: skip
-        self.kind, self.input_size, self.vectors = kind, w_ih.shape[1], vectors
+                 b_hh: Tensor | None, vectors: int = 1, looked_up: bool = False) -> None:  # fmt: skip
+        self.kind, self.input_size = kind, w_ih.shape[1]
         hidden = w_hh.shape[1]
         zeros = w_ih.new_zeros(w_ih.shape[0])
         b_ih = zeros if b_ih is None else b_ih.detach()
@@ -130,37 +130,28 @@ class _LayerWeights:
         scale[:sigmoid_rows] = 0.5
         w_ih, w_hh = w_ih.detach() * scale, w_hh.detach() * scale
         b_ih, b_hh = b_ih * scale[:, 0], b_hh * scale[:, 0]
+        self.stacked = self.input = None
         if kind == "gru":
-            self.weights = {"input": _array(w_ih), "hidden": _array(w_hh)}
+            self.input_weight = _array(w_ih)
+            if not looked_up:
+                self.input = row_blocks(self.input_weight, vectors)
+            self.hidden = row_blocks(_array(w_hh), vectors)
             self.input_bias, self.hidden_bias = _array(b_ih), _array(b_hh)
         else:
-            self.weights = {"stacked": _array(torch.cat([w_ih, w_hh], 1))}
+            stacked = _array(torch.cat([w_ih, w_hh], 1))
+            self.input_weight = stacked[:, : self.input_size]  # for the table alone
+            if looked_up:  # W_hh apart: a product with a strided slice copies it each time
+                self.hidden = row_blocks(stacked[:, self.input_size :], vectors)
+            else:
+                self.stacked, self.hidden = row_blocks(stacked, vectors), None
             self.bias = _array(b_ih + b_hh)
 
-    @functools.cached_property
-    def stacked(self) -> RowBlocks:
-        return row_blocks(self.weights["stacked"], self.vectors)
-
-    @functools.cached_property
-    def input(self) -> RowBlocks:
-        return row_blocks(self.weights["input"], self.vectors)
-
-    @functools.cached_property
-    def hidden(self) -> RowBlocks:
-        """An LSTM's or SimpleRNN's W_hh kept apart (with :meth:`table`): a product with the
-        stacked weight's strided slice copied the slice each time."""
-        if "hidden" not in self.weights:
-            self.weights["hidden"] = self.weights["stacked"][:, self.input_size :]
-        return row_blocks(self.weights["hidden"], self.vectors)
-
     def table(self, inputs: np.ndarray) -> np.ndarray:
-        """The gates' input part (:meth:`input_gates`) of every row of ``inputs`` (V, D) ->
-        (V, G) C-contiguous, for :meth:`gates` to look up."""
-        if self.kind == "gru":
-            weight, bias = self.weights["input"], self.input_bias
-        else:
-            weight, bias = self.weights["stacked"][:, : self.input_size], self.bias
-        gates = product(weight, inputs)
+        """The gates' input part x @ W_ih^T + b_ih, and b_hh where the step adds it with the
+        input (LSTM, SimpleRNN), of every row of ``inputs`` (V, D) -> (V, G) C-contiguous,
+        for a step to look up."""
+        bias = self.input_bias if self.kind == "gru" else self.bias
+        gates = product(self.input_weight, inputs)
         return np.ascontiguousarray(np.add(gates, bias, out=gates))
 
     def input_gates(self, x: np.ndarray) -> np.ndarray:
@@ -185,10 +176,16 @@ class NumpyLayerStepper:
 
     The weights are read from the layer when the stepper is made: make a new one after
     changing them. ``vectors``: the usual N, for which the products are laid out
-    (:func:`row_blocks`); any N gives the same results.
+    (:func:`row_blocks`, measured here: make steppers outside :func:`cores_to_blas`); any N
+    gives the same results. With ``inputs`` (V, D), the few possible inputs (a character
+    model's embedding rows), the first layer's input gates for each are computed once, as
+    ``table`` (V, G), and a step is given its rows (``input_gates`` of :meth:`__call__`)
+    instead of multiplying.
     """
 
-    def __init__(self, layer: torch.nn.Module, vectors: int = 1) -> None:
+    def __init__(
+        self, layer: torch.nn.Module, vectors: int = 1, inputs: np.ndarray | None = None
+    ) -> None:
         if not numpy_steppable(layer):
             raise invalid(
                 "layer", type(layer).__name__,
@@ -202,19 +199,17 @@ class NumpyLayerStepper:
         for index in range(layer.num_layers):
             w_ih, w_hh, *biases = weights[index * per : (index + 1) * per]
             b_ih, b_hh = biases or (None, None)
-            self.layers.append(_LayerWeights(self.kind, w_ih, w_hh, b_ih, b_hh, vectors))
-
-    def input_table(self, inputs: np.ndarray) -> np.ndarray:
-        """The first layer's input gates for each row of ``inputs`` (V, D) -> (V, G): with a
-        few possible inputs (a character model's embedding rows), a step looks its row up
-        instead of multiplying (``input_gates`` of :meth:`__call__`)."""
-        return self.layers[0].table(inputs)
+            looked_up = index == 0 and inputs is not None
+            self.layers.append(
+                _LayerWeights(self.kind, w_ih, w_hh, b_ih, b_hh, vectors, looked_up)
+            )
+        self.table = None if inputs is None else self.layers[0].table(inputs)
 
     def __call__(
         self, x: np.ndarray | None, states: list[ArrayState], input_gates: np.ndarray | None = None
     ) -> tuple[np.ndarray, list[ArrayState]]:
         """x: (N, D), states: per layer (h[, c]) each (N, H) -> top h (N, H), new states.
-        ``input_gates`` (N, G): rows of :meth:`input_table`, given instead of x."""
+        ``input_gates`` (N, G): rows of ``table``, given instead of x."""
         new_states = []
         for weights, state in zip(self.layers, states, strict=True):
             h = state[0]
