@@ -85,6 +85,8 @@ def test_evaluate_reports_bits_per_character(run_dir: Path, tmp_path: Path, caps
 )
 def test_bad_generation_arguments(run_dir: Path, capsys, args: list[str], message: str) -> None:
     assert main(["generate", str(run_dir), "--length", "5", *args]) == 2
+    assert capsys.readouterr().out == ""  # nothing written before the error (not the prompt)
+    main(["generate", str(run_dir), "--length", "5", *args])
     assert message in one_error_line(capsys)
 
 

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
 
     if streaming:
+        lm.prompt_ids(args.prompt)  # a prompt with unknown tokens fails before it is echoed
         out.write(args.prompt)
     texts = lm.generate(
         args.prompt, **options.to_dict(), stop=args.stop, on_text=show if streaming else None
