@@ -32,3 +32,28 @@ def test_cuda_weights_share_one_cudnn_buffer_and_match_torch(kind: str, proj_siz
     torch.testing.assert_close(out, ref(x)[0])
     out.sum().backward()  # the flattened weights are still the parameters that get gradients
     assert all(w.grad is not None for w in mine.flat_weights)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_cuda_lengths_run_torchs_packed_cudnn_call(kind: str) -> None:
+    """On a GPU lengths= and PackedSequence input take the call torch.nn makes (cuDNN's
+    packed kernel): the same outputs, states and input gradient."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from rnnkit.nn import fused
+
+    torch.manual_seed(1)
+    ref = getattr(torch.nn, kind)(4, 8, num_layers=2, bidirectional=True).cuda()
+    mine = getattr(rnn, kind)(4, 8, num_layers=2, bidirectional=True).cuda()
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(6, 3, 4, device="cuda", requires_grad=True)
+    assert not fused.padded_lengths_serve(x)
+    lengths = torch.tensor([6, 2, 4])
+    ref_out, ref_h = ref(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    ref_padded = pad_packed_sequence(ref_out, total_length=6)[0]
+    out, h = mine(x, lengths=lengths)
+    torch.testing.assert_close(out, ref_padded)
+    torch.testing.assert_close(h, ref_h)  # a tensor, or LSTM's (h, c) pair
+    (g_ref,) = torch.autograd.grad(ref_padded.sum(), x)
+    (g_mine,) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(g_mine, g_ref)

@@ -105,6 +105,34 @@ def test_padded_path_runs_and_equal_lengths_use_the_plain_kernel(kind, spy) -> N
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_where_padded_runs_do_not_serve_lengths_take_torchs_packed_call(
+    kind, spy, monkeypatch
+) -> None:
+    """Off the CPU (a GPU: padded_lengths_serve says no) lengths= and PackedSequence input
+    run torch's packed kernel, as torch.nn does: its outputs, states and gradients exactly."""
+    from rnnkit.nn import fused
+
+    monkeypatch.setattr(fused, "padded_lengths_serve", lambda x: False)
+    monkeypatch.setattr(fused.wavefront, "serves", lambda *a, **k: False)  # CPU-only too
+    torch.manual_seed(4)
+    ref, mine = pair(kind, 3, 5, num_layers=2, bidirectional=True)
+    x = torch.randn(6, 4, 3, requires_grad=True)
+    lengths = torch.tensor([6, 2, 5, 3])
+    packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+    ref_out, ref_final = ref(packed)
+    ref_padded = pad_packed_sequence(ref_out, total_length=6)[0]
+    out, final = mine(x, lengths=lengths)
+    packed_out, packed_final = mine(packed)
+    assert spy == []
+    assert torch.equal(out, ref_padded) and torch.equal(packed_out.data, ref_out.data)
+    for a, b, c in zip(parts(final), parts(packed_final), parts(ref_final), strict=True):
+        assert torch.equal(a, c) and torch.equal(b, c)
+    (grad_ref,) = torch.autograd.grad(ref_padded.sum() + parts(ref_final)[0].sum(), x)
+    (grad_mine,) = torch.autograd.grad(out.sum() + parts(final)[0].sum(), x)
+    assert torch.equal(grad_mine, grad_ref)
+
+
 def test_lstm_cell_state_is_carried_exactly_over_padding() -> None:
     """The saturated gates keep c through padded steps (c_n = c at the length, to rounding)."""
     torch.manual_seed(1)

@@ -71,10 +71,12 @@ def run_packed(
 ) -> tuple[PackedSequence, State]:
     """Run the fused kernel on a PackedSequence; hx: (L*dirs, B, H) in the caller's order.
 
-    The batch is unpacked, run padded with its lengths (see :func:`run_padded`) and packed
-    again: the packed kernels cost 1.4-4.6x that on the CPU (benchmarks/varlen_speed.py).
+    On the CPU the batch is unpacked, run padded with its lengths (see :func:`run_padded`)
+    and packed again: the packed kernels cost 1.4-4.6x that there (benchmarks/varlen_speed.py).
+    Elsewhere it runs the packed kernel, as torch.nn does (:func:`padded_lengths_serve`).
     """
-    if flags["dropout"] and flags["training"] and flags["num_layers"] > 1:  # type: ignore[operator]
+    dropout_between = flags["dropout"] and flags["training"] and flags["num_layers"] > 1  # type: ignore[operator]
+    if dropout_between or not padded_lengths_serve(packed.data):
         # torch.nn draws the inter-layer dropout masks over packed.data: the same draws here
         states = hx if isinstance(hx, tuple) else (hx,)
         ordered = tuple(flags[name] for name in KERNEL_FLAGS)
@@ -134,6 +136,9 @@ def run_padded(
         output, *final = KERNELS[mode](x, _kernel_state(hx), weights, *flags, False)
         return output, _as_state(tuple(final))
     states = hx if isinstance(hx, tuple) else (hx,)
+    if not padded_lengths_serve(x):  # the packed kernel, as torch.nn runs it there
+        output, final = _run_packed_kernel(mode, x, states, weights, lengths, flags)
+        return output, _as_state(final)
     try:
         output, final = run_lengths(
             KERNELS[mode], x, states, weights, lengths, has_biases=has_biases,
@@ -143,6 +148,15 @@ def run_padded(
     except PaddingOverflow:
         output, final = _run_packed_kernel(mode, x, states, weights, lengths, flags)
     return output, _as_state(final)
+
+
+def padded_lengths_serve(x: Tensor) -> bool:
+    """Do variable lengths run on the padded kernel, one call per layer direction
+    (:mod:`rnnkit.nn.fused_lengths`), for input x? On the CPU, where the packed kernels cost
+    1.4-4.6x the padded batch. On a GPU nothing was measured: cuDNN's packed kernel runs every
+    layer and direction in one call, on the live rows only, so variable lengths take the call
+    torch.nn makes there, and cost what torch.nn's do."""
+    return x.device.type == "cpu"
 
 
 def _run_packed_kernel(

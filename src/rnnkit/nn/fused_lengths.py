@@ -4,8 +4,9 @@ Dimensions: T time (the longest length), B batch, D input features, H hidden uni
 output units (P with an LSTM projection), L layers, dirs directions.
 
 Packing (``pack_padded_sequence``) makes the kernels shrink the batch step by step, which on
-the CPU costs 1.4-4.6x the padded batch (many small matrix products). Instead, every layer
-direction runs the fast padded kernel once over the whole (T, B) batch:
+the CPU costs 1.4-4.6x the padded batch (many small matrix products). Instead, on the CPU
+(:func:`rnnkit.nn.fused.padded_lengths_serve`), every layer direction runs the fast padded
+kernel once over the whole (T, B) batch:
 
 * forward direction: steps after a sequence's length cannot change its earlier steps, so the
   padded run's outputs at real steps are exact; h_n is gathered at step ``lengths - 1``;
