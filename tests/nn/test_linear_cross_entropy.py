@@ -47,6 +47,24 @@ def test_equals_the_unfused_loss_and_gradients_over_chunks(monkeypatch, dtype, b
         torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize(("device", "chunks"), [("cpu", 50), ("meta", 2)])
+def test_chunks_are_larger_off_the_cpu(monkeypatch, device: str, chunks: int) -> None:
+    """64 x 100 tokens, V = 10,000: 50 chunks of 128 rows on the CPU; off it (the meta device
+    stands in for a GPU here, with shapes and no numbers) 2, of DEVICE_CHUNK_LOGITS // V rows."""
+    rows = []
+    addmm = torch.addmm
+    monkeypatch.setattr(torch, "addmm", lambda *a, **k: rows.append(a[1].shape[0]) or addmm(*a, **k))
+    hidden = torch.zeros(6400, 4, device=device, requires_grad=True)
+    weight = torch.zeros(10_000, 4, device=device, requires_grad=True)
+    targets = torch.zeros(6400, dtype=torch.long, device=device)
+    loss = linear_cross_entropy(hidden, weight, None, targets)
+    loss.backward()
+    assert len(rows) == chunks and sum(rows) == 6400
+    assert loss.shape == () and hidden.grad.shape == hidden.shape
+    if device == "meta":
+        assert rows[0] == lce.DEVICE_CHUNK_LOGITS // 10_000
+
+
 def test_under_bf16_autocast_agrees_within_bf16_rounding() -> None:
     inputs = _inputs(256, 32, 500)
     with torch.autocast("cpu", dtype=torch.bfloat16):
