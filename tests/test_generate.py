@@ -181,6 +181,7 @@ def test_token_steps_equal_the_model_forward(cell: str, how: str, monkeypatch) -
         steps, states = [logits[:, 0]], step.start(state)
         for t in range(1, 7):
             logits, states = step(ids[:, t], states)
+            assert logits.is_contiguous()  # (N, V) laid out as ATen's, whichever step made it
             steps.append(logits)
     torch.testing.assert_close(torch.stack(steps, 1), expected, rtol=1e-5, atol=1e-5)
 

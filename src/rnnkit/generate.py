@@ -221,7 +221,7 @@ class NumpyTokenStep:
             top, states = self.layers(self.inputs[rows], states)
         else:
             top, states = self.layers(None, states, input_gates=self.table[rows])
-        logits = np.add(self.weight(top), self.bias)  # (N, V) C-contiguous
+        logits = np.add(self.weight(top), self.bias, order="C")  # (N, V); the product's is (V, N).T
         return torch.from_numpy(logits), states
 
     @staticmethod

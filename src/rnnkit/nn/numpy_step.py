@@ -176,8 +176,8 @@ class NumpyLayerStepper:
 
     The weights are read from the layer when the stepper is made: make a new one after
     changing them. ``vectors``: the usual N, for which the products are laid out
-    (:func:`row_blocks`, measured here: make steppers outside :func:`cores_to_blas`); any N
-    gives the same results. With ``inputs`` (V, D), the few possible inputs (a character
+    (:func:`row_blocks`, measured here: make steppers outside :func:`cores_to_blas`); steps of
+    any other N are as exact. With ``inputs`` (V, D), the few possible inputs (a character
     model's embedding rows), the first layer's input gates for each are computed once, as
     ``table`` (V, G), and a step is given its rows (``input_gates`` of :meth:`__call__`)
     instead of multiplying.
