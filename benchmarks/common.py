@@ -64,6 +64,14 @@ def interleaved_medians(
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
+def markdown_table(columns: list[str], rows: list[str], caption: str) -> str:
+    """A Markdown table: a header of ``columns``, the formatted ``rows`` ("| a | b |") and,
+    after a blank line, ``caption``."""
+    return "\n".join(
+        ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows, "", caption]
+    )
+
+
 def machine() -> dict[str, object]:
     """Where the figures were measured: CPU model, cores, torch build, date."""
     return {

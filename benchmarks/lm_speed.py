@@ -21,7 +21,7 @@ import statistics
 
 import torch
 import torch.nn.functional as F
-from common import interleaved_times, publish
+from common import interleaved_times, markdown_table, publish
 from torch import nn
 
 from rnnkit.models.language_model import LanguageModel, LanguageModelConfig
@@ -111,19 +111,18 @@ def main() -> None:
                 f"**{ratio['torch.nn']:.2f}** | {ratio['rnnkit_logits']:.2f} |"
             )
             print(rows[-1], flush=True)
-    table = "\n".join(
-        [
-            "| model | precision | rnnkit tokens/s | rnnkit, logits + cross_entropy | torch.nn "
-            "| rnnkit / torch.nn | rnnkit / logits path |",
-            "|---|---|---|---|---|---|---|",
-            *rows,
-            "",
+    columns = ["model", "precision", "rnnkit tokens/s", "rnnkit, logits + cross_entropy",
+               "torch.nn", "rnnkit / torch.nn", "rnnkit / logits path"]  # fmt: skip
+    table = markdown_table(
+        columns,
+        rows,
+        (
             f"One training step (forward, loss, backward, fused AdamW) on a B={B}, T={T} window, "
             f"{torch.get_num_threads()} threads; median of {rounds} interleaved rounds (each the "
             "best of 3 steps); ratios are medians of the round-by-round ratios. rnnkit computes "
             "the loss with `linear_cross_entropy` (chunks of about 2^20 logits, gradients alongside); "
-            "the other two write the (B*T, V) logits and call `F.cross_entropy`.",
-        ]
+            "the other two write the (B*T, V) logits and call `F.cross_entropy`."
+        ),
     )
     publish("lm_speed", "Language-model training speed (CPU)", {"rows": figures}, table)
 

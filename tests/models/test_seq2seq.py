@@ -124,3 +124,37 @@ def test_tied_output_shares_the_target_embedding() -> None:
 def test_bad_configs_name_the_field(options: dict, named: str) -> None:
     with pytest.raises(InvalidArgumentError, match=named):
         Seq2SeqConfig(**options)
+
+
+@pytest.mark.parametrize(
+    ("options", "sample_prob"),
+    [({}, 0.0), ({"input_feeding": True}, 0.0), ({"tie_embeddings": True, "embedding_size": 12}, 0.0)],
+    ids=["all steps at once", "a step loop", "tied output"],
+)
+def test_forward_with_targets_is_the_cross_entropy_of_its_logits(
+    options, sample_prob, monkeypatch
+) -> None:
+    """The loss through forward (fused where the decoder runs all steps at once) equals
+    cross_entropy of the logits, <pad> ignored and label smoothing as torch's; every gradient."""
+    import torch.nn.functional as F
+
+    from rnnkit.models import seq2seq
+
+    fused = []
+    original = seq2seq.linear_cross_entropy
+    monkeypatch.setattr(seq2seq, "linear_cross_entropy", lambda *a, **k: fused.append(1) or original(*a, **k))
+    model = tiny("general", **options)
+    src, lengths, tgt = batch()
+    targets = tgt.clone()
+    targets[1, 2:] = 0  # <pad> after a short target
+    loss, _ = model(src, lengths, tgt, sample_prob, targets=targets, label_smoothing=0.1)
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss, params)
+    logits, _ = model(src, lengths, tgt, sample_prob)
+    expected = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=0,
+                               label_smoothing=0.1)  # fmt: skip
+    assert loss.dtype == torch.float32 and loss.shape == ()
+    assert fused == ([] if model.feeds_input else [1])
+    torch.testing.assert_close(loss, expected)
+    for a, b in zip(grads, torch.autograd.grad(expected, params), strict=True):
+        torch.testing.assert_close(a, b)

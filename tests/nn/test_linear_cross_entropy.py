@@ -65,6 +65,50 @@ def test_chunks_are_larger_off_the_cpu(monkeypatch, device: str, chunks: int) ->
         assert rows[0] == lce.DEVICE_CHUNK_LOGITS // 10_000
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 1.0])
+@pytest.mark.parametrize("ignore_index", [None, 0, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_ignore_index_and_label_smoothing_as_torch(monkeypatch, dtype, ignore_index, smoothing):
+    """torch's semantics over 3 chunks: ignored rows count for nothing (the mean is over the
+    others), the target distribution (1 - eps) one-hot + eps / V; values and every gradient."""
+    monkeypatch.setattr(lce, "CHUNK_LOGITS", 1)  # MIN_ROWS rows a chunk
+    hidden, weight, bias, targets = _inputs(300, 24, 37, dtype)
+    targets[::4] = 3  # a quarter of the rows with class 3 (ignored when ignore_index is 3)
+    targets[1::5] = 0
+    options = {"label_smoothing": smoothing}
+    if ignore_index is not None:
+        options["ignore_index"] = ignore_index
+
+    def ours(h, w, b, y):
+        return linear_cross_entropy(h, w, b, y, **options)
+
+    def theirs(h, w, b, y):
+        return F.cross_entropy(F.linear(h, w, b), y, **options)
+
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-12
+    for a, b in zip(
+        _loss_and_grads(ours, hidden, weight, bias, targets),
+        _loss_and_grads(theirs, hidden, weight, bias, targets),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_every_row_ignored_gives_nan_and_zero_gradients_as_torch() -> None:
+    hidden, weight, bias, targets = _inputs(20, 8, 11)
+    targets.fill_(2)
+    loss = linear_cross_entropy(hidden, weight, bias, targets, ignore_index=2)
+    reference = F.cross_entropy(F.linear(hidden, weight, bias), targets, ignore_index=2)
+    assert loss.isnan() and reference.isnan()
+    loss.backward()
+    assert not hidden.grad.any() and not weight.grad.any() and not bias.grad.any()
+
+
+def test_a_smoothing_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="label_smoothing"):
+        linear_cross_entropy(*_inputs(4, 3, 5), label_smoothing=1.5)
+
+
 def test_under_bf16_autocast_agrees_within_bf16_rounding() -> None:
     inputs = _inputs(256, 32, 500)
     with torch.autocast("cpu", dtype=torch.bfloat16):

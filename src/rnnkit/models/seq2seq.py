@@ -23,10 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import invalid
 from rnnkit.models.recurrent import RecurrentConfig
+from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
+from rnnkit.text.vocab import PAD_ID
 from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
 
 ATTENTIONS = ("none", "additive", "dot", "general")
@@ -250,19 +253,31 @@ class Seq2Seq(nn.Module):
         return logits, state, combined[:, 0], None if weights is None else weights[:, 0]
 
     def forward(
-        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, sample_prob: float = 0.0
-    ) -> tuple[Tensor, Tensor | None]:
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, sample_prob: float = 0.0,
+        targets: Tensor | None = None, label_smoothing: float = 0.0,
+    ) -> tuple[Tensor, Tensor | None]:  # fmt: skip
         """Teacher-forced logits (B, T, V_t) of tgt_in (B, T) (<bos> y_1 ...), and α (B, T, S).
 
         With ``sample_prob`` > 0 (scheduled sampling, Bengio et al. 2015) each row's input at
         step t > 0 is, with that probability, the model's own previous argmax instead of the
-        reference token.
+        reference token. With ``targets`` (B, T) (y_1 ... <eos>, <pad> after), the first
+        result is instead the mean cross-entropy over the targets that are not <pad>, with
+        ``label_smoothing`` (a 0-dim fp32 tensor): through forward so that
+        DistributedDataParallel sees it, and without the (B, T, V_t) logits where the decoder
+        runs all steps at once (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`).
         """
         memory, keys, mask, state = self.encode(src, src_lengths)
         if not self.feeds_input and sample_prob == 0:
             states, _ = self.decoder(self.dropout(self.target_embedding(tgt_in)), state)
             combined, weights = self.attend(states, memory, keys, mask)
-            return self.output(self.dropout(combined)), weights
+            features = self.dropout(combined)
+            if targets is None:
+                return self.output(features), weights
+            loss = linear_cross_entropy(
+                features.flatten(0, 1), self.output.weight, self.output.bias, targets.flatten(),
+                ignore_index=PAD_ID, label_smoothing=label_smoothing,
+            )  # fmt: skip
+            return loss, weights
         logits, weights, feed, tokens = [], [], None, tgt_in[:, 0]
         for t in range(tgt_in.shape[1]):
             if t > 0 and sample_prob > 0:
@@ -275,7 +290,13 @@ class Seq2Seq(nn.Module):
             logits.append(step_logits)
             weights.append(alpha)
         alphas = None if weights[0] is None else torch.stack(weights, 1)
-        return torch.stack(logits, 1), alphas
+        if targets is None:
+            return torch.stack(logits, 1), alphas
+        loss = F.cross_entropy(
+            torch.stack(logits, 1).flatten(0, 1).float(), targets.flatten(),
+            ignore_index=PAD_ID, label_smoothing=label_smoothing,
+        )  # fmt: skip
+        return loss, alphas
 
     def num_parameters(self) -> int:
         """Trainable parameters, tied ones counted once."""

@@ -24,6 +24,7 @@ rounding). First derivatives only (no ``create_graph`` through it).
 from __future__ import annotations
 
 import contextlib
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -37,23 +38,35 @@ MIN_ROWS = 128  # fewer rows make the products inefficient (M < 128)
 
 
 def linear_cross_entropy(
-    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor
-) -> Tensor:
-    """Mean over rows of cross_entropy(hidden @ weight.T + bias, targets).
+    hidden: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor, *,
+    ignore_index: int | None = None, label_smoothing: float = 0.0,
+) -> Tensor:  # fmt: skip
+    """``F.cross_entropy(F.linear(hidden, weight, bias), targets, ...)``, mean reduction.
 
-    hidden: (N, K), weight: (V, K), bias: (V,) or None, targets: (N,) int64 in [0, V).
+    hidden: (N, K), weight: (V, K), bias: (V,) or None, targets: (N,) int64 in [0, V), or
+    ``ignore_index``: such rows count for nothing, and the mean is over the others (nan when
+    there are none, with zero gradients, as torch's). ``label_smoothing`` ε in [0, 1]: each
+    row's target distribution is (1 - ε) one-hot + ε / V, as torch's.
     Returns a 0-dim tensor, fp32 (fp64 for fp64 products); differentiable in hidden, weight
     and bias (once).
     """
     if hidden.dim() != 2 or targets.shape != hidden.shape[:1]:
         shapes = f"{tuple(hidden.shape)} and {tuple(targets.shape)}"
         raise ValueError(f"hidden (N, K) and targets (N,) expected, got {shapes}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing in [0, 1] expected, got {label_smoothing}")
     device = hidden.device.type
     autocast = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
     dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
     if bias is None:
         bias = weight.new_zeros(weight.shape[0])
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, dtype, torch.is_grad_enabled())
+    loss = _Loss(ignore_index, float(label_smoothing))
+    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, dtype, torch.is_grad_enabled(), loss)
+
+
+class _Loss(NamedTuple):
+    ignore_index: int | None
+    smoothing: float
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -62,12 +75,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, dtype: torch.dtype,
-        graph: bool,
+        graph: bool, loss: _Loss,
     ) -> Tensor:  # fmt: skip
         rows, classes = hidden.shape[0], weight.shape[0]
         # under no_grad, needs_input_grad still follows requires_grad (and forward always runs
         # without grad mode, so the caller's is passed in): nothing is needed then
         need_h, need_w, need_b = (n and graph for n in ctx.needs_input_grad[:3])
+        kept = None if loss.ignore_index is None else targets != loss.ignore_index  # (N,)
+        count = rows if kept is None else int(kept.sum())  # the rows the mean is over
+        eps = loss.smoothing
         device = hidden.device.type
         no_autocast = (
             torch.autocast(device, enabled=False)
@@ -86,18 +102,32 @@ class _LinearCrossEntropy(torch.autograd.Function):
             step = max(MIN_ROWS, budget // max(classes, 1))
             for start in range(0, rows, step):
                 end = min(start + step, rows)
-                h_chunk, y = h[start:end], targets[start:end]
+                h_chunk, y = h[start:end], targets[start:end][:, None]
+                dropped = None if kept is None else ~kept[start:end, None]  # (n, 1)
+                if dropped is not None:
+                    y = y.masked_fill(dropped, 0)  # any class: the row's loss and grads are 0
                 logits = torch.addmm(b, h_chunk, w.t()).to(exact)  # (n, V)
-                picked = logits.gather(1, y[:, None])  # (n, 1) the targets' logits
+                # per row: (1 - eps) (lse - z_y) + eps (lse - mean z), lse = log sum exp z
+                target_part = logits.gather(1, y).mul_(1 - eps)
+                if eps:
+                    target_part += logits.sum(1, keepdim=True).mul_(eps / classes)
                 top = logits.amax(1, keepdim=True)
                 probs = logits.sub_(top).exp_()  # in place: the logits are not needed again
                 sums = probs.sum(1, keepdim=True)
-                total += (top + sums.log() - picked).sum()
+                row_loss = top + sums.log() - target_part
+                if dropped is not None:
+                    row_loss = row_loss.masked_fill(dropped, 0.0)
+                total += row_loss.sum()
                 if not (need_h or need_w or need_b):
                     continue
-                # d(mean loss)/d logits = (softmax - one-hot) / N
-                probs.div_(sums * rows)
-                probs.scatter_add_(1, y[:, None], probs.new_full((end - start, 1), -1.0 / rows))
+                # d(mean loss)/d logits = (softmax - (1 - eps) one-hot - eps / V) / count
+                scale = 1.0 / max(count, 1)
+                probs.div_(sums).mul_(scale)
+                if eps:
+                    probs.sub_(eps * scale / classes)
+                probs.scatter_add_(1, y, probs.new_full(y.shape, -(1 - eps) * scale))
+                if dropped is not None:
+                    probs.masked_fill_(dropped, 0.0)
                 grad = probs.to(dtype)
                 if need_h:
                     torch.mm(grad, w, out=grad_h[start:end])
@@ -110,7 +140,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     grad_b += probs.sum(0)
         ctx.save_for_backward(*(g for g in (grad_h, grad_w, grad_b) if g is not None))
         ctx.dtypes = hidden.dtype, weight.dtype, bias.dtype
-        return total / rows
+        return total / count if count else total.new_tensor(float("nan"))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -120,4 +150,4 @@ class _LinearCrossEntropy(torch.autograd.Function):
             next(saved).mul(grad_loss).to(dtype) if needed else None
             for needed, dtype in zip(ctx.needs_input_grad[:3], ctx.dtypes, strict=True)
         ]
-        return (*grads, None, None, None)
+        return (*grads, None, None, None, None)

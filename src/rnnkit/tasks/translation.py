@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from rnnkit.config import check_types, from_dict
@@ -45,6 +44,7 @@ from rnnkit.tasks.generate_config import MAX_BEAM, MAX_LENGTH_PENALTY, check_len
 from rnnkit.text import (
     BOS,
     EOS,
+    PAD_ID,
     TextVectorizer,
     Tokenizer,
     WhitespaceTokenizer,
@@ -203,12 +203,11 @@ def teacher_forced_loss(
     model: Seq2Seq, src: Tensor, lengths: Tensor, tgt: Tensor, smoothing: float = 0.0,
     sample_prob: float = 0.0,
 ) -> tuple[Tensor, int]:  # fmt: skip
-    """Mean cross-entropy of tgt (B, T+1) = <bos> .. <eos> given src (B, S); and token count."""
-    logits, _ = model(src, lengths, tgt[:, :-1], sample_prob)  # (B, T, V_t)
+    """Mean cross-entropy of tgt (B, T+1) = <bos> .. <eos> given src (B, S) over the target
+    tokens that are not <pad>; and their count."""
     gold = tgt[:, 1:]
-    loss = F.cross_entropy(logits.flatten(0, 1).float(), gold.flatten(), ignore_index=0,
-                           label_smoothing=smoothing)  # fmt: skip
-    return loss, int((gold != 0).sum())
+    loss, _ = model(src, lengths, tgt[:, :-1], sample_prob, targets=gold, label_smoothing=smoothing)
+    return loss, int((gold != PAD_ID).sum())
 
 
 @torch.no_grad()
