@@ -104,6 +104,32 @@ def test_every_row_ignored_gives_nan_and_zero_gradients_as_torch() -> None:
     assert not hidden.grad.any() and not weight.grad.any() and not bias.grad.any()
 
 
+@pytest.mark.parametrize(
+    ("targets", "options", "error"),
+    [
+        (torch.tensor([0, 9, 1]), {}, IndexError),
+        (torch.tensor([0, -3, 1]), {"ignore_index": -100}, IndexError),
+        (torch.tensor([0.0, 1.0, 1.0]), {}, RuntimeError),
+    ],
+    ids=["above V", "negative", "float"],
+)
+def test_targets_torch_refuses_are_refused_with_its_exception_types(targets, options, error):
+    hidden, weight, bias, _ = _inputs(3, 4, 5)
+    with pytest.raises(error) as theirs:
+        F.cross_entropy(F.linear(hidden, weight, bias), targets, **options)
+    with pytest.raises(error, match=str(theirs.value).split()[0]):
+        linear_cross_entropy(hidden, weight, bias, targets, **options)
+
+
+def test_an_ignored_target_may_be_any_number() -> None:
+    hidden, weight, bias, _ = _inputs(3, 4, 5)
+    targets = torch.tensor([0, -100, 4])
+    torch.testing.assert_close(
+        linear_cross_entropy(hidden, weight, bias, targets, ignore_index=-100),
+        F.cross_entropy(F.linear(hidden, weight, bias), targets),
+    )
+
+
 def test_a_smoothing_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match="label_smoothing"):
         linear_cross_entropy(*_inputs(4, 3, 5), label_smoothing=1.5)

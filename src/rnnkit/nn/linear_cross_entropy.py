@@ -55,6 +55,7 @@ def linear_cross_entropy(
         raise ValueError(f"hidden (N, K) and targets (N,) expected, got {shapes}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing in [0, 1] expected, got {label_smoothing}")
+    _check_targets(targets, weight.shape[0], ignore_index)
     device = hidden.device.type
     autocast = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
     dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
@@ -62,6 +63,20 @@ def linear_cross_entropy(
         bias = weight.new_zeros(weight.shape[0])
     loss = _Loss(ignore_index, float(label_smoothing))
     return _LinearCrossEntropy.apply(hidden, weight, bias, targets, dtype, torch.is_grad_enabled(), loss)
+
+
+def _check_targets(targets: Tensor, classes: int, ignore_index: int | None) -> None:
+    """torch's errors for targets it would refuse: another dtype than int64 (RuntimeError), a
+    class outside [0, V) that is not ``ignore_index`` (IndexError)."""
+    if targets.dtype != torch.long:
+        raise RuntimeError(f"expected target dtype to be Long, but got {targets.dtype}")
+    if targets.is_meta:  # shapes only: no values to check
+        return
+    counted = targets if ignore_index is None else targets[targets != ignore_index]
+    if counted.numel():
+        low, high = (int(v) for v in torch.aminmax(counted))
+        if low < 0 or high >= classes:
+            raise IndexError(f"Target {low if low < 0 else high} is out of bounds.")
 
 
 class _Loss(NamedTuple):
