@@ -158,3 +158,11 @@ def test_forward_with_targets_is_the_cross_entropy_of_its_logits(
     torch.testing.assert_close(loss, expected)
     for a, b in zip(grads, torch.autograd.grad(expected, params), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_targets_of_another_shape_than_tgt_in_are_refused_by_name() -> None:
+    from rnnkit.errors import ShapeMismatchError
+
+    src, lengths, tgt = batch()
+    with pytest.raises(ShapeMismatchError, match=r"targets=\(3, 3\): expected tgt_in's shape"):
+        tiny()(src, lengths, tgt, targets=tgt[:, 1:])

@@ -190,6 +190,15 @@ def test_language_model_with_targets_returns_the_mean_cross_entropy(tie) -> None
         torch.testing.assert_close(a, b)
 
 
+def test_language_model_refuses_targets_of_another_shape_by_name() -> None:
+    from rnnkit.errors import ShapeMismatchError
+
+    model = LanguageModel(LanguageModelConfig(vocab_size=20, hidden_size=8, embedding_size=4))
+    ids = torch.zeros(2, 5, dtype=torch.long)
+    with pytest.raises(ShapeMismatchError, match=r"targets=\(2, 4\): expected ids' shape"):
+        model(ids, targets=ids[:, 1:])
+
+
 def test_without_grad_mode_no_gradient_is_computed(monkeypatch) -> None:
     inputs = _inputs(20, 8, 11)
     calls = []

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.errors import invalid
+from rnnkit.errors import ShapeMismatchError, invalid
 from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
 from rnnkit.validation import MAX_UNITS, check_fits_in_memory, check_int, recurrent_parameters
@@ -102,6 +102,9 @@ class LanguageModel(nn.Module):
         (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`): training's path, through
         forward so that DistributedDataParallel sees it.
         """
+        if targets is not None and targets.shape != ids.shape:
+            raise invalid("targets", tuple(targets.shape), f"ids' shape {tuple(ids.shape)}",
+                          ShapeMismatchError)  # fmt: skip
         output, state = self.rnn(self.dropout(self.embed(ids)), state)
         output = self.dropout(output)
         if targets is None:

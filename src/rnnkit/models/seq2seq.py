@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.errors import invalid
+from rnnkit.errors import ShapeMismatchError, invalid
 from rnnkit.models.recurrent import RecurrentConfig
 from rnnkit.nn.linear_cross_entropy import linear_cross_entropy
 from rnnkit.text.vocab import PAD_ID
@@ -266,6 +266,9 @@ class Seq2Seq(nn.Module):
         DistributedDataParallel sees it, and without the (B, T, V_t) logits where the decoder
         runs all steps at once (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`).
         """
+        if targets is not None and targets.shape != tgt_in.shape:
+            raise invalid("targets", tuple(targets.shape), f"tgt_in's shape {tuple(tgt_in.shape)}",
+                          ShapeMismatchError)  # fmt: skip
         memory, keys, mask, state = self.encode(src, src_lengths)
         if not self.feeds_input and sample_prob == 0:
             states, _ = self.decoder(self.dropout(self.target_embedding(tgt_in)), state)
