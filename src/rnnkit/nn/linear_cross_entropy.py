@@ -137,7 +137,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     continue
                 # d(mean loss)/d logits = (softmax - (1 - eps) one-hot - eps / V) / count
                 scale = 1.0 / max(count, 1)
-                probs.div_(sums).mul_(scale)
+                probs.div_(sums * max(count, 1))  # one pass: softmax / count
                 if eps:
                     probs.sub_(eps * scale / classes)
                 probs.scatter_add_(1, y, probs.new_full(y.shape, -(1 - eps) * scale))
