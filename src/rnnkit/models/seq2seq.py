@@ -243,14 +243,21 @@ class Seq2Seq(nn.Module):
 
         ``feed`` is h̃ of the previous step (N, H) for input feeding (zeros or None at t = 0).
         """
+        combined, state, weights = self.decode_step(tokens, memory, keys, mask, state, feed)
+        return self.output(self.dropout(combined)), state, combined, weights
+
+    def decode_step(
+        self, tokens: Tensor, memory: Tensor, keys: Tensor, mask: Tensor, state: State,
+        feed: Tensor | None,
+    ) -> tuple[Tensor, State, Tensor | None]:  # fmt: skip
+        """:meth:`step` up to the output layer: h̃ (N, H), the state and α (N, S)."""
         x = self.dropout(self.target_embedding(tokens[:, None]))  # (N, 1, E)
         if self.feeds_input:
             feed = x.new_zeros(x.shape[0], 1, self.config.hidden_size) if feed is None else feed
             x = torch.cat([x, feed.view(x.shape[0], 1, -1).to(x.dtype)], -1)
         states, state = self.decoder(x, state)  # (N, 1, H)
         combined, weights = self.attend(states, memory, keys, mask)
-        logits = self.output(self.dropout(combined))[:, 0]
-        return logits, state, combined[:, 0], None if weights is None else weights[:, 0]
+        return combined[:, 0], state, None if weights is None else weights[:, 0]
 
     def forward(
         self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, sample_prob: float = 0.0,
@@ -263,43 +270,49 @@ class Seq2Seq(nn.Module):
         reference token. With ``targets`` (B, T) (y_1 ... <eos>, <pad> after), the first
         result is instead the mean cross-entropy over the targets that are not <pad>, with
         ``label_smoothing`` (a 0-dim fp32 tensor): through forward so that
-        DistributedDataParallel sees it, and without the (B, T, V_t) logits where the decoder
-        runs all steps at once (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`).
+        DistributedDataParallel sees it, and without the (B, T, V_t) logits unless scheduled
+        sampling needs each step's (:func:`rnnkit.nn.linear_cross_entropy.linear_cross_entropy`).
         """
         if targets is not None and targets.shape != tgt_in.shape:
             raise invalid("targets", tuple(targets.shape), f"tgt_in's shape {tuple(tgt_in.shape)}",
                           ShapeMismatchError)  # fmt: skip
         memory, keys, mask, state = self.encode(src, src_lengths)
-        if not self.feeds_input and sample_prob == 0:
+        if not self.feeds_input and sample_prob == 0:  # every step at once
             states, _ = self.decoder(self.dropout(self.target_embedding(tgt_in)), state)
             combined, weights = self.attend(states, memory, keys, mask)
-            features = self.dropout(combined)
-            if targets is None:
-                return self.output(features), weights
-            loss = linear_cross_entropy(
-                features.flatten(0, 1), self.output.weight, self.output.bias, targets.flatten(),
-                ignore_index=PAD_ID, label_smoothing=label_smoothing,
-            )  # fmt: skip
-            return loss, weights
-        logits, weights, feed, tokens = [], [], None, tgt_in[:, 0]
+            return self._head(self.dropout(combined), targets, label_smoothing), weights
+        sampled = sample_prob > 0  # each step's logits then choose the next step's input
+        outputs, weights, feed, tokens = [], [], None, tgt_in[:, 0]
         for t in range(tgt_in.shape[1]):
-            if t > 0 and sample_prob > 0:
-                own = logits[-1].detach().argmax(-1)
+            if t > 0 and sampled:
+                own = outputs[-1].detach().argmax(-1)
                 chosen = torch.rand(own.shape, device=own.device) < sample_prob
                 tokens = torch.where(chosen, own, tgt_in[:, t])
             elif t > 0:
                 tokens = tgt_in[:, t]
-            step_logits, state, feed, alpha = self.step(tokens, memory, keys, mask, state, feed)
-            logits.append(step_logits)
+            feed, state, alpha = self.decode_step(tokens, memory, keys, mask, state, feed)
+            features = self.dropout(feed)
+            outputs.append(self.output(features) if sampled else features)
             weights.append(alpha)
         alphas = None if weights[0] is None else torch.stack(weights, 1)
+        if not sampled:
+            return self._head(torch.stack(outputs, 1), targets, label_smoothing), alphas
+        logits = torch.stack(outputs, 1)
         if targets is None:
-            return torch.stack(logits, 1), alphas
-        loss = F.cross_entropy(
-            torch.stack(logits, 1).flatten(0, 1).float(), targets.flatten(),
+            return logits, alphas
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
+                               ignore_index=PAD_ID, label_smoothing=label_smoothing)  # fmt: skip
+        return loss, alphas
+
+    def _head(self, features: Tensor, targets: Tensor | None, label_smoothing: float) -> Tensor:
+        """features (B, T, H), the dropped-out h̃ -> logits (B, T, V_t), or with ``targets``
+        (B, T) the mean cross-entropy over those that are not <pad>, without the logits."""
+        if targets is None:
+            return self.output(features)
+        return linear_cross_entropy(
+            features.flatten(0, 1), self.output.weight, self.output.bias, targets.flatten(),
             ignore_index=PAD_ID, label_smoothing=label_smoothing,
         )  # fmt: skip
-        return loss, alphas
 
     def num_parameters(self) -> int:
         """Trainable parameters, tied ones counted once."""
