@@ -24,7 +24,6 @@ rounding). First derivatives only (no ``create_graph`` through it).
 from __future__ import annotations
 
 import contextlib
-from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -55,33 +54,30 @@ def linear_cross_entropy(
         raise ValueError(f"hidden (N, K) and targets (N,) expected, got {shapes}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing in [0, 1] expected, got {label_smoothing}")
-    _check_targets(targets, weight.shape[0], ignore_index)
+    kept = None if ignore_index is None else targets != ignore_index  # (N,) the counted rows
+    _check_targets(targets, weight.shape[0], kept)
     device = hidden.device.type
     autocast = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
     dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
     if bias is None:
         bias = weight.new_zeros(weight.shape[0])
-    loss = _Loss(ignore_index, float(label_smoothing))
-    return _LinearCrossEntropy.apply(hidden, weight, bias, targets, dtype, torch.is_grad_enabled(), loss)
+    return _LinearCrossEntropy.apply(
+        hidden, weight, bias, targets, kept, dtype, torch.is_grad_enabled(), float(label_smoothing)
+    )
 
 
-def _check_targets(targets: Tensor, classes: int, ignore_index: int | None) -> None:
+def _check_targets(targets: Tensor, classes: int, kept: Tensor | None) -> None:
     """torch's errors for targets it would refuse: another dtype than int64 (RuntimeError), a
-    class outside [0, V) that is not ``ignore_index`` (IndexError)."""
+    class outside [0, V) in a ``kept`` row (all without it: IndexError)."""
     if targets.dtype != torch.long:
         raise RuntimeError(f"expected target dtype to be Long, but got {targets.dtype}")
     if targets.is_meta:  # shapes only: no values to check
         return
-    counted = targets if ignore_index is None else targets[targets != ignore_index]
+    counted = targets if kept is None else targets[kept]
     if counted.numel():
         low, high = (int(v) for v in torch.aminmax(counted))
         if low < 0 or high >= classes:
             raise IndexError(f"Target {low if low < 0 else high} is out of bounds.")
-
-
-class _Loss(NamedTuple):
-    ignore_index: int | None
-    smoothing: float
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
@@ -89,16 +85,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, dtype: torch.dtype,
-        graph: bool, loss: _Loss,
+        ctx, hidden: Tensor, weight: Tensor, bias: Tensor, targets: Tensor, kept: Tensor | None,
+        dtype: torch.dtype, graph: bool, eps: float,
     ) -> Tensor:  # fmt: skip
         rows, classes = hidden.shape[0], weight.shape[0]
         # under no_grad, needs_input_grad still follows requires_grad (and forward always runs
         # without grad mode, so the caller's is passed in): nothing is needed then
         need_h, need_w, need_b = (n and graph for n in ctx.needs_input_grad[:3])
-        kept = None if loss.ignore_index is None else targets != loss.ignore_index  # (N,)
         count = rows if kept is None else int(kept.sum())  # the rows the mean is over
-        eps = loss.smoothing
         device = hidden.device.type
         no_autocast = (
             torch.autocast(device, enabled=False)
@@ -113,7 +107,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             grad_w = torch.zeros(weight.shape, **zeros) if need_w else None
             grad_b = torch.zeros(classes, **zeros) if need_b else None
             total = torch.zeros((), dtype=exact, device=hidden.device)
-            budget = CHUNK_LOGITS if hidden.device.type == "cpu" else DEVICE_CHUNK_LOGITS
+            budget = CHUNK_LOGITS if device == "cpu" else DEVICE_CHUNK_LOGITS
             step = max(MIN_ROWS, budget // max(classes, 1))
             for start in range(0, rows, step):
                 end = min(start + step, rows)
@@ -165,4 +159,4 @@ class _LinearCrossEntropy(torch.autograd.Function):
             next(saved).mul(grad_loss).to(dtype) if needed else None
             for needed, dtype in zip(ctx.needs_input_grad[:3], ctx.dtypes, strict=True)
         ]
-        return (*grads, None, None, None, None)
+        return (*grads, None, None, None, None, None)
