@@ -41,6 +41,7 @@ from torch import Tensor
 from torch.autograd.function import FunctionCtx
 
 from rnnkit.nn import cells, precision
+from rnnkit.nn.checks import batched_gradients
 from rnnkit.nn.sequence import zero_padding
 
 State = tuple[Tensor, ...]  # (h,) or (h, c)
@@ -279,8 +280,8 @@ class _Recurrence(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: FunctionCtx, d_out: Tensor, *d_final: Tensor):  # type: ignore[override]
-        if torch.is_grad_enabled():  # create_graph=True: differentiate a recorded replay
-            return _second_order_backward(ctx, d_out, d_final)
+        if torch.is_grad_enabled() or batched_gradients(d_out, *d_final):
+            return _replayed_backward(ctx, d_out, d_final)  # create_graph=True, or under vmap
         gi, _, c0, w_hh, b_hh, w_hr, mask, h_mask, h_in, *per_step = ctx.saved_tensors
         steps, w_hh_low = STEPS[ctx.kind], w_hh.to(ctx.matmul_dtype)
         d_in = torch.empty_like(gi)  # (T, B, G*H), input side
@@ -316,14 +317,17 @@ class _Recurrence(torch.autograd.Function):
         return None, d_in, d_state[0], d_c0, d_w_hh, d_b_hh, d_w_hr, None, None, None
 
 
-def _second_order_backward(
+def _replayed_backward(
     ctx: FunctionCtx, d_out: Tensor, d_final: tuple[Tensor, ...]
 ) -> tuple[Tensor | None, ...]:
-    """Backward for ``create_graph=True``: replay the steps recording a graph, differentiate it.
+    """Backward by replaying the steps recording a graph and differentiating it: for
+    ``create_graph=True``, and for vmap's batched gradients (which the hand-written backward's
+    writes into buffers cannot take: :func:`rnnkit.nn.checks.batched_gradients`).
 
-    The result is itself differentiable in gi, h_0, c_0 and the weights (and in the incoming
-    gradients), so a second backward sees the true second derivatives.
+    Under create_graph the result is itself differentiable in gi, h_0, c_0 and the weights
+    (and in the incoming gradients), so a second backward sees the true second derivatives.
     """
+    create_graph = torch.is_grad_enabled()
     gi, h0, c0, w_hh, b_hh, w_hr, mask, h_mask = ctx.saved_tensors[:8]
     inputs = (gi, h0, c0, w_hh, b_hh, w_hr)
     wanted = [
@@ -331,11 +335,14 @@ def _second_order_backward(
         if t is not None and ctx.needs_input_grad[_Recurrence.SECOND_ORDER_INPUTS[i]]
     ]  # fmt: skip
     state = (h0,) if c0 is None else (h0, c0)
-    out, final, _ = _steps(ctx.kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask, ctx.matmul_dtype)
-    grads = torch.autograd.grad(
-        (out, *final), [inputs[i] for i in wanted], (d_out, *d_final),
-        create_graph=True, allow_unused=True,
-    )  # fmt: skip
+    with torch.enable_grad():
+        out, final, _ = _steps(
+            ctx.kind, gi, state, w_hh, b_hh, w_hr, mask, h_mask, ctx.matmul_dtype
+        )
+        grads = torch.autograd.grad(
+            (out, *final), [inputs[i] for i in wanted], (d_out, *d_final),
+            create_graph=create_graph, allow_unused=True,
+        )  # fmt: skip
     result: list[Tensor | None] = [None] * len(inputs)
     for i, g in zip(wanted, grads, strict=True):
         result[i] = g if g is not None else torch.zeros_like(inputs[i])

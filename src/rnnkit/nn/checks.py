@@ -34,6 +34,18 @@ def custom_functions_unsupported() -> bool:
     return torch._C._are_functorch_transforms_active() or forward_ad._current_level >= 0
 
 
+def batched_gradients(*grads: Tensor | None) -> bool:
+    """True when a backward receives vmap's batched gradients (``torch.autograd.grad(...,
+    is_grads_batched=True)``, ``jacobian(..., vectorize=True)``, gradcheck's batched check).
+    Hand-written backwards that write into buffers (``out=``, in-place) cannot run on those;
+    they then differentiate a replay of their forward in torch ops, as under create_graph."""
+    functorch = torch._C._functorch  # autograd.grad batches with the legacy vmap
+    return any(
+        g is not None and (functorch.is_legacy_batchedtensor(g) or functorch.is_batchedtensor(g))
+        for g in grads
+    )
+
+
 def check_bool(name: str, value: object) -> None:
     """torch.nn refuses anything but a real bool for ``bias`` and ``batch_first`` (TypeError)."""
     if not isinstance(value, bool):

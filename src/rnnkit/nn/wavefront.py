@@ -46,7 +46,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.nn import measured, workspace
-from rnnkit.nn.checks import custom_functions_unsupported
+from rnnkit.nn.checks import batched_gradients, custom_functions_unsupported
 from rnnkit.nn.fused_lengths import ZeroPadding, weights_per_direction
 from rnnkit.nn.sequence import last_rows, padding_rows, reverse_padded, zero_rows
 
@@ -346,8 +346,8 @@ class _Wavefront(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output, grad_h_n):
-        if torch.is_grad_enabled():
-            return _differentiable_backward(ctx, grad_output, grad_h_n)
+        if torch.is_grad_enabled() or batched_gradients(grad_output, grad_h_n):
+            return _differentiable_backward(ctx, grad_output, grad_h_n)  # or under vmap
         _, h0, _, padding, last, buf, weight, w_in, inputs_in = ctx.saved_tensors[:9]
         time, layers, hidden = ctx.shape
         grad_rows = workspace.buffer("grad_rows", buf.shape, buf.dtype).zero_()  # outputs' grad
@@ -403,7 +403,9 @@ class _Wavefront(torch.autograd.Function):
 
 
 def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor | None):
-    """The gradients as a graph (create_graph=True): the forward again, in torch ops."""
+    """The gradients as a graph (create_graph=True), or of vmap's batched gradients
+    (:func:`rnnkit.nn.checks.batched_gradients`): the forward again, in torch ops."""
+    create_graph = torch.is_grad_enabled()
     source, h0, bias, padding, last = ctx.saved_tensors[:5]
     w_in = ctx.saved_tensors[7]
     weights = ctx.saved_tensors[9:]
@@ -418,7 +420,7 @@ def _differentiable_backward(ctx, grad_output: Tensor | None, grad_h_n: Tensor |
         pairs = [(o, g) for o, g in zip(outputs, (grad_output, grad_h_n), strict=True) if g is not None]
         grads = torch.autograd.grad(
             [o for o, _ in pairs], [inputs[i] for i in wanted], [g for _, g in pairs],
-            create_graph=True, allow_unused=True,
+            create_graph=create_graph, allow_unused=True,
         )  # fmt: skip
     result: list[Tensor | None] = [None] * len(inputs)
     for i, g in zip(wanted, grads, strict=True):
