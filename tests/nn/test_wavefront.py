@@ -259,6 +259,25 @@ def test_a_partly_frozen_stack_gets_torchs_gradients(spy) -> None:
     assert spy == [1]
 
 
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_the_output_takes_in_place_ops_as_torch_nns_does(spy, num_layers) -> None:
+    """torch.nn's output is no view of what its backward saved: ``out += ...`` then backward
+    works, and so does ``detach_``; rnnkit's one-layer output was a view of the saved rows."""
+    ref, mine = pair(3, 4, num_layers=num_layers)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    grads = []
+    for layer in (ref, mine):
+        out, _ = layer(x)
+        assert out._version == 0
+        out += 1.0
+        out[0] = 0.0
+        grads.append(torch.autograd.grad(out.square().sum(), list(layer.parameters())))
+    for got, expected in zip(grads[1], grads[0], strict=True):
+        assert_close(got, expected)
+    mine(x)[0].detach_()
+    assert spy == [1, 1]
+
+
 def test_numpy_tanh_is_measured_once_per_machine(fresh_measurements, monkeypatch) -> None:
     first = wavefront.numpy_tanh(torch.float32)
     assert isinstance(first, bool)

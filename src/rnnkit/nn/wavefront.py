@@ -265,10 +265,15 @@ def _layer_rows(buf: Tensor, layer: int, time: int, hidden: int) -> Tensor:
 def _outputs(
     buf: Tensor, shape: tuple[int, int, int], padding: Tensor | None, last: Tensor
 ) -> tuple[Tensor, Tensor]:
-    """The last layer's output (T, B, H), masked, and each layer's rows ``last`` (L, B, H)."""
+    """The last layer's output (T, B, H), masked, and each layer's rows ``last`` (L, B, H).
+    Both are new tensors, never views of ``buf``: torch.nn's output takes in-place ops (and
+    ``detach_``) after the forward, which a view of the saved rows would refuse."""
     time, layers, hidden = shape
     top = _layer_rows(buf, layers - 1, time, hidden).view(time, -1, hidden)
-    output = top.contiguous() if padding is None else zero_rows(top, padding)
+    if padding is None:
+        output = top.clone(memory_format=torch.contiguous_format)
+    else:
+        output = zero_rows(top, padding)
     finals = [_layer_rows(buf, layer, time, hidden).index_select(0, last) for layer in range(layers)]
     return output, torch.stack(finals)
 
