@@ -536,6 +536,20 @@ def test_jit_script_compiles_a_cell(name) -> None:
     assert_close(torch.jit.script(cell)(x), cell(x))
 
 
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU", *CELLS])
+def test_jit_script_works_with_rnnkit_classes_put_in_torch_nns_place(name, monkeypatch) -> None:
+    """A test suite may swap classes (``torch.nn.LSTM = rnnkit.nn.LSTM``): the twin scripted
+    is still torch's own class, not rnnkit's again."""
+    for swapped in ("RNN", "LSTM", "GRU", *CELLS):
+        monkeypatch.setattr(nn, swapped, getattr(rnn, swapped))
+    torch.manual_seed(0)
+    module = getattr(nn, name)(3, 4)
+    x = torch.randn(2, 3)
+    if name not in CELLS:  # a scripted layer alone has no forward, torch.nn's neither
+        module, x = Tagger(module), torch.randn(5, 2, 3)
+    assert_close(torch.jit.script(module)(x), module(x))
+
+
 def test_jit_script_refuses_rnnkit_only_options_and_rewritten_weights() -> None:
     for module in (rnn.LSTM(3, 4, layer_norm=True), rnn.GRU(3, 4, recurrent_dropout=0.2),
                    rnn.GRUCell(3, 4, layer_norm=True)):  # fmt: skip

@@ -312,8 +312,8 @@ class _CellBase(nn.Module):
         """What ``torch.jit.script`` compiles for this cell: torch.nn's cell of its kind holding
         these same parameters (:mod:`rnnkit.nn.scripting`)."""
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if self.bias else [])
-        torch_cls = getattr(nn, self._torch_name)
-        options = {"nonlinearity": self.nonlinearity} if torch_cls is nn.RNNCell else {}
+        torch_cls = scripting.TORCH_CLASSES[self._torch_name]
+        options = {"nonlinearity": self.nonlinearity} if self._torch_name == "RNNCell" else {}
         return scripting.torch_twin(
             self, torch_cls, names, {"layer_norm": self.layer_norm}, self.input_size,
             self.hidden_size, self.bias, **options,

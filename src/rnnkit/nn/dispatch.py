@@ -344,12 +344,13 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
     def __prepare_scriptable__(self) -> nn.Module:
         """What ``torch.jit.script`` compiles for this layer: torch.nn's module of its kind
         holding these same parameters (:mod:`rnnkit.nn.scripting`)."""
-        torch_cls = {"lstm": nn.LSTM, "gru": nn.GRU}.get(self.kind, nn.RNN)
+        torch_name = {"lstm": "LSTM", "gru": "GRU"}.get(self.kind, "RNN")
+        torch_cls = scripting.TORCH_CLASSES[torch_name]
         options = {
             "num_layers": self.num_layers, "bias": self.bias, "batch_first": self.batch_first,
             "dropout": self.dropout, "bidirectional": self.bidirectional,
         } | ({"proj_size": self.proj_size} if self.proj_size else {}) | (
-            {"nonlinearity": self.nonlinearity} if torch_cls is nn.RNN else {}
+            {"nonlinearity": self.nonlinearity} if torch_name == "RNN" else {}
         )  # fmt: skip
         extras = {
             "layer_norm": self.layer_norm, "recurrent_dropout": bool(self.recurrent_dropout),

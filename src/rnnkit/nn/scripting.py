@@ -33,9 +33,16 @@ from typing import Any
 import torch
 from torch import nn
 from torch.fx import Proxy
+from torch.nn.modules import rnn as torch_rnn
 from torch.nn.modules.module import register_module_module_registration_hook
 
 from rnnkit.errors import invalid
+
+# torch.nn's classes, taken from their own module once: code that puts rnnkit's classes in
+# torch.nn's place (``torch.nn.LSTM = rnnkit.nn.LSTM``) still gets torch's twins
+TORCH_CLASSES: dict[str, type[nn.Module]] = {
+    name: getattr(torch_rnn, name) for name in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")
+}
 
 
 def torch_twin(
