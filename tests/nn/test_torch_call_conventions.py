@@ -239,3 +239,28 @@ def test_rnnbase_helpers_as_torch_nn(kind) -> None:
 
 def parts(state):
     return list(state) if isinstance(state, tuple) else [state]
+
+
+@pytest.mark.parametrize("time", [1, 3])
+@pytest.mark.parametrize("kind", KINDS)
+def test_meta_device_forward_gives_torch_nns_shapes(kind, time) -> None:
+    """T = 1 runs the loop path, which asked autocast about a device it does not know."""
+    ref, mine = (getattr(m, kind)(4, 5, num_layers=2, device="meta") for m in (nn, rnn))
+    x = torch.randn(time, 2, 4, device="meta")
+    for got, want in zip(mine(x), ref(x), strict=True):
+        for g, w in zip(*((t if isinstance(t, tuple) else (t,)) for t in (got, want)), strict=True):
+            assert (g.shape, g.device, g.dtype) == (w.shape, w.device, w.dtype)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_layers_build_inside_torch_func_and_under_fake_tensors(kind) -> None:
+    """flatten_parameters asks for CUDA before reading data pointers, as torch.nn's does: a
+    functorch-wrapped or fake tensor has none to read (an error, or a deprecation warning)."""
+    grad = torch.func.grad(lambda x: (getattr(rnn, kind)(2, 2), x.sum())[1])(torch.randn(3))
+    assert torch.equal(grad, torch.ones(3))
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with warnings.catch_warnings(), FakeTensorMode():
+        warnings.simplefilter("error")
+        layer = getattr(rnn, kind)(3, 4)
+        assert layer(torch.randn(5, 2, 3))[0].shape == (5, 2, 4)

@@ -209,12 +209,12 @@ def run(
     c0 = state[1] if len(state) > 1 else None
     inputs = [gi, state[0], c0, weight_hh, bias_hh, weight_hr]
     matmul_dtype = weight_hh.dtype
-    if torch.is_autocast_enabled(device) and weight_hh.dtype != torch.float64:  # f64 stays
+    if precision.autocast_enabled(device) and weight_hh.dtype != torch.float64:  # f64 stays
         inputs = [t if t is None else t.float() for t in inputs]
         h_mask = None if h_mask is None else h_mask.float()
         bf16 = _bf16_products(device, kind, weight_hh.shape[1])
         matmul_dtype = torch.bfloat16 if bf16 else torch.float32
-    with torch.autocast(device, enabled=False):
+    with precision.autocast_disabled(device):
         outputs = _Recurrence.apply(kind, *inputs, mask, h_mask, matmul_dtype)
     return outputs[0], tuple(outputs[1:])
 

@@ -212,14 +212,14 @@ class RecurrentParameters(nn.Module):
         weights = self._current_weights()
         if not all(isinstance(w, Tensor) for w in weights):  # one deleted, as torch.nn allows
             return
-        if not weights or len({w.data_ptr() for w in weights}) != len(weights):  # type: ignore[union-attr]
-            return
-        first = weights[0]
-        if not all(
+        first = weights[0] if weights else None
+        if first is None or not all(
             isinstance(w, nn.Parameter) and w.is_cuda and w.dtype == first.dtype
             and torch.backends.cudnn.is_acceptable(w)
             for w in weights
         ):  # fmt: skip
+            return  # CUDA first, as torch.nn: a CPU, meta or fake tensor's data_ptr is not read
+        if len({w.data_ptr() for w in weights}) != len(weights):  # type: ignore[union-attr]
             return
         from torch.backends.cudnn import rnn as cudnn_rnn  # importable only where torch has CUDA
 

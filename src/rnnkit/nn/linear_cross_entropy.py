@@ -23,10 +23,10 @@ rounding). First derivatives only (no ``create_graph`` through it).
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor
+
+from rnnkit.nn.precision import autocast_disabled, autocast_enabled
 
 CHUNK_LOGITS = 1 << 20  # logits per chunk on the CPU: rows = max(MIN_ROWS, CHUNK_LOGITS // V)
 # Elsewhere (a GPU; nothing measured there) chunks are larger: a GPU's caches are not what
@@ -57,8 +57,7 @@ def linear_cross_entropy(
     kept = None if ignore_index is None else targets != ignore_index  # (N,) the counted rows
     _check_targets(targets, weight.shape[0], kept)
     device = hidden.device.type
-    autocast = torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
-    dtype = torch.get_autocast_dtype(device) if autocast else hidden.dtype
+    dtype = torch.get_autocast_dtype(device) if autocast_enabled(device) else hidden.dtype
     if bias is None:
         bias = weight.new_zeros(weight.shape[0])
     return _LinearCrossEntropy.apply(
@@ -94,12 +93,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         need_h, need_w, need_b = (n and graph for n in ctx.needs_input_grad[:3])
         count = rows if kept is None else int(kept.sum())  # the rows the mean is over
         device = hidden.device.type
-        no_autocast = (
-            torch.autocast(device, enabled=False)
-            if torch.amp.is_autocast_available(device)
-            else contextlib.nullcontext()  # the meta device
-        )
-        with no_autocast:
+        with autocast_disabled(device):
             h, w, b = hidden.to(dtype), weight.to(dtype), bias.to(dtype)
             grad_h = torch.empty_like(h) if need_h else None
             exact = torch.promote_types(dtype, torch.float32)  # the softmax's and sums' dtype

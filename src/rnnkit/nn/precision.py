@@ -25,6 +25,7 @@ overrides: ``0`` = never bf16 (no measurement), ``1`` = always.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -64,6 +65,20 @@ def _products_faster(bf16: Callable[[], object], fp32: Callable[[], object]) -> 
 def size_class(hidden: int) -> int:
     """Hidden sizes measured together: the power of two at or above ``hidden`` (>= 64)."""
     return max(64, 1 << (hidden - 1).bit_length())
+
+
+def autocast_enabled(device: str) -> bool:
+    """``torch.is_autocast_enabled(device)``, False for a device type autocast does not know
+    (the meta device), where torch's own query raises."""
+    return torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+
+
+def autocast_disabled(device: str) -> contextlib.AbstractContextManager:
+    """``torch.autocast(device, enabled=False)``, or nothing for a device type autocast does
+    not know (the meta device)."""
+    if torch.amp.is_autocast_available(device):
+        return torch.autocast(device, enabled=False)
+    return contextlib.nullcontext()
 
 
 def cpu_autocast(x: Tensor, weight: Tensor | None) -> bool:

@@ -44,6 +44,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
+from torch._subclasses.fake_tensor import is_fake
 
 from rnnkit.nn import measured, workspace
 from rnnkit.nn.checks import batched_gradients, custom_functions_unsupported
@@ -73,7 +74,7 @@ def serves(
     direction of a bidirectional one) on the CPU in fp32 or fp64 with no active dropout between
     layers, at sizes where it measured faster
     (:func:`faster_here`), outside tracing, compiling, torch.func transforms and forward-mode
-    AD (the custom Function supports none of them)."""
+    AD (the custom Function supports none of them), and for fake tensors."""
     hidden = weights[1].shape[1]
     return (
         mode == "rnn_tanh"
@@ -87,6 +88,7 @@ def serves(
         and not torch.jit.is_tracing()
         and not torch.compiler.is_compiling()
         and not custom_functions_unsupported()
+        and not is_fake(x)  # FakeTensorMode: no values, and the forward reads some
     )
 
 
