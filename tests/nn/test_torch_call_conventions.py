@@ -264,3 +264,19 @@ def test_layers_build_inside_torch_func_and_under_fake_tensors(kind) -> None:
         warnings.simplefilter("error")
         layer = getattr(rnn, kind)(3, 4)
         assert layer(torch.randn(5, 2, 3))[0].shape == (5, 2, 4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_torch_compile_gives_torch_nns_results_and_gradients(kind) -> None:
+    """torch.compile (AOTAutograd; inductor compiles the same graph, slower to test): the LSTM
+    kernel runs eagerly, as torch.nn.LSTM does under compile (traced, oneDNN's LSTM fails
+    whenever a weight needs a gradient); RNN and GRU are traced."""
+    torch._dynamo.reset()
+    ref, mine = pair(kind, 3, 4, num_layers=2, bidirectional=True)
+    x = torch.randn(5, 2, 3)
+    results = []
+    for layer in (ref, torch.compile(mine, backend="aot_eager")):
+        out, _ = layer(x)
+        out.square().sum().backward()
+        results.append((out, [p.grad for p in layer.parameters()]))
+    assert_close(results[1], results[0])

@@ -22,7 +22,9 @@ from rnnkit.nn.sequence import pack_like
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
     "rnn_relu": torch.rnn_relu,
-    "lstm": torch.lstm,
+    # torch.compile runs the LSTM kernel eagerly (a graph break), as it runs torch.nn.LSTM:
+    # traced, torch 2.13's oneDNN LSTM fails in AOTAutograd whenever a weight needs a gradient
+    "lstm": torch.compiler.disable(torch.lstm),
     "gru": torch.gru,
 }
 
