@@ -397,6 +397,30 @@ def test_a_full_standard_output_is_one_line_and_status_2(w) -> None:
     assert done.stderr.strip().count("\n") == 0 and "No space left" in done.stderr
 
 
+def _closed(fds: tuple[int, ...]):
+    return lambda: [os.close(fd) for fd in fds]
+
+
+@pytest.mark.parametrize(
+    ("argv", "closed", "status", "needle"),
+    [
+        (["generate", "{lm}", "--length", "5"], (1,), 2, "standard output is closed"),
+        (["predict", "{clf}"], (0,), 2, "standard input: empty"),
+        (["generate", "{lm}", "--length", "0"], (2,), 2, ""),
+        (["generate", "{lm}", "--length", "5"], (0, 2), 0, ""),
+    ],
+    ids=["stdout", "stdin", "stderr", "stdin_and_stderr"],
+)
+def test_closed_standard_streams_give_one_line_and_status_2(w, argv, closed, status, needle) -> None:
+    """Python makes a stream whose descriptor is closed None (or unwritable): no traceback,
+    no status 1, even where the error line has nowhere to go."""
+    done = subprocess.run([sys.executable, "-m", "rnnkit", *fill(argv, w)], preexec_fn=_closed(closed),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == status
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+    assert needle in done.stderr
+
+
 def test_a_validation_source_alone_is_named_as_such(w, capsys) -> None:
     argv = ["train", "seq2seq", "--source", w["src.txt"], "--target", w["tgt.txt"],
             "--val-source", w["src.txt"], "--steps", "2", "--out", w["root"] + "/o_vsa"]  # fmt: skip

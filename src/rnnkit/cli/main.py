@@ -103,6 +103,8 @@ def flag_message(exc: RnnkitError, argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not _standard_streams():
+        return 2
     args = parse(build_parser(), argv)
     console_handler()  # the library logs; the command line shows its messages on stderr
     try:
@@ -111,26 +113,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         with hold_records():  # a command that fails prints its error line alone
             status = args.handler(args) or 0
     except RnnkitError as exc:
-        print(f"rnnkit: error: {flag_message(exc, argv)}", file=sys.stderr)
+        _say(f"rnnkit: error: {flag_message(exc, argv)}")
         return 2
     except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+        _say("rnnkit: interrupted")
         return 130
     except BrokenPipeError:  # `rnnkit generate ... | head`
         sys.stderr.close()
         return 0
     except OSError as exc:  # what the machine refuses: a full disk, a name too long, a device
         where = f"{show_path(exc.filename)}: " if exc.filename else ""
-        print(f"rnnkit: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        _say(f"rnnkit: error: {where}{exc.strerror or exc}")
         _silence_stdout_if_broken()
         return 2
     try:
         sys.stdout.flush()  # a full disk behind stdout fails here, not at interpreter exit
     except OSError as exc:
-        print(f"rnnkit: error: standard output: {exc.strerror or exc}", file=sys.stderr)
+        _say(f"rnnkit: error: standard output: {exc.strerror or exc}")
         _silence_stdout_if_broken()
         return 2
     return status
+
+
+def _say(line: str) -> None:
+    """``line`` on stderr; where stderr cannot be written (a closed descriptor) the exit
+    status alone tells."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (nothing left to fail at exit)
+
+
+def _standard_streams() -> bool:
+    """Python sets a closed descriptor's stream to None (``rnnkit ... >&-``). A closed stdin
+    reads as empty (as ``< /dev/null``) and a closed stderr discards the messages; a closed
+    stdout is refused: False, after saying so on stderr."""
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115 (for the life of the process)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    if sys.stdout is None:
+        _say(
+            "rnnkit: error: standard output is closed; expected a writable stdout "
+            "(redirect it to /dev/null to discard it)"
+        )
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (nothing left to fail at exit)
+        return False
+    return True
 
 
 def _silence_stdout_if_broken() -> None:
