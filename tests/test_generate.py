@@ -102,11 +102,12 @@ def test_a_seeded_sample_is_a_prefix_of_a_longer_one(model) -> None:
     ]
 
 
-def test_banned_ids_are_never_produced(model) -> None:
+@pytest.mark.parametrize("temperature", [5.0, 1e38, 1e308])  # the noise overflows at 1e38
+@pytest.mark.parametrize("top_k", [None, 3])  # a filtered logit is -inf like a banned one
+def test_banned_ids_are_never_produced(model, temperature, top_k) -> None:
     gen = torch.Generator().manual_seed(0)
-    steps = torch.stack(
-        list(sample(model, [3], 200, Sampling(temperature=5.0), 4, gen, banned=[0, 1]))
-    )
+    sampling = Sampling(temperature=temperature, top_k=top_k)
+    steps = torch.stack(list(sample(model, [3], 200, sampling, 4, gen, banned=[0, 1])))
     assert not torch.isin(steps, torch.tensor([0, 1])).any()
 
 

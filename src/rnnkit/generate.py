@@ -116,8 +116,10 @@ class GumbelNoise:
             exponential = self.like.new_empty(shape, dtype=torch.float32).exponential_(
                 generator=self.generator
             )  # -log of Exp(1) is Gumbel(0, 1); exponential_ may return 0, whose log is -inf
-            tiny = torch.finfo(torch.float32).tiny
-            gumbel = exponential.clamp_min_(tiny).log_().mul_(-self.scale)
+            finfo = torch.finfo(torch.float32)
+            gumbel = exponential.clamp_min_(finfo.tiny).log_().mul_(-self.scale)
+            gumbel.clamp_(-finfo.max, finfo.max)  # a huge temperature overflows: -inf (a
+            # banned or filtered logit) + inf would be nan, which argmax takes
             self.draws = iter(gumbel)
             noise = next(self.draws)
         return noise
