@@ -170,20 +170,27 @@ def _loaded(
         run_or_model = load_run(run_or_model, expect_sha256=expect_sha256, tasks=(kind,))
     else:
         check_no_pin(expect_sha256)
-    if isinstance(run_or_model, LoadedClassifier):
+    estimator = type(run_or_model).__name__
+    if hasattr(run_or_model, "fitted_"):  # a Python API estimator: what it fitted
+        if run_or_model.fitted_ is None:
+            raise invalid("run_or_model", f"an unfitted {estimator}", "a fitted one: call fit first")
+        run_or_model = run_or_model.fitted_
+    if isinstance(run_or_model, LoadedClassifier) and kind == "classify":
         meta = {
             "labels": run_or_model.labels.names,
             "max_len": run_or_model.config["vectorizer"]["max_len"],
             "truncate": run_or_model.config["vectorizer"]["truncate"],
         }
         return run_or_model.model, meta | {"vectorizer": run_or_model.vectorizer.to_dict()}
-    if isinstance(run_or_model, LoadedLanguageModel):
+    if isinstance(run_or_model, LoadedLanguageModel) and kind == "lm":
         meta = {"start_token": run_or_model.config["vectorizer"]["start_token"]}
         return run_or_model.model, meta | {"vectorizer": run_or_model.vectorizer.to_dict()}
     expected = TextClassifier if kind == "classify" else LanguageModel
     if not isinstance(run_or_model, expected):
-        raise invalid("run_or_model", type(run_or_model).__name__,
-                      f"a run directory, a loaded model or a {expected.__name__}")  # fmt: skip
+        name = expected.__name__
+        raise invalid("run_or_model", estimator,
+                      f"a run directory, a fitted rnnkit.{name}, a loaded model or an "
+                      f"rnnkit.models.{name} module")  # fmt: skip
     return run_or_model, None
 
 
@@ -192,7 +199,8 @@ def export_classifier(
 ) -> Path:
     """Write the classifier of ``run_or_model`` as ONNX to ``path`` (and ``path``.json).
 
-    ``run_or_model``: a run or checkpoint directory, a :class:`LoadedClassifier` or a bare
+    ``run_or_model``: a run or checkpoint directory, a fitted ``rnnkit.TextClassifier``
+    (the Python API's estimator), a :class:`LoadedClassifier` or a bare
     :class:`TextClassifier` (then no JSON: there is no vectorizer); the model itself is left
     as it was (a copy is exported, in eval mode, on the CPU). With ``check`` the graph
     is run in onnxruntime on a random mixed-length batch and compared with PyTorch.

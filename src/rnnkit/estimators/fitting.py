@@ -25,13 +25,17 @@ def check_callbacks(callbacks: Any) -> list[Callback]:
 
     Raises:
         ArgumentTypeError: not a list (a single callback: wrap it as ``[callback]``), or an
-            element without the hooks, naming it (``callbacks[0]``).
+            element that is a class or lacks the hooks, naming it (``callbacks[0]``).
     """
     if isinstance(callbacks, (str, bytes, Callback)) or not isinstance(callbacks, Iterable):
         raise invalid("callbacks", callbacks, f"{_CALLBACKS}; wrap one as [callback]",
                       ArgumentTypeError)  # fmt: skip
     listed = list(callbacks)
     for i, callback in enumerate(listed):
+        if isinstance(callback, type):  # the class itself: its hooks want an instance
+            raise invalid(f"callbacks[{i}]", callback,
+                          f"a Callback instance: call the class, {callback.__name__}(...)",
+                          ArgumentTypeError)  # fmt: skip
         if not all(callable(getattr(callback, hook, None)) for hook in HOOKS):
             raise invalid(f"callbacks[{i}]", callback, f"a Callback with the hooks {', '.join(HOOKS)}",
                           ArgumentTypeError)  # fmt: skip

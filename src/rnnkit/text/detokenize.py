@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from rnnkit.errors import ArgumentTypeError, invalid
+
 _BEFORE = re.compile(r" ([.,!?;:%)\]}])")
 _AFTER = re.compile(r"([(\[{]) ")
 _INNER = re.compile(r"(\w) ([-'’/]) (?=\w)")
@@ -24,6 +26,12 @@ _INNER = re.compile(r"(\w) ([-'’/]) (?=\w)")
 
 def detokenize(tokens: Iterable[str]) -> str:
     """Join tokens with spaces, then close up punctuation as the module docstring says."""
+    if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+        raise invalid("tokens", tokens, "an iterable of str tokens", ArgumentTypeError)
+    tokens = list(tokens)
+    for index, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise invalid(f"tokens[{index}]", token, "a str token", ArgumentTypeError)
     text = " ".join(tokens)
     text = _INNER.sub(r"\1\2", text)
     return _AFTER.sub(r"\1", _BEFORE.sub(r"\1", text))

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.nn import precision
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -16,8 +16,13 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 PRECISION_NAMES = {dtype: name for name, dtype in DTYPES.items()}  # what a run records
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when present, else the CPU; 'cuda' without a GPU is an error."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """'auto' picks CUDA when present, else the CPU; 'cuda' without a GPU is an error.
+    A ``torch.device`` is taken by its name."""
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str):
+        raise invalid("device", name, "a str: auto, cpu, cuda or cuda:N", ArgumentTypeError)
     if name not in DEVICES and not name.startswith("cuda:"):
         raise invalid("device", name, "auto, cpu, cuda or cuda:N")
     if name == "auto":

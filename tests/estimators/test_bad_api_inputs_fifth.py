@@ -1,0 +1,81 @@
+"""Bad Python API input, fifth pass: a device that is not a str, an estimator given to the
+exporters, a callback class instead of an instance, and helpers' arguments of the wrong type."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rnnkit
+from rnnkit import embeddings, export
+from rnnkit.callbacks import EarlyStopping
+from rnnkit.errors import ArgumentTypeError, InvalidArgumentError
+from rnnkit.text.detokenize import detokenize
+from rnnkit.text.vocab import Vocabulary
+
+TEXTS = ["a fine film", "dull and long", "great fun", "awful plot"] * 6
+LABELS = ["pos", "neg", "pos", "neg"] * 6
+CLF = {"hidden_size": 8, "embedding_size": 4, "batch_size": 8, "device": "cpu", "embeddings": "none"}
+
+
+@pytest.fixture(scope="module")
+def saved_classifier(tmp_path_factory) -> tuple[rnnkit.TextClassifier, str]:
+    classifier = rnnkit.TextClassifier(**CLF).fit(TEXTS, LABELS, steps=1, verbose=0)
+    run = tmp_path_factory.mktemp("clf") / "run"
+    classifier.save(run)
+    return classifier, str(run)
+
+
+@pytest.mark.parametrize("device", [None, 5, ["cpu"], b"cpu"])
+def test_load_refuses_a_device_that_is_not_a_str(saved_classifier, device) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^device=.*: expected a str: auto, cpu, cuda or cuda:N"):
+        rnnkit.load(saved_classifier[1], device=device)
+
+
+def test_load_takes_a_torch_device(saved_classifier) -> None:
+    classifier = rnnkit.load(saved_classifier[1], device=torch.device("cpu"))
+    assert classifier.predict(["great fun"]) == saved_classifier[0].predict(["great fun"])
+
+
+def test_the_exporters_take_a_fitted_estimator(saved_classifier, tmp_path) -> None:
+    pytest.importorskip("onnx")
+    path = export.export_classifier(saved_classifier[0], tmp_path / "clf.onnx", check=False)
+    assert path.exists() and path.with_suffix(".json").exists()  # with the vocabulary
+
+
+def test_the_exporters_refuse_an_unfitted_or_other_estimator(saved_classifier, tmp_path) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^run_or_model='an unfitted TextClassifier': .*call fit first"):
+        export.export_classifier(rnnkit.TextClassifier(), tmp_path / "a.onnx")
+    with pytest.raises(InvalidArgumentError, match=r"^run_or_model='TextClassifier': .*a fitted rnnkit\.LanguageModel"):
+        export.export_language_model(saved_classifier[0], tmp_path / "b.onnx")
+
+
+def test_a_callback_class_is_refused_before_training() -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^callbacks\[0\]=.*EarlyStopping.*call the class, EarlyStopping\(\.\.\.\)"):
+        rnnkit.TextClassifier(**CLF).fit(TEXTS, LABELS, steps=1, verbose=0, callbacks=[EarlyStopping])
+
+
+@pytest.mark.parametrize(
+    ("vocab", "pattern"),
+    [("the", r"^vocab='the': expected an iterable of str words"), (5, r"^vocab=5:"),
+     ([1, 2], r"^vocab\[0\]=1: expected a str word"), (["a", None], r"^vocab\[1\]=None")],
+)  # fmt: skip
+def test_load_vectors_refuses_a_vocab_that_is_not_words(tmp_path, vocab, pattern) -> None:
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("the 0.1 0.2\ncat 0.3 0.4\n")
+    with pytest.raises(ArgumentTypeError, match=pattern):
+        embeddings.load_vectors(vectors, vocab=vocab)
+    assert embeddings.load_vectors(vectors, vocab=Vocabulary(["cat"])).words == ["cat"]
+
+
+@pytest.mark.parametrize("value", ["abc", None, [[1.0], [1.0, 2.0]]])
+def test_cosine_similarity_refuses_what_is_not_a_vector(value) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^a=.*: expected a vector of numbers"):
+        embeddings.cosine_similarity(value, [1.0, 2.0])
+
+
+@pytest.mark.parametrize(("tokens", "pattern"), [(None, r"^tokens=None"), ("a b", r"^tokens='a b'"),
+                                                 (["a", 1], r"^tokens\[1\]=1: expected a str token")])  # fmt: skip
+def test_detokenize_refuses_what_is_not_tokens(tokens, pattern) -> None:
+    with pytest.raises(ArgumentTypeError, match=pattern):
+        detokenize(tokens)
