@@ -21,6 +21,7 @@ import json
 import math
 import numbers
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -341,3 +342,18 @@ def path_problem(path: Path) -> str | None:
         if exc.errno == errno.ENAMETOOLONG:
             return "is too long a name for the file system"
         return f"cannot be accessed ({exc.strerror})"
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
+
+
+def check_unicode(text: str, name: str) -> None:
+    """Refuse a text holding a lone surrogate, naming where it is (an ASCII text costs nothing)."""
+    if text.isascii():
+        return
+    found = SURROGATE.search(text)
+    if found:
+        raise invalid(
+            name, text, f"valid Unicode text: character {found.start()} is a lone surrogate "
+            f"{found.group()!r}, which UTF-8 cannot encode",
+        )  # fmt: skip

@@ -79,3 +79,58 @@ def test_cosine_similarity_refuses_what_is_not_a_vector(value) -> None:
 def test_detokenize_refuses_what_is_not_tokens(tokens, pattern) -> None:
     with pytest.raises(ArgumentTypeError, match=pattern):
         detokenize(tokens)
+
+
+@pytest.fixture(scope="module")
+def inspected(saved_classifier):
+    from rnnkit import inspect as inspection
+
+    return inspection, inspection.inspect(saved_classifier[1], "great fun")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "pattern"),
+    [
+        ({"config": "x"}, ArgumentTypeError, r"^config='x': expected an InspectConfig, a dict"),
+        ({"config": {"bogus": 1}}, InvalidArgumentError, r"bogus: unknown config option"),
+        ({"run": None}, ArgumentTypeError, r"^run=None: expected a run or checkpoint directory"),
+        ({"text": None}, ArgumentTypeError, r"^text=None: expected a str"),
+        ({"text": "fun \ud800"}, InvalidArgumentError, r"character 4 is a lone surrogate"),
+    ],
+)
+def test_inspect_refuses_bad_arguments(saved_classifier, inspected, arguments, error, pattern) -> None:
+    inspection, _ = inspected
+    call = {"run": saved_classifier[1], "text": "great fun"} | arguments
+    with pytest.raises(error, match=pattern):
+        inspection.inspect(**call)
+
+
+def test_inspect_takes_its_config_as_a_dict(saved_classifier, inspected) -> None:
+    inspection, view = inspected
+    again = inspection.inspect(saved_classifier[1], "great fun", config={"ig_steps": 32})
+    assert again.tokens.tokens == view.tokens.tokens
+
+
+def test_write_html_refuses_what_it_cannot_write(inspected, tmp_path) -> None:
+    from rnnkit.errors import DataError
+
+    inspection, view = inspected
+    with pytest.raises(DataError, match=r"is a directory"):
+        inspection.write_html(view, tmp_path)
+    with pytest.raises(ArgumentTypeError, match=r"^view='abc': expected an Inspection"):
+        inspection.write_html("abc", tmp_path / "page.html")
+    assert inspection.write_html(view, tmp_path / "new" / "page.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "pattern"),
+    [(None, ArgumentTypeError, r"^text=None: expected a str"), ("", InvalidArgumentError, r"at least one word"),
+     ("a \ud800", InvalidArgumentError, r"lone surrogate")],
+)  # fmt: skip
+def test_seq2seq_alignment_refuses_what_is_not_a_sentence(text, error, pattern) -> None:
+    source = ["a b", "b c", "c d", "d a"] * 8
+    model = rnnkit.Seq2Seq(embedding_size=4, encoder_hidden_size=4, hidden_size=4, attention_size=4,
+                           min_freq=1, batch_size=8, device="cpu")  # fmt: skip
+    model.fit(source, source, steps=1, verbose=0)
+    with pytest.raises(error, match=pattern):
+        model.alignment(text)

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import TextIO
 
 from rnnkit.errors import DataError, invalid
-from rnnkit.validation import check_input_file, json_problem, parse_json
+from rnnkit.validation import SURROGATE, check_input_file, json_problem, parse_json
 
 FORMATS = ("csv", "tsv", "jsonl", "folder")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _MAX_EXAMPLES = 5  # skipped rows whose reasons are kept in LabelledTexts.skipped_examples
 
 Column = str | int
-_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
 # Header names that public datasets give their label and text columns, tried when no column is
 # named and the header has no "label" / "text" (compared in lower case, spaces and hyphens as
@@ -233,7 +232,7 @@ class _Reader:
             self.bad(where, "empty text", "a non-empty text")
         elif not label and self.labelled:
             self.bad(where, "empty label", "a non-empty label")
-        elif _SURROGATE.search(text + label):  # JSON's "\ud800": no UTF-8 can hold it
+        elif SURROGATE.search(text + label):  # JSON's "\ud800": no UTF-8 can hold it
             self.bad(where, "a lone surrogate (e.g. \\ud800) in the text or label", "Unicode text")
         else:
             self.data.texts.append(text)

@@ -14,7 +14,6 @@ config.json) can hold it.
 from __future__ import annotations
 
 import numbers
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,10 @@ import numpy as np
 
 from rnnkit.data.corpora import BUNDLED, load_corpus
 from rnnkit.errors import ArgumentTypeError, invalid
+from rnnkit.validation import check_unicode
 
 TEXT_COLUMN, LABEL_COLUMN = "text", "label"  # column names looked for in a table
 _MAX_PATH = 1024  # a longer string (or one with a line break) is a text, never a file name
-_SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8
 
 
 def columns_of(data: Any) -> list[str] | None:
@@ -87,18 +86,6 @@ def as_texts(data: Any, name: str = "X") -> list[str]:
     for i, text in enumerate(texts):
         check_unicode(text, f"{name}[{i}]")
     return texts
-
-
-def check_unicode(text: str, name: str) -> None:
-    """Refuse a text holding a lone surrogate, naming where it is (an ASCII text costs nothing)."""
-    if text.isascii():
-        return
-    found = _SURROGATE.search(text)
-    if found:
-        raise invalid(
-            name, text, f"valid Unicode text: character {found.start()} is a lone surrogate "
-            f"{found.group()!r}, which UTF-8 cannot encode",
-        )  # fmt: skip
 
 
 def as_labels(labels: Any, n: int, name: str = "y") -> np.ndarray:

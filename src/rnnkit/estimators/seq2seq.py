@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from rnnkit.config import from_dict
 from rnnkit.data.parallel import ParallelTexts, from_lists
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_texts
 from rnnkit.estimators.params import Estimator
@@ -34,6 +34,7 @@ from rnnkit.tasks.translation import (
 )
 from rnnkit.tasks.translation_inference import Alignment, LoadedTranslator, load_translator
 from rnnkit.train.callbacks import Callback
+from rnnkit.validation import check_unicode
 
 FILE_OPTIONS = ("source", "target", "val_source", "val_target", "test_source", "test_target",
                 "format", "header", "skip_bad")  # fmt: skip
@@ -105,6 +106,11 @@ class Seq2Seq(Estimator):
 
     def alignment(self, text: str, beam: int = 5) -> Alignment:
         """The decoder's attention over the words of one sentence's translation."""
+        if not isinstance(text, str):
+            raise invalid("text", text, "a str (one sentence)", ArgumentTypeError)
+        check_unicode(text, "text")
+        if not text.strip():
+            raise invalid("text", text, "a sentence with at least one word")
         return self._fitted().alignment(text, beam)
 
     def evaluate(self, sources: Any, references: Any, beam: int = 5, **decoding: Any) -> dict[str, Any]:

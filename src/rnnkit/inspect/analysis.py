@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.errors import invalid
+from rnnkit.config import from_dict
+from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.inspect.attribution import MAX_IG_STEPS, integrated_gradients, method
 from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
 from rnnkit.nn.recording import Recording, record
@@ -33,7 +34,7 @@ from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import check_no_pin
 from rnnkit.tasks.loading import load_run as load_task_run
-from rnnkit.validation import is_integer
+from rnnkit.validation import check_unicode, is_integer
 
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
 LOW, HIGH = 0.1, 0.9  # a gate below LOW is left-saturated, above HIGH right-saturated
@@ -128,6 +129,18 @@ def load_run(run: str | Path, device: str = "cpu", expect_sha256: str | None = N
     return load_task_run(run, device, expect_sha256, ("lm", "classify"))  # type: ignore[return-value]
 
 
+def _inspect_config(config: object) -> InspectConfig:
+    """``config``: an InspectConfig, a dict of its fields, or None (the defaults)."""
+    if config is None:
+        return InspectConfig()
+    if isinstance(config, dict):
+        return from_dict(InspectConfig, config, "config")
+    if not isinstance(config, InspectConfig):
+        raise invalid("config", config, "an InspectConfig, a dict of its fields or None",
+                      ArgumentTypeError)  # fmt: skip
+    return config
+
+
 def inspect(
     run: str | Path | Loaded,
     text: str,
@@ -137,17 +150,24 @@ def inspect(
 ) -> Inspection:
     """Run a trained model over ``text`` and collect what every unit and gate does.
 
-    ``run``: a run or checkpoint directory, or an already loaded model. Characters or words
+    ``run``: a run or checkpoint directory, or an already loaded model; ``config`` an
+    :class:`InspectConfig` or a dict of its fields. Characters or words
     outside the vocabulary are read as ``<unk>`` and flagged in ``tokens.unknown``; an empty
     text, or one longer than ``config.max_tokens`` tokens, is an InvalidArgumentError.
     ``expect_sha256`` pins a directory's checkpoint (see :func:`load_run`).
     """
-    config = config or InspectConfig()
+    config = _inspect_config(config)
+    if not isinstance(text, str):
+        raise invalid("text", text, "a str", ArgumentTypeError)
+    check_unicode(text, "text")
     if isinstance(run, (LoadedLanguageModel, LoadedClassifier)):
         check_no_pin(expect_sha256)
         loaded = run
-    else:
+    elif isinstance(run, (str, Path)):
         loaded = load_run(run, device, expect_sha256)
+    else:
+        raise invalid("run", run, "a run or checkpoint directory, or a loaded model",
+                      ArgumentTypeError)  # fmt: skip
     model = loaded.model
     model_device = next(model.parameters()).device
     is_lm = isinstance(loaded, LoadedLanguageModel)

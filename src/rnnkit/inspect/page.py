@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.inspect.analysis import Inspection
-from rnnkit.validation import is_integer
+from rnnkit.validation import check_output_file, is_integer
 
 RANKED = 8  # units listed by variance and per feature
 DIGITS = 3  # decimals kept in the page
@@ -89,6 +89,9 @@ def render_html(
 ) -> str:
     """The page as a string; ``layer`` (default the top one) and ``unit`` (default its unit of
     largest variance) are shown first."""
+    if not isinstance(view, Inspection):
+        raise invalid("view", view, "an Inspection (what rnnkit.inspect.inspect returns)",
+                      ArgumentTypeError)  # fmt: skip
     data = json.dumps(page_data(view, title, layer, unit), ensure_ascii=False, separators=(",", ":"))
     data = data.replace("</", "<\\/")  # no "</script>" inside the script element
     template = resources.files("rnnkit.inspect").joinpath("template.html").read_text("utf-8")
@@ -100,7 +103,10 @@ def write_html(
     view: Inspection, path: str | Path, title: str = "rnnkit inspect", layer: int | None = None,
     unit: int | None = None,
 ) -> Path:  # fmt: skip
-    """Write :func:`render_html`'s page to ``path`` (UTF-8) and return the path."""
-    path = Path(path)
-    path.write_text(render_html(view, title, layer, unit), encoding="utf-8")
+    """Write :func:`render_html`'s page to ``path`` (UTF-8) and return the path; a path no
+    file can be written to is refused first (:func:`rnnkit.validation.check_output_file`)."""
+    page = render_html(view, title, layer, unit)
+    path = check_output_file("path", path, "an HTML file to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
     return path
