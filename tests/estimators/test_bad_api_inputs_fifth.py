@@ -134,3 +134,40 @@ def test_seq2seq_alignment_refuses_what_is_not_a_sentence(text, error, pattern) 
     model.fit(source, source, steps=1, verbose=0)
     with pytest.raises(error, match=pattern):
         model.alignment(text)
+
+
+def _edited(saved: str, tmp_path, edit) -> str:
+    """A copy of the saved checkpoint with config.json edited and the manifest re-signed."""
+    import json
+    import shutil
+
+    from tests.estimators.test_bad_api_inputs_more import _resign
+
+    copy = tmp_path / "edited"
+    shutil.copytree(saved, copy)
+    config = json.loads((copy / "config.json").read_text())
+    edit(config)
+    (copy / "config.json").write_text(json.dumps(config))
+    _resign()(copy)
+    return str(copy)
+
+
+@pytest.mark.parametrize(
+    ("edit", "pattern"),
+    [
+        (lambda c: c.update(trainer=None), r"section\(s\) trainer are not JSON objects"),
+        (lambda c: c.update(data=5), r"section\(s\) data are not JSON objects"),
+        (lambda c: c.update(label_values=["pos"]), r"label_values=\['pos'\], expected a list of 2 labels"),
+        (lambda c: c.update(label_values="ab"), r"label_values='ab'"),
+        (lambda c: c.update(label_values=["pos", "pos"]), r"expected 2 distinct str or int labels"),
+        (lambda c: c.update(label_values=[{"a": 1}, None]), r"expected 2 distinct str or int labels"),
+        (lambda c: c.update(label_values=[[], "pos"]), r"expected 2 distinct str or int labels"),
+    ],
+)
+def test_a_re_signed_config_that_does_not_hold_together_is_a_checkpoint_error(
+    saved_classifier, tmp_path, edit, pattern
+) -> None:
+    from rnnkit.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match=pattern):
+        rnnkit.load(_edited(saved_classifier[1], tmp_path, edit))

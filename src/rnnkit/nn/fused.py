@@ -19,12 +19,20 @@ from rnnkit.nn import precision, wavefront
 from rnnkit.nn.fused_lengths import PaddingOverflow, run_lengths
 from rnnkit.nn.sequence import pack_like
 
+
+def _lstm(*args: object) -> tuple[Tensor, ...]:
+    """torch.lstm; under torch.compile run eagerly (a graph break), as torch.nn.LSTM is:
+    traced, torch 2.13's oneDNN LSTM fails in AOTAutograd whenever a weight needs a gradient.
+    (``torch.compiler.disable`` is called here, not at import: it imports torch._dynamo.)"""
+    if torch.compiler.is_compiling():
+        return torch.compiler.disable(torch.lstm)(*args)
+    return torch.lstm(*args)
+
+
 KERNELS: dict[str, Callable[..., tuple[Tensor, ...]]] = {
     "rnn_tanh": torch.rnn_tanh,
     "rnn_relu": torch.rnn_relu,
-    # torch.compile runs the LSTM kernel eagerly (a graph break), as it runs torch.nn.LSTM:
-    # traced, torch 2.13's oneDNN LSTM fails in AOTAutograd whenever a weight needs a gradient
-    "lstm": torch.compiler.disable(torch.lstm),
+    "lstm": _lstm,
     "gru": torch.gru,
 }
 

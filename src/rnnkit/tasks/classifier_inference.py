@@ -82,6 +82,16 @@ class LoadedClassifier:
         return report
 
 
+def _check_label_values(values: object, classes: int) -> None:
+    """The Python API's label values (what ``predict`` answers): one per class, distinct,
+    all str or all int (bools too), as JSON holds them. ValueError otherwise."""
+    if not isinstance(values, list) or len(values) != classes:
+        raise ValueError(f"label_values={values!r}, expected a list of {classes} labels")
+    kinds = {str if isinstance(v, str) else int if isinstance(v, int) else None for v in values}
+    if None in kinds or len(kinds) != 1 or len(set(values)) != classes:
+        raise ValueError(f"label_values={values!r}, expected {classes} distinct str or int labels")
+
+
 def load_classifier(
     path: str | Path, device: str = "cpu", expect_sha256: str | None = None
 ) -> LoadedClassifier:
@@ -101,6 +111,8 @@ def load_classifier(
         check_choice("vectorizer.truncate", settings["truncate"], TRUNCATE_SIDES)
         if len(labels) != model.config.num_classes:
             raise ValueError(f"{len(labels)} labels, a model of {model.config.num_classes} classes")
+        if "label_values" in ckpt.config:
+            _check_label_values(ckpt.config["label_values"], len(labels))
     return LoadedClassifier(model, vectorizer, labels, ckpt.config)
 
 

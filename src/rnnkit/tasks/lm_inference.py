@@ -48,6 +48,9 @@ def checkpoint_dir(path: str | Path) -> Path:
     return path / "best" if (path / "best").is_dir() else path
 
 
+OPTIONAL_SECTIONS = ("data", "trainer")  # read when present (the estimators' parameters)
+
+
 def require_sections(ckpt: Checkpoint, *names: str) -> None:
     """CheckpointError unless the checkpoint's config.json has every section ``names``."""
     missing = [name for name in names if not isinstance(ckpt.config.get(name), dict)]
@@ -72,12 +75,20 @@ def load_task_model(
     ckpt = load_checkpoint(
         checkpoint_dir(path), map_location=resolve_device(device), expect_sha256=expect_sha256
     )
-    if ckpt.config.get("task") != task[0] or ckpt.vocab is None:
+    if ckpt.config.get("task") != task[0]:
         raise CheckpointError(
             f"{ckpt.path}: a {ckpt.config.get('task')!r} checkpoint; expected {task[1]} "
             f"(task {task[0]!r})"
         )
+    if ckpt.vocab is None:
+        raise CheckpointError(f"{ckpt.path}: no vocab.json in its manifest; expected {task[1]}'s vocabulary")
     require_sections(ckpt, "model", *sections)
+    wrong = [name for name in OPTIONAL_SECTIONS if not isinstance(ckpt.config.get(name, {}), dict)]
+    if wrong:
+        raise CheckpointError(
+            f"{ckpt.path}: config.json's section(s) {', '.join(wrong)} are not JSON objects; "
+            "expected a run config as rnnkit's Trainer writes it"
+        )
     model = build_model(ckpt, *classes)
     return ckpt, model.to(resolve_device(device)).eval()
 
