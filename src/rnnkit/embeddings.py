@@ -436,6 +436,8 @@ def build_embedding_matrix(
         check_int(name, index, optional=True)
     if pad_id is not None and not 0 <= pad_id < len(tokens):
         raise invalid("pad_id", pad_id, f"None or a token id 0..{len(tokens) - 1}")
+    if unk_id is not None and unk_id == pad_id:
+        raise invalid("unk_id", unk_id, f"another id than pad_id={pad_id} (or None)")
     matrix = np.zeros((len(tokens), vectors.dim), dtype=np.float32)  # (V, D)
     found_ids: list[int] = []
     missing_ids: list[int] = []

@@ -37,6 +37,11 @@ class StateTypeError(ArgumentTypeError, AttributeError):
     AttributeError; also a TypeError and a ValueError."""
 
 
+class NotFittedError(InvalidArgumentError, AttributeError):
+    """An estimator or vectorizer used before ``fit`` / ``adapt``: a ValueError and an
+    AttributeError, as scikit-learn's NotFittedError is (``hasattr`` answers False)."""
+
+
 class DataError(RnnkitError, ValueError):
     """An input file or text is empty, malformed or unusable; the message names file and line."""
 

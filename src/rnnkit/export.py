@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import InvalidArgumentError, MissingDependencyError, invalid
+from rnnkit.errors import ArgumentTypeError, InvalidArgumentError, MissingDependencyError, invalid
 from rnnkit.models.classifier import TextClassifier
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.sequence import reverse_padded
@@ -251,6 +251,8 @@ def _export(
     check: bool,
 ) -> Path:
     """Trace ``graph`` with the TorchScript exporter (recurrent ops stay single ONNX nodes)."""
+    if not isinstance(check, bool):  # "no" would be true
+        raise invalid("check", check, "a bool", ArgumentTypeError)
     require("onnx")
     if check:
         require("onnxruntime")

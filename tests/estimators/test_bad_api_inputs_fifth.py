@@ -171,3 +171,47 @@ def test_a_re_signed_config_that_does_not_hold_together_is_a_checkpoint_error(
 
     with pytest.raises(CheckpointError, match=pattern):
         rnnkit.load(_edited(saved_classifier[1], tmp_path, edit))
+
+
+def test_use_before_fit_or_adapt_is_a_not_fitted_error_as_in_scikit_learn() -> None:
+    from rnnkit.errors import NotFittedError
+    from rnnkit.text.vectorizer import TextVectorizer
+
+    vectorizer = TextVectorizer()
+    with pytest.raises(NotFittedError, match=r"call adapt\(texts\) first"):
+        vectorizer.encode("a")
+    assert not hasattr(vectorizer, "vocab")  # an AttributeError too
+    with pytest.raises(NotFittedError, match=r"call fit first") as caught:
+        rnnkit.TextClassifier().predict(["a"])
+    assert isinstance(caught.value, ValueError)
+
+
+def test_bleu_without_sacrebleu_names_the_extra(monkeypatch) -> None:
+    import builtins
+
+    from rnnkit.errors import MissingDependencyError
+    from rnnkit.train import bleu
+
+    real_import = builtins.__import__
+
+    def no_sacrebleu(name, *args, **kwargs):
+        if name == "sacrebleu":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_sacrebleu)
+    with pytest.raises(MissingDependencyError, match=r"rnnkit\[seq2seq\]"):
+        bleu.corpus_scores(["a b"], ["a b"])
+
+
+def test_export_check_must_be_a_bool(saved_classifier, tmp_path) -> None:
+    with pytest.raises(ArgumentTypeError, match=r"^check='no': expected a bool"):
+        export.export_classifier(saved_classifier[1], tmp_path / "m.onnx", check="no")
+
+
+def test_the_unknown_row_cannot_be_the_padding_row(tmp_path) -> None:
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("the 0.1 0.2\ncat 0.3 0.4\n")
+    words = embeddings.load_vectors(vectors)
+    with pytest.raises(InvalidArgumentError, match=r"^unk_id=0: expected another id than pad_id=0"):
+        embeddings.build_embedding_matrix(words, ["<pad>", "the", "cat"], unk_id=0)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.config import field_docs, from_dict, unknown_key, with_budget
-from rnnkit.errors import invalid
+from rnnkit.errors import NotFittedError, invalid
 from rnnkit.estimators.fitting import save_fitted
 
 
@@ -149,7 +149,8 @@ class Estimator:
     def _fitted(self) -> Any:
         if self.fitted_ is None:
             name = type(self).__name__
-            raise invalid("self", f"an unfitted {name}", "a fitted model: call fit first")
+            raise invalid("self", f"an unfitted {name}", "a fitted model: call fit first",
+                          NotFittedError)  # fmt: skip
         return self.fitted_
 
     def _set_fitted(self, fitted: Any) -> None:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import ArgumentTypeError, DataError, RnnkitError, invalid
+from rnnkit.errors import ArgumentTypeError, DataError, NotFittedError, invalid
 from rnnkit.text.padding import check_padded_size, check_side, fit_to_length, pad_rows
 from rnnkit.text.tokenize import Tokenizer, get_tokenizer, tokenizer_from_dict
 from rnnkit.text.vocab import UNK, Vocabulary, check_build_args, read_json, write_json
@@ -166,9 +166,9 @@ class TextVectorizer:
 
     @property
     def vocab(self) -> Vocabulary:
-        """The :class:`~rnnkit.text.Vocabulary`; raises RnnkitError before :meth:`adapt`."""
+        """The :class:`~rnnkit.text.Vocabulary`; raises NotFittedError before :meth:`adapt`."""
         if self._vocab is None:
-            raise RnnkitError(
+            raise NotFittedError(
                 "this TextVectorizer has no vocabulary yet: call adapt(texts) first, or load a "
                 "saved one with TextVectorizer.load(path)"
             )

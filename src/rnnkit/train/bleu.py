@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rnnkit.errors import RnnkitError, invalid
+from rnnkit.errors import MissingDependencyError, invalid
 
 
 def have_sacrebleu() -> bool:
@@ -29,7 +29,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[
     try:
         import sacrebleu
     except ImportError:
-        raise RnnkitError(
+        raise MissingDependencyError(
             "BLEU and chrF need sacrebleu: pip install 'rnnkit[seq2seq]'"
         ) from None
     refs = [list(references)]
