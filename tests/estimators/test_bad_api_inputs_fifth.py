@@ -3,6 +3,7 @@ exporters, a callback class instead of an instance, and helpers' arguments of th
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -215,3 +216,27 @@ def test_the_unknown_row_cannot_be_the_padding_row(tmp_path) -> None:
     words = embeddings.load_vectors(vectors)
     with pytest.raises(InvalidArgumentError, match=r"^unk_id=0: expected another id than pad_id=0"):
         embeddings.build_embedding_matrix(words, ["<pad>", "the", "cat"], unk_id=0)
+
+
+@pytest.fixture(scope="module")
+def int_classifier() -> rnnkit.TextClassifier:
+    return rnnkit.TextClassifier(**CLF).fit(TEXTS, [0, 1] * 12, steps=1, verbose=0)
+
+
+def test_str_labels_are_refused_where_fit_was_given_ints(int_classifier, saved_classifier) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"^y\[0\]='0': expected an int label, as fit was given"):
+        int_classifier.evaluate(["great fun"], ["0"])
+    with pytest.raises(InvalidArgumentError, match=r"^y\[0\]=1: expected a str label"):
+        saved_classifier[0].score(["great fun"], [1])
+
+
+def test_score_takes_scikit_learns_sample_weight(int_classifier) -> None:
+    labels = [0, 1] * 12
+    right = int_classifier.predict(TEXTS) == np.asarray(labels)
+    weights = np.where(np.arange(24) < 8, 1.0, 0.0)  # the first 8 texts alone
+    assert int_classifier.score(TEXTS, labels, sample_weight=weights) == pytest.approx(right[:8].mean())
+    assert int_classifier.score(TEXTS, labels, sample_weight=[2.0] * 24) == pytest.approx(right.mean())
+    for bad, pattern in (([1.0] * 3, r"expected \(24,\)"), ("x", r"expected 24 numbers"),
+                         ([0.0] * 24, r"not all 0"), ([float("nan")] * 24, r"finite")):  # fmt: skip
+        with pytest.raises(InvalidArgumentError, match=pattern):
+            int_classifier.score(TEXTS, labels, sample_weight=bad)

@@ -23,7 +23,7 @@ import numpy as np
 from torch import Tensor
 
 from rnnkit.data.readers import LabelledTexts, LabelMap
-from rnnkit.errors import invalid
+from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_labels, as_texts, split_table
 from rnnkit.estimators.params import Estimator
@@ -137,14 +137,17 @@ class TextClassifier(Estimator):
         best = self.predict_proba(X).argmax(axis=1)  # (N,)
         return self.classes_[best]
 
-    def score(self, X: Any, y: Any) -> float:
-        """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's classifier score).
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of ``predict(X)`` against ``y`` (scikit-learn's classifier score), weighted
+        by ``sample_weight`` (N,) when given.
 
         A label of ``y`` that fit never saw is a DataError, as in ``evaluate`` and ``rnnkit
         evaluate``.
         """
         texts, targets = self._targets(X, y)
-        return float(np.mean(self.predict_proba(texts).argmax(axis=1) == targets.numpy()))
+        weights = _sample_weights(sample_weight, len(texts))
+        correct = self.predict_proba(texts).argmax(axis=1) == targets.numpy()
+        return float(np.average(correct, weights=weights))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
         """Loss, accuracy, macro_f1, per_class precision/recall/F1/support and the confusion."""
@@ -158,7 +161,11 @@ class TextClassifier(Estimator):
         a label fit never saw is a DataError naming its row."""
         fitted = self._fitted()
         texts = as_texts(X, "X")
-        labels = [str(v) for v in as_labels(y, len(texts), "y").tolist()]
+        values = as_labels(y, len(texts), "y")
+        if len(values) and (values.dtype.kind == "U") != (self.classes_.dtype.kind == "U"):
+            kind = "a str" if self.classes_.dtype.kind == "U" else "an int"
+            raise invalid("y[0]", values[0].item(), f"{kind} label, as fit was given")
+        labels = [str(v) for v in values.tolist()]
         classes = LabelMap(fitted.labels.names, [str(c) for c in self.classes_.tolist()])
         return texts, encode_labels(classes, LabelledTexts(texts, labels, source="y"))
 
@@ -171,3 +178,18 @@ class TextClassifier(Estimator):
             classifier_tags=ClassifierTags(),
             input_tags=InputTags(one_d_array=True, two_d_array=False, string=True),
         )  # fmt: skip
+
+
+def _sample_weights(sample_weight: Any, n: int) -> np.ndarray | None:
+    """scikit-learn's ``sample_weight``: None, or N finite non-negative numbers, not all 0."""
+    if sample_weight is None:
+        return None
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid("sample_weight", sample_weight, f"{n} numbers", ArgumentTypeError) from None
+    if weights.shape != (n,):
+        raise invalid("sample_weight", f"shape {weights.shape}", f"({n},): one weight per text")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise invalid("sample_weight", sample_weight, "finite weights >= 0, not all 0")
+    return weights
