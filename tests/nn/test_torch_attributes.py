@@ -110,8 +110,13 @@ def test_cells_trace_and_script(cell_type) -> None:
     cell = cell_type(3, 4)
     x = torch.randn(2, 3)
     state = (torch.zeros(2, 4), torch.zeros(2, 4)) if cell_type is rnn.LSTMCell else torch.zeros(2, 4)
-    traced = torch.jit.trace(cell, (x, state))
+    with warnings.catch_warnings():  # torch.nn's cells trace without a TracerWarning
+        warnings.simplefilter("error", torch.jit.TracerWarning)
+        traced = torch.jit.trace(cell, (x, state))
+        traced_alone = torch.jit.trace(cell, (x,))
     torch.testing.assert_close(traced(x, state), cell(x, state))
+    wider = torch.randn(5, 3)  # the trace generalises to another batch size
+    torch.testing.assert_close(traced_alone(wider), cell(wider))
     scripted = torch.jit.script(cell)
     torch.testing.assert_close(scripted(x, state), cell(x, state))
     assert scripted.weight_ih is cell.weight_ih

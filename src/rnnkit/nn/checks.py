@@ -202,8 +202,10 @@ def not_a_state(name: str, state: object, method: str) -> StateTypeError:
 
 
 def check_cell_input_size(input: Tensor, input_size: int) -> None:
-    """A cell's input has input_size features (torch: RuntimeError from its kernel)."""
-    if input.shape[-1] != input_size:
+    """A cell's input has input_size features (torch: RuntimeError from its kernel). Not
+    while torch.jit.trace records: sizes are traced values there (a comparison would warn that
+    the trace may not generalise), and the cell's kernel checks the size itself."""
+    if not torch.jit.is_tracing() and input.shape[-1] != input_size:
         got = input.shape[-1]
         raise invalid(
             "input", tuple(input.shape), f"last dimension input_size={input_size} (input has"
@@ -214,7 +216,10 @@ def check_cell_input_size(input: Tensor, input_size: int) -> None:
 def check_cell_state(name: str, state: Tensor, input: Tensor, hidden_size: int) -> None:
     """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]"), already checked 1-D or 2-D: shaped
     (B, H) for a (B, D) input or (H,) for a (D,) one (RuntimeError), batch checked before size
-    as torch's kernel does."""
+    as torch's kernel does. Not while torch.jit.trace records (see
+    :func:`check_cell_input_size`)."""
+    if torch.jit.is_tracing():
+        return
     torch_name = "hidden1" if name == "hx[1]" else "hidden0"
     if input.dim() == 2 and state.dim() == 2 and state.shape[0] != input.shape[0]:
         raise invalid(
