@@ -280,3 +280,15 @@ def test_torch_compile_gives_torch_nns_results_and_gradients(kind) -> None:
         out.square().sum().backward()
         results.append((out, [p.grad for p in layer.parameters()]))
     assert_close(results[1], results[0])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_of_packed_input_are_contiguous_as_torch_nns(kind, bidirectional) -> None:
+    """autograd.grad hands back what the backward made (``.backward()`` would restride it):
+    PyTorch's module tests assert these are contiguous."""
+    _, mine = pair(kind, 2, 3, bidirectional=bidirectional)
+    x = torch.randn(5, 2, 2, requires_grad=True)
+    out, _ = mine(pack_padded_sequence(x, torch.tensor([5, 2])))
+    grads = torch.autograd.grad(out.data.sum(), [x, *mine.parameters()])
+    assert all(g.is_contiguous() for g in grads)

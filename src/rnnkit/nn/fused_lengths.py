@@ -68,8 +68,22 @@ def _carry_cell_state(x: Tensor, weights: list[Tensor], pad: Tensor) -> tuple[Te
     hidden = w_ih.shape[0] // 4
     column = w_ih.new_zeros(4, hidden)
     column[0], column[1] = -SATURATE, SATURATE  # gates i, f, g, o
-    w_aug = torch.cat([w_ih, column.reshape(-1, 1).to(w_ih.dtype)], dim=1)
+    w_aug = _WithColumn.apply(w_ih, column.reshape(-1, 1).to(w_ih.dtype))
     return torch.cat([x, pad.to(x.dtype)], dim=-1), [w_aug, *weights[1:]]
+
+
+class _WithColumn(torch.autograd.Function):
+    """[w, column]: w (G, D), column (G, 1) a constant -> (G, D + 1). Its gradient reaches w
+    contiguous, as torch.nn's weight gradients are (``cat``'s backward hands w a strided
+    slice of the (G, D + 1) gradient)."""
+
+    @staticmethod
+    def forward(ctx, w: Tensor, column: Tensor) -> Tensor:
+        return torch.cat([w, column], dim=1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        return grad[:, :-1].contiguous(), None
 
 
 class ZeroPadding(torch.autograd.Function):
