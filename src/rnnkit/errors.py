@@ -32,9 +32,9 @@ class ArgumentTypeError(InvalidArgumentError, TypeError):
 
 
 class StateTypeError(ArgumentTypeError, AttributeError):
-    """A recurrent state that is not a tensor where torch.nn calls a tensor method on it (a
-    tuple for a GRU's h_0, None inside an LSTM cell's (h, c)), so torch.nn raises
-    AttributeError; also a TypeError and a ValueError."""
+    """A recurrent layer's input or state that is not a tensor where torch.nn calls a tensor
+    method on it (a list as input, a tuple for a GRU's h_0, None inside an LSTM cell's (h, c)),
+    so torch.nn raises AttributeError; also a TypeError and a ValueError."""
 
 
 class NotFittedError(InvalidArgumentError, AttributeError):

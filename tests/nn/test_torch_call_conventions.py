@@ -292,3 +292,14 @@ def test_gradients_of_packed_input_are_contiguous_as_torch_nns(kind, bidirection
     out, _ = mine(pack_padded_sequence(x, torch.tensor([5, 2])))
     grads = torch.autograd.grad(out.data.sum(), [x, *mine.parameters()])
     assert all(g.is_contiguous() for g in grads)
+
+
+@pytest.mark.parametrize("name", [*KINDS, "RNNCell", "LSTMCell", "GRUCell"])
+@pytest.mark.parametrize("value", [[[1.0] * 4] * 3, None], ids=["list", "None"])
+def test_an_input_that_is_not_a_tensor_is_torch_nns_attribute_error(name, value) -> None:
+    """torch.nn calls input.dim(): AttributeError. rnnkit's says so too, and names the input."""
+    for module in (nn, rnn):
+        with pytest.raises(AttributeError, match=r"object has no attribute 'dim'"):
+            getattr(module, name)(4, 5)(value)
+    with pytest.raises(TypeError, match=r"^input='(list|NoneType)': expected a tensor"):
+        getattr(rnn, name)(4, 5)(value)

@@ -150,7 +150,10 @@ def check_dtype(input: Tensor, weight: Tensor) -> None:
 def check_input_dims(input: Tensor, dims: tuple[int, ...], module: str, word: str = "") -> None:
     """``input.dim()`` in ``dims`` (ValueError) with torch.nn's sentence, which starts with the
     module's name ("GRU: Expected input to be 2D or 3D, got 4D instead"; ``word``: "tensor "
-    where torch.nn.RNN says "got 4D tensor instead")."""
+    where torch.nn.RNN says "got 4D tensor instead"). Not a tensor: torch.nn's AttributeError
+    (it calls ``input.dim()``), a TypeError and ValueError too."""
+    if not isinstance(input, Tensor):
+        raise not_a_state("input", input, "dim")
     if input.dim() not in dims:
         shown = " or ".join(f"{d}-D" for d in dims)
         wanted = " or ".join(f"{d}D" for d in dims)
@@ -193,12 +196,14 @@ def check_cell_state_dims(name: str, state: object, module: str) -> None:
         )  # fmt: skip
 
 
-def not_a_state(name: str, state: object, method: str) -> StateTypeError:
-    """The error for a state that is not a tensor, with torch.nn's sentence (it calls
-    ``state.<method>()``): an AttributeError, TypeError and ValueError."""
+def not_a_state(
+    name: str, state: object, method: str, expected: str = "a tensor"
+) -> StateTypeError:
+    """The error for an input or state that is not a tensor, with torch.nn's sentence (it
+    calls ``state.<method>()``): an AttributeError, TypeError and ValueError."""
     kind = type(state).__name__
     said = f"'{kind}' object has no attribute '{method}'"
-    return invalid(name, kind, f"a tensor ({said})", StateTypeError)  # type: ignore[return-value]
+    return invalid(name, kind, f"{expected} ({said})", StateTypeError)  # type: ignore[return-value]
 
 
 def check_cell_input_size(input: Tensor, input_size: int) -> None:

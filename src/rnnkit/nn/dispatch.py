@@ -139,8 +139,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             data = input
             checks.check_input_dims(data, (2, 3), *TORCH_WORDS[self.kind])
         else:
-            raise invalid("input", type(input).__name__, "a tensor or a PackedSequence",
-                          ArgumentTypeError)  # fmt: skip
+            raise checks.not_a_state("input", input, "dim", "a tensor or a PackedSequence")
         weights = self._weights_now()
         batched = packed or data.dim() == 3
         parts = self._state_parts(hx, None if packed else data.dim())
