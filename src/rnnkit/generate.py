@@ -118,8 +118,9 @@ class GumbelNoise:
             )  # -log of Exp(1) is Gumbel(0, 1); exponential_ may return 0, whose log is -inf
             finfo = torch.finfo(torch.float32)
             gumbel = exponential.clamp_min_(finfo.tiny).log_().mul_(-self.scale)
-            gumbel.clamp_(-finfo.max, finfo.max)  # a huge temperature overflows: -inf (a
-            # banned or filtered logit) + inf would be nan, which argmax takes
+            # a huge temperature overflows to inf, and -inf (a banned or filtered logit) + inf
+            # is nan, which argmax takes: the noise stays finite
+            gumbel.clamp_(-finfo.max, finfo.max)
             self.draws = iter(gumbel)
             noise = next(self.draws)
         return noise

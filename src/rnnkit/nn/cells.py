@@ -36,7 +36,7 @@ from rnnkit.nn.checks import (
     check_cell_state_dims,
     check_input_dims,
     check_product_dtype,
-    not_a_state,
+    not_a_tensor,
 )
 
 Norm = tuple[Tensor, Tensor] | None  # (weight, bias) of a layer normalisation, or none
@@ -438,7 +438,7 @@ class LSTMCell(_CellBase):
             )  # fmt: skip
         h0, c0 = (None, None) if hx is None else hx
         if hx is not None and (h0 is None or c0 is None):
-            raise not_a_state("hx[0]" if h0 is None else "hx[1]", None, "dim")
+            raise not_a_tensor("hx[0]" if h0 is None else "hx[1]", None, "dim")
         h, c = self._states(input, ("hx[0]", "hx[1]"), (h0, c0))
         _, norm_hh = self.norms()
         norm_c = (self.ln_c_weight, self.ln_c_bias) if self.layer_norm else None

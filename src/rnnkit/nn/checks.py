@@ -153,7 +153,7 @@ def check_input_dims(input: Tensor, dims: tuple[int, ...], module: str, word: st
     where torch.nn.RNN says "got 4D tensor instead"). Not a tensor: torch.nn's AttributeError
     (it calls ``input.dim()``), a TypeError and ValueError too."""
     if not isinstance(input, Tensor):
-        raise not_a_state("input", input, "dim")
+        raise not_a_tensor("input", input, "dim")
     if input.dim() not in dims:
         shown = " or ".join(f"{d}-D" for d in dims)
         wanted = " or ".join(f"{d}D" for d in dims)
@@ -187,7 +187,7 @@ def check_cell_state_dims(name: str, state: object, module: str) -> None:
     """A cell's h or c (``name`` "hx", "hx[0]" or "hx[1]") is a 1-D or 2-D tensor (ValueError),
     checked before any size, as torch.nn's cells do."""
     if not isinstance(state, Tensor):
-        raise not_a_state(name, state, "dim")
+        raise not_a_tensor(name, state, "dim")
     if state.dim() not in (1, 2):
         said = "hidden" if name == "hx" else name
         raise invalid(
@@ -196,7 +196,7 @@ def check_cell_state_dims(name: str, state: object, module: str) -> None:
         )  # fmt: skip
 
 
-def not_a_state(
+def not_a_tensor(
     name: str, state: object, method: str, expected: str = "a tensor"
 ) -> StateTypeError:
     """The error for an input or state that is not a tensor, with torch.nn's sentence (it

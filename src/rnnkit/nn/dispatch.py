@@ -139,7 +139,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
             data = input
             checks.check_input_dims(data, (2, 3), *TORCH_WORDS[self.kind])
         else:
-            raise checks.not_a_state("input", input, "dim", "a tensor or a PackedSequence")
+            raise checks.not_a_tensor("input", input, "dim", "a tensor or a PackedSequence")
         weights = self._weights_now()
         batched = packed or data.dim() == 3
         parts = self._state_parts(hx, None if packed else data.dim())
@@ -224,12 +224,12 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
                 raise invalid("hx", shown, "a tuple (h_0, c_0) of two tensors", ShapeMismatchError)
             for name, part in zip(("hx[0]", "hx[1]"), hx, strict=True):
                 if not isinstance(part, Tensor):
-                    raise checks.not_a_state(name, part, "dim")
+                    raise checks.not_a_tensor(name, part, "dim")
             parts = list(hx)
         elif isinstance(hx, Tensor):
             parts = [hx]
         else:  # torch.nn fails on hx.dim() (hx.size() when packed): a tuple is no tensor here
-            raise checks.not_a_state("hx", hx, "dim" if input_dims else "size")
+            raise checks.not_a_tensor("hx", hx, "dim" if input_dims else "size")
         if input_dims is not None and [p.dim() for p in parts] != [input_dims] * len(parts):
             kind = "batched" if input_dims == 3 else "unbatched"
             if self.has_cell_state:
