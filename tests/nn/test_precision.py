@@ -68,6 +68,22 @@ def test_an_unreadable_or_foreign_cache_file_is_measured_over(fresh) -> None:
         assert list(json.loads(path.read_text()).values()) == [True]
 
 
+def test_a_hand_edited_answer_is_measured_over(fresh) -> None:
+    assert measured.cached("question", lambda: True, "RNNKIT_TEST_UNSET") is True
+    path = measured.cache_path()
+    stored = json.loads(path.read_text())
+    path.write_text(json.dumps(dict.fromkeys(stored, "yes")))  # not a bool
+    measured._ANSWERS.clear()
+    assert measured.cached("question", lambda: False, "RNNKIT_TEST_UNSET") is False
+
+
+def test_an_override_other_than_0_or_1_is_named_and_ignored(fresh, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("RNNKIT_TEST_OVERRIDE", "yes")
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        assert measured.cached("question", lambda: True, "RNNKIT_TEST_OVERRIDE") is True
+    assert "RNNKIT_TEST_OVERRIDE='yes' ignored: expected 0 or 1" in caplog.text
+
+
 def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
     def broken(*args):
         raise RuntimeError("could not create a primitive descriptor")

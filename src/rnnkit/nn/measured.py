@@ -63,18 +63,26 @@ def _machine() -> str:
     )
 
 
+@functools.cache
+def _ignored(variable: str, value: str) -> None:
+    """Say once that an environment variable's value is not one ``cached`` understands."""
+    logger.warning("%s=%r ignored: expected 0 or 1 (or unset: measured)", variable, value)
+
+
 def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
     """The answer for ``key`` on this machine: the environment variable ``override`` when it
     is 0 or 1, else memory, disk, else ``measure()`` (then stored)."""
     forced = os.environ.get(override, "").strip()
     if forced in ("0", "1"):
         return forced == "1"
+    if forced:
+        _ignored(override, forced)
     key = f"{_machine()}|{key}"
     if key in _ANSWERS:
         return _ANSWERS[key]
     path = cache_path()
     answer = _stored(path).get(key)
-    if answer is None:
+    if not isinstance(answer, bool):  # none yet, or a file edited by hand: measured again
         answer = measure()
         logger.info("%s on this machine: %s", key, "yes" if answer else "no")
         # read again: a measurement may ask questions of its own (a token step's measurement
