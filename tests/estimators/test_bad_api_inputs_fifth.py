@@ -240,3 +240,13 @@ def test_score_takes_scikit_learns_sample_weight(int_classifier) -> None:
                          ([0.0] * 24, r"not all 0"), ([float("nan")] * 24, r"finite")):  # fmt: skip
         with pytest.raises(InvalidArgumentError, match=pattern):
             int_classifier.score(TEXTS, labels, sample_weight=bad)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "pattern"),
+    [("{tmp}", r"not a directory"), ("Nietzsche", r"the bundled corpus 'nietzsche' \(names are lower case\)"),
+     ("SHAKESPEARE", r"the bundled corpus 'shakespeare'")],
+)  # fmt: skip
+def test_a_directory_or_a_miscased_corpus_name_is_not_read_as_text(corpus, pattern, tmp_path) -> None:
+    with pytest.raises(InvalidArgumentError, match=pattern):
+        rnnkit.LanguageModel(hidden_size=8).fit(corpus.format(tmp=tmp_path), steps=1, verbose=0)

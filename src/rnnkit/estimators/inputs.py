@@ -152,6 +152,16 @@ def is_file(text: str) -> bool:
         return False
 
 
+def is_directory(text: str) -> bool:
+    """Whether ``text`` names an existing directory (False for a long or multi-line text)."""
+    if len(text) >= _MAX_PATH or "\n" in text:
+        return False
+    try:
+        return Path(text).is_dir()
+    except OSError:
+        return False
+
+
 FILE_SUFFIXES = (".txt", ".gz", ".csv", ".tsv", ".jsonl", ".json", ".md", ".raw", ".tokens")
 
 
@@ -174,8 +184,9 @@ def as_corpus(data: Any, name: str = "X") -> str:
 
     A str is read as a file when it names an existing file or a bundled corpus (and is short
     and on one line); any other str is the text itself, so a long text never reaches the file
-    system, except one word ending like a file name (``missing.txt``): that is refused as a
-    file that does not exist. Documents are joined with newlines.
+    system, except one word ending like a file name (``missing.txt``), an existing directory
+    or a bundled name in other letter cases (``Nietzsche``): those are refused, since scoring
+    the name itself would be nonsense. Documents are joined with newlines.
     """
     if isinstance(data, Path):
         return load_corpus(data)
@@ -187,6 +198,12 @@ def as_corpus(data: Any, name: str = "X") -> str:
         if looks_like_a_missing_file(data):  # scoring the name itself would be nonsense
             raise invalid(name, data, "an existing file, a bundled corpus name or a text: no "
                           "such file (a one-word text: pass [text])")  # fmt: skip
+        if is_directory(data):
+            raise invalid(name, data, "a file, a bundled corpus name or a text, not a directory "
+                          "(a one-word text: pass [text])")  # fmt: skip
+        if data.strip().lower() in BUNDLED:
+            raise invalid(name, data, f"the bundled corpus {data.strip().lower()!r} (names are "
+                          "lower case) or a text (a one-word text: pass [text])")  # fmt: skip
         check_unicode(data, name)
         return data
     return "\n".join(as_texts(data, name))
