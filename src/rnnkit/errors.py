@@ -26,6 +26,10 @@ class ShapeMismatchError(InvalidArgumentError, RuntimeError):
     """
 
 
+class DeviceMismatchError(InvalidArgumentError, RuntimeError):
+    """Tensors that must share a device do not (torch's kernels raise RuntimeError there)."""
+
+
 class ArgumentTypeError(InvalidArgumentError, TypeError):
     """An argument has the wrong type, e.g. a float or a string where torch.nn wants an int or
     a bool (torch.nn raises TypeError there); also a ValueError."""

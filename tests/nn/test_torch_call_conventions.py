@@ -303,3 +303,30 @@ def test_an_input_that_is_not_a_tensor_is_torch_nns_attribute_error(name, value)
             getattr(module, name)(4, 5)(value)
     with pytest.raises(TypeError, match=r"^input='(list|NoneType)': expected a tensor"):
         getattr(rnn, name)(4, 5)(value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_trace_of_one_step_runs_any_length_and_saves(kind, tmp_path) -> None:
+    """T = 1 takes the loop path, whose steps a trace would record unrolled (or as a Python
+    call that cannot be saved); while tracing it takes torch's kernel, as torch.nn does."""
+    ref, mine = pair(kind, 3, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # torch.nn's layers warn too
+        traced = torch.jit.trace(mine, torch.randn(1, 2, 3))
+    x = torch.randn(4, 2, 3)
+    assert_close(traced(x), ref(x))
+    torch.jit.save(traced, tmp_path / "traced.pt")
+
+
+@pytest.mark.parametrize("time", [1, 3])  # the loop path, and the fused ones (the wavefront too)
+@pytest.mark.parametrize("kind", KINDS)
+def test_states_or_weights_on_another_device_get_torch_nns_error(kind, time) -> None:
+    x = torch.randn(time, 2, 3)
+    h = torch.zeros(1, 2, 4, device="meta")
+    hx = (h, h) if kind == "LSTM" else h
+    for module in (nn, rnn):
+        with pytest.raises(RuntimeError, match=r"Input and hidden tensors are not at the same device, "
+                                               r"found input tensor at cpu and hidden tensor at meta"):  # fmt: skip
+            getattr(module, kind)(3, 4)(x, hx)
+        with pytest.raises(RuntimeError, match=r"Input and parameter tensors are not at the same device"):
+            getattr(module, kind)(3, 4, device="meta")(x)

@@ -22,7 +22,13 @@ import torch
 from torch import Tensor
 from torch.autograd import forward_ad
 
-from rnnkit.errors import ArgumentTypeError, ShapeMismatchError, StateTypeError, invalid
+from rnnkit.errors import (
+    ArgumentTypeError,
+    DeviceMismatchError,
+    ShapeMismatchError,
+    StateTypeError,
+    invalid,
+)
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -44,6 +50,18 @@ def batched_gradients(*grads: Tensor | None) -> bool:
         g is not None and (functorch.is_legacy_batchedtensor(g) or functorch.is_batchedtensor(g))
         for g in grads
     )
+
+
+def check_devices(input: Tensor, states: list[Tensor], weights: list[Tensor]) -> None:
+    """Every state, then every weight, on the input's device, checked as torch's recurrent
+    kernels check them (RuntimeError, their sentence), before any path reads a value."""
+    for what, name, tensors in (("hidden", "hx", states), ("parameter", "weights", weights)):
+        for tensor in tensors:
+            if tensor is not None and tensor.device != input.device:
+                said = (f"Input and {what} tensors are not at the same device, found input tensor"
+                        f" at {input.device} and {what} tensor at {tensor.device}")  # fmt: skip
+                raise invalid(name, str(tensor.device), f"the input's device, {input.device} ({said})",
+                              DeviceMismatchError)  # fmt: skip
 
 
 def check_bool(name: str, value: object) -> None:

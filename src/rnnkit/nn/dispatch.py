@@ -105,7 +105,8 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         batch 1: loop 0.37 ms vs fused 0.68 ms on one thread; 0.66 vs 22 ms on 2 threads with
         another process busy, where oneDNN's threads wait on each other). Under torch.func
         transforms and forward-mode AD, which the loop's autograd Function cannot run under,
-        the step goes to the kernel.
+        and while torch.jit.trace records (torch.onnx.export too: the loop would be recorded
+        as one unrolled step, or a Python call), the step goes to the kernel.
         """
         servable = not (
             self.user_cell or self.layer_norm or (self.recurrent_dropout and self.training)
@@ -115,7 +116,10 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
                 "implementation", "fused",
                 "'auto' or 'loop' with a user cell, layer_norm or recurrent_dropout in training",
             )  # fmt: skip
-        if self.implementation == "auto" and steps == 1 and not checks.custom_functions_unsupported():
+        if (
+            self.implementation == "auto" and steps == 1
+            and not checks.custom_functions_unsupported() and not torch.jit.is_tracing()
+        ):  # fmt: skip
             return False
         return servable and self.implementation != "loop"
 
@@ -251,7 +255,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
     ) -> State:  # fmt: skip
         """Check h_0 (and c_0) against (L*dirs, B, H_out) (and (L*dirs, B, H)): zeros of the
         input's dtype if None. Then an empty sequence (``time`` 0) and, as torch's kernels
-        would next, the states' dtypes (RuntimeError)."""
+        would next, the states' dtypes and every state's and weight's device (RuntimeError)."""
         count = self.num_layers * self.num_directions
         shapes = [(count, batch, self.output_size)]
         if self.has_cell_state:
@@ -269,6 +273,7 @@ class RecurrentLayer(RecurrentParameters, LoopPath):
         for name, part in zip(("hx", "cx"), parts, strict=False):
             if weight is not None and part.dtype != weight.dtype:
                 checks.check_product_dtype(name, part, weight)
+        checks.check_devices(like, parts, weights)
         return (parts[0], parts[1]) if self.has_cell_state else parts[0]
 
     def _autocast_result(
