@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_runs import one_line, train_tiny
+from cli_runs import one_line, run_cli, train_tiny
 
 import rnnkit
 from rnnkit.errors import InvalidArgumentError
@@ -395,6 +395,17 @@ def test_a_full_standard_output_is_one_line_and_status_2(w) -> None:
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "No space left" in done.stderr
+
+
+def test_predict_answers_one_line_per_input_line_whatever_unicode_separators_they_hold(w, capsys, tmp_path) -> None:
+    """Lines break at \\n, \\r\\n and \\r only, as training reads them: a vertical tab, form
+    feed or U+2028 inside a text stays in it (str.splitlines would split there)."""
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("good\x0bfilm\r\nbad\x0cplot\nfine\u2028day\u2029ok\x85x\rlast\n".encode())
+    code, out, _ = run_cli(["predict", w["clf"], "--file", str(texts), "--json"], capsys)
+    assert code == 0
+    answers = [json.loads(line)["text"] for line in out.rstrip("\n").split("\n")]
+    assert answers == ["good\x0bfilm", "bad\x0cplot", "fine\u2028day\u2029ok\x85x", "last"]
 
 
 def _closed(fds: tuple[int, ...]):

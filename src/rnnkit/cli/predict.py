@@ -49,7 +49,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 def read_lines(path: Path) -> list[str]:
     """Every line of a text file (``.gz`` too) without its line break; non-UTF-8 is a DataError."""
     with file_errors(path), open_text(path) as f:
-        return checked_lines(f.read().splitlines(), str(path))
+        return checked_lines(split_lines(f.read()), str(path))
+
+
+def split_lines(text: str) -> list[str]:
+    """``text``'s lines, broken at \n, \r\n and \r only, as the training readers (and
+    ``wc -l``) count them: ``str.splitlines`` also breaks at \v, \f, \x1c-\x1e, \x85,
+    U+2028 and U+2029, and the answers would no longer line up with the input's lines."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def stdin_lines() -> list[str]:
@@ -63,7 +71,7 @@ def stdin_lines() -> list[str]:
         line, bad = raw.count(b"\n", 0, e.start) + 1, raw[e.start : e.start + 4]
         raise DataError(f"standard input:{line}: bytes {bad!r} are not valid utf-8; expected "
                         "utf-8 text") from None  # fmt: skip
-    return checked_lines(text.splitlines(), "standard input")
+    return checked_lines(split_lines(text), "standard input")
 
 
 def checked_lines(lines: list[str], where: str) -> list[str]:
