@@ -49,6 +49,18 @@ def test_csv_columns_by_name_index_and_digit_string(tmp_path: Path) -> None:
         assert data.labels == ["x", "y"]
 
 
+@pytest.mark.parametrize(
+    ("header", "pattern"),
+    [("text,text,label", r"^text_cols='text': .*'text' names columns 0, 1 \(give an index instead\)"),
+     ("text,label,label", r"^label_col='label': .*'label' names columns 1, 2")],
+)  # fmt: skip
+def test_a_column_name_the_header_repeats_is_refused(tmp_path: Path, header, pattern) -> None:
+    path = write(tmp_path / "dup.csv", f"{header}\na,b,c\nd,e,f\n")
+    with pytest.raises(InvalidArgumentError, match=pattern):
+        read_labelled(path)
+    assert read_labelled(path, text_cols=[0], label_col=2).texts == ["a", "d"]  # by index
+
+
 def test_csv_without_header_like_ag_news(tmp_path: Path) -> None:
     path = write(tmp_path / "ag.csv", '"3","Title one","Desc, one"\n"1","T2","D2"\n')
     data = read_labelled(path, text_cols=[1, 2], label_col=0, header=False)

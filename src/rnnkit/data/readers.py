@@ -247,9 +247,14 @@ class _Reader:
             self.data.skipped_examples.append(f"{where}: {problem}")
 
     def column(self, arg: str, spec: Column, names: list[str] | None, width: int) -> int:
-        """Index of column ``spec`` (header name, int or digit string) in rows of ``width``."""
+        """Index of column ``spec`` (header name, int or digit string) in rows of ``width``.
+        A name the header holds twice is refused: which column was meant cannot be known."""
         if names is not None and spec in names:
-            return names.index(spec)
+            where = [i for i, name in enumerate(names) if name == spec]
+            if len(where) > 1:
+                raise invalid(arg, spec, f"a column name the header holds once: {spec!r} names "
+                              f"columns {', '.join(map(str, where))} (give an index instead)")  # fmt: skip
+            return where[0]
         index = spec if isinstance(spec, int) else int(spec) if spec.isdigit() else -1
         if 0 <= index < width:
             return index
