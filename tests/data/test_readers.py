@@ -89,6 +89,17 @@ def test_jsonl_custom_keys(tmp_path: Path) -> None:
         read_labelled(path, text_cols="title", label_col="lab")
 
 
+def test_hidden_files_and_folders_are_not_data(tmp_path: Path) -> None:
+    root = tmp_path / "reviews"
+    write(root / "pos" / "a.txt", "fine")
+    write(root / "neg" / "b.txt", "dull")
+    write(root / "pos" / ".hidden.txt", "not a review")
+    write(root / "neg" / "._b.txt", b"\x00\x05\x16\x07 resource fork")  # not UTF-8 either
+    write(root / ".ipynb_checkpoints" / "c.txt", "a notebook's copy")
+    data = read_labelled(root)
+    assert sorted(zip(data.labels, data.texts, strict=True)) == [("neg", "dull"), ("pos", "fine")]
+
+
 def test_folder_per_class(tmp_path: Path) -> None:
     root = tmp_path / "train"
     write(root / "pos" / "1_9.txt", "great <br />movie")

@@ -386,14 +386,28 @@ class _Reader:
 
     def folder(self, classes: Sequence[str] | None) -> None:
         root = self.path
-        found = sorted(d.name for d in root.iterdir() if d.is_dir() and any(d.glob("*.txt")))
+        found = class_folders(root)
         for name in classes or []:
             if name not in found:
                 raise invalid("classes", name, f"a subfolder with .txt files ({', '.join(found)})")
         for name in sorted(classes) if classes else found:
-            for file in sorted((root / name).glob("*.txt")):
+            for file in text_files(root / name):
                 with file_errors(file, self.encoding), open_text(file, self.encoding) as f:
                     self.add(f"{file}:1", [f.read()], name, str(file))
+
+
+def text_files(folder: Path) -> list[Path]:
+    """The .txt files of a class folder, sorted; hidden ones (``.name``, macOS's ``._name``
+    resource forks) left out, as tools that list folders leave them."""
+    return sorted(f for f in folder.glob("*.txt") if not f.name.startswith("."))
+
+
+def class_folders(root: Path) -> list[str]:
+    """The names of ``root``'s subfolders holding .txt files, sorted; hidden folders
+    (``.git``, ``.ipynb_checkpoints``) are not classes."""
+    return sorted(
+        d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and text_files(d)
+    )
 
 
 def json_label(value: object) -> tuple[str, str | None]:
@@ -434,7 +448,7 @@ def check_labelled_path(name: str, path: str | Path, format: str | None) -> tupl
         folder = Path(path)
         if not folder.is_dir():
             raise DataError(f"{name} {str(path)!r}: is not a folder; expected a folder per class")
-        if not any(d.is_dir() and any(d.glob("*.txt")) for d in folder.iterdir()):
+        if not class_folders(folder):
             raise DataError(
                 f"{name} {str(path)!r}: no class subfolders with .txt files; expected a folder "
                 "with one subfolder of .txt files per class (or a csv/tsv/jsonl file)"
