@@ -84,6 +84,25 @@ def test_an_override_other_than_0_or_1_is_named_and_ignored(fresh, monkeypatch, 
     assert "RNNKIT_TEST_OVERRIDE='yes' ignored: expected 0 or 1" in caplog.text
 
 
+def test_without_a_home_directory_answers_stay_in_memory(fresh, monkeypatch) -> None:
+    """HOME unset and no passwd entry: Path.home() raises; nothing is written, nothing fails."""
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(measured.Path, "home", staticmethod(no_home))
+    assert measured.cache_path() is None
+    assert measured.cached("question", lambda: True, "RNNKIT_TEST_UNSET") is True
+    assert measured.cached("question", lambda: pytest.fail("measured again"), "RNNKIT_TEST_UNSET")
+
+
+def test_a_relative_xdg_cache_home_is_ignored(fresh, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert measured.cache_path() == tmp_path / ".cache" / "rnnkit" / "measured.json"
+
+
 def test_a_failing_or_slower_bf16_kernel_means_fp32(fresh, monkeypatch) -> None:
     def broken(*args):
         raise RuntimeError("could not create a primitive descriptor")

@@ -33,8 +33,16 @@ _ANSWERS: dict[str, bool] = {}
 METHOD = 3
 
 
-def cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+def cache_path() -> Path | None:
+    """``$XDG_CACHE_HOME/rnnkit/measured.json``, or under ``~/.cache``; a relative
+    XDG_CACHE_HOME is ignored, as the XDG spec says. None where no home directory can be
+    found (HOME unset and no passwd entry): the answers are then kept in memory only."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # "Could not determine home directory"
+            return None
     return Path(base) / "rnnkit" / "measured.json"
 
 
@@ -90,6 +98,8 @@ def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
         stored = _stored(path)
         stored[key] = answer
         try:
+            if path is None:
+                raise OSError("no home directory")
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(stored, indent=1))
@@ -100,8 +110,10 @@ def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
     return _ANSWERS[key]
 
 
-def _stored(path: Path) -> dict[str, bool]:
-    """The answers on disk ({} for a missing or unreadable file)."""
+def _stored(path: Path | None) -> dict[str, bool]:
+    """The answers on disk ({} for a missing or unreadable file, or no file)."""
+    if path is None:
+        return {}
     try:
         stored = json.loads(path.read_text())
     except (OSError, ValueError):
