@@ -74,6 +74,21 @@ def test_tied_weights_are_stored_once_and_retied(tmp_path: Path) -> None:
     assert torch.equal(fresh.head.weight, model.embedding.weight)
 
 
+def test_untied_weights_are_written_with_one_metadata_key(tmp_path: Path) -> None:
+    """safetensors writes its metadata map in an order that changes from process to process:
+    with one key, the same weights give the same bytes (and manifest SHA-256) in every run."""
+    from safetensors import safe_open
+
+    torch.manual_seed(0)
+    state = nn.Linear(3, 2).state_dict()
+    directory = save_checkpoint(tmp_path / "ck", state, CONFIG, None)
+    with safe_open(str(directory / "model.safetensors"), "pt") as f:
+        assert f.metadata() == {"format": "pt"}
+    tied = save_checkpoint(tmp_path / "tied", TiedLM().state_dict(), CONFIG, None)
+    with safe_open(str(tied / "model.safetensors"), "pt") as f:
+        assert json.loads(f.metadata()["rnnkit_aliases"])  # tied weights keep their aliases
+
+
 def test_overlapping_views_and_noncontiguous_tensors_are_copied(tmp_path: Path) -> None:
     base = torch.arange(12.0).view(3, 4)
     state = {"t": base.t(), "row0": base[0], "row1": base[1], "full": base}

@@ -132,7 +132,9 @@ def save_checkpoint(
             except pickle.UnpicklingError as exc:
                 expected = "tensors, numbers, str, None, lists, tuples, dicts (weights_only)"
                 raise invalid("trainer_state", str(exc).splitlines()[0], expected) from exc
-        metadata = {"format": "pt", "rnnkit_aliases": json.dumps(aliases)}
+        # safetensors writes its metadata map in a per-process order: with one key the file's
+        # bytes (and the manifest's SHA-256) repeat from run to run; aliases only when tied
+        metadata = {"format": "pt"} | ({"rnnkit_aliases": json.dumps(aliases)} if aliases else {})
         try:
             safetensors.torch.save_file(tensors, tmp / WEIGHTS, metadata=metadata)
         except safetensors.SafetensorError as exc:  # its I/O errors (a full disk) are not OSError
