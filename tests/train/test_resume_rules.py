@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -171,3 +172,20 @@ def test_a_setting_newer_than_the_stored_run_is_named_as_absent(run, copy, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert "model.dropout (absent from the stored run: saved before rnnkit had it; given" in err[0]
+
+
+def test_a_second_run_on_an_out_in_use_is_refused(run, copy, capsys) -> None:
+    """Two runs started together on one --out wrote into each other's files; the second is
+    now refused, naming the first's pid, and the run can be resumed once the first ends."""
+    from rnnkit.train.run_dir import LOCK, exclusive
+
+    with exclusive(copy):  # as a running job holds it
+        code, _ = train(str(run[0] / "corpus.txt"), copy, "--steps", "8", "--resume")
+        assert code == 2
+        assert f"another rnnkit run (pid {os.getpid()}) is writing to it" in capsys.readouterr().err
+    assert train(str(run[0] / "corpus.txt"), copy, "--steps", "8", "--resume")[0] == 0
+    fresh = run[0] / "fresh_out"
+    with exclusive(fresh):
+        pass  # a directory that holds only the lock file is empty to a new run
+    assert (fresh / LOCK).is_file()
+    assert train(str(run[0] / "corpus.txt"), fresh, "--steps", "2")[0] == 0

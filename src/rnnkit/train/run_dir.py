@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,51 @@ from rnnkit.validation import check_output_path
 
 RUN_FILES = (CONFIG, "metrics.jsonl", "loss.png")  # files of a run directory, beside
 CHECKPOINTS = ("best", "last")  # its checkpoint directories
+LOCK = ".rnnkit.lock"  # held by the run writing the directory (see exclusive)
+
+
+@contextlib.contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """Hold ``directory``'s lock for the block (the directory is made if missing): a second
+    run given the same --out while this one runs is refused, instead of both writing
+    config.json, metrics.jsonl and the checkpoints into one another. An advisory ``flock``,
+    released when the process ends however it ends; where there is none (Windows) nothing
+    is locked. A path that is a file is left to the checks that name it.
+
+    Raises:
+        CheckpointError: another process holds the lock, naming its pid.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform
+        fcntl = None
+    if fcntl is None or (directory.exists() and not directory.is_dir()):
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / LOCK, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise CheckpointError(
+                f"--out {directory}: another rnnkit run (pid {holder}) is writing to it; "
+                "expected an --out no running job uses"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _holds_files(directory: Path) -> bool:
+    """Does ``directory`` hold anything besides a run's lock file?"""
+    return any(entry.name != LOCK for entry in directory.iterdir())
 
 
 def recover_interrupted_saves(directory: str | Path) -> list[Path]:
@@ -60,7 +105,7 @@ def check_run_dir(directory: str | Path, task: str, resume: bool) -> Path:
         CheckpointError: holds other files, another task's run, or a run without ``resume``.
     """
     out = check_output_path("--out", directory)
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not _holds_files(out):
         return out
     stored = _stored_config(out)
     if stored is None:
@@ -132,7 +177,7 @@ def check_output_dir(
         CheckpointError: naming the directory, or the differing config keys.
     """
     out = Path(directory)
-    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+    if not out.exists() or (out.is_dir() and not _holds_files(out)):
         return False
     if not out.is_dir():
         raise CheckpointError(f"--out {out}: is a file; expected a directory for the run")

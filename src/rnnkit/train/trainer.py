@@ -31,6 +31,7 @@ for what may change on resume are RESUME_KEYS below and docs/reliability.md.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -74,7 +75,7 @@ from rnnkit.train.device import (
     resolve_precision,
 )
 from rnnkit.train.metrics import MetricLog, RunningMean, plot_curves
-from rnnkit.train.run_dir import check_output_dir, recover_interrupted_saves
+from rnnkit.train.run_dir import check_output_dir, exclusive, recover_interrupted_saves
 from rnnkit.validation import check_choice, check_float, check_int, check_seed
 
 logger = logging.getLogger("rnnkit.train")
@@ -277,6 +278,11 @@ class Trainer:
         """
         check_savable(self.run_config, self.task.vocab())  # fail now, not at the first save
         distributed.check_same_out(self.out)
+        with exclusive(self.out) if self.dist.is_main else contextlib.nullcontext():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> Progress:
+        """:meth:`fit` with the run directory held by this run."""
         if resume and self.dist.is_main and self.out.is_dir():
             recover_interrupted_saves(self.out)
         distributed.barrier()  # rank 0 has put back interrupted saves before any rank looks
