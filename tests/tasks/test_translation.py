@@ -53,6 +53,15 @@ def test_a_tiny_model_learns_to_reverse_symbol_sequences(reverser: Seq2Seq) -> N
 
 
 @pytest.mark.slow
+def test_a_sentence_without_tokens_translates_to_an_empty_line(reverser: Seq2Seq) -> None:
+    """It used to get whatever the decoder made of one <pad> step; the others are unchanged."""
+    sources, _ = reversal_pairs(6, 4)
+    alone = reverser.translate(sources, beam=3)
+    mixed = reverser.translate(["", *sources[:3], "   ", *sources[3:]], beam=3)
+    assert mixed == ["", *alone[:3], "", *alone[3:]]
+
+
+@pytest.mark.slow
 def test_save_then_load_gives_identical_translations(reverser: Seq2Seq, run_dir: Path, tmp_path: Path) -> None:  # fmt: skip
     sources, _ = reversal_pairs(20, 3)
     reverser.save(tmp_path / "saved")

@@ -82,7 +82,14 @@ class LoadedTranslator:
         if bad is not None:
             raise invalid(f"texts[{bad}]", texts[bad], "a str")
         sources = encode_sources(self.source_vectorizer, texts)
-        return [t.ids for t in decode(self.model, sources, self.target_vectorizer, decoding)]
+        # a sentence without tokens (empty, blanks) translates to nothing, not to what the
+        # decoder makes of one <pad> step
+        spoken = [i for i, ids in enumerate(sources) if ids]
+        found = decode(self.model, [sources[i] for i in spoken], self.target_vectorizer, decoding)
+        translations: list[list[int]] = [[] for _ in sources]
+        for i, translation in zip(spoken, found, strict=True):
+            translations[i] = translation.ids
+        return translations
 
     def translate(
         self, texts: Sequence[str], beam: int = 5, length_penalty: float = 1.0,
