@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from rnnkit.data.readers import file_errors, open_text
+from rnnkit.data.readers import file_errors, gzipped, open_text
 from rnnkit.errors import ArgumentTypeError, DataError, invalid
 from rnnkit.validation import check_choice, check_input_file, check_int, check_seed, is_integer
 
@@ -342,7 +342,7 @@ def _floats(path: Path, lines: list[int], values: list[str], dim: int) -> np.nda
 
 def _read_binary(path: Path, _: bool, limit: int | None, take: _Take) -> _Chunks:
     """word2vec binary: header line ``N D``, then per word ``word `` + D float32 (+ ``\\n``)."""
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+    with gzip.open(path, "rb") if gzipped(path) else open(path, "rb") as f:
         header = f.readline().split()
         if len(header) != 2 or not all(x.isdigit() for x in header) or 0 in map(int, header):
             raise DataError(

@@ -79,6 +79,9 @@ def test_tsv_jsonl_and_gz(tmp_path: Path) -> None:
         assert data.texts == ["good film", 'bad, "quoted"'] and data.labels == ["1", "0"]
     gz = read_labelled(write(tmp_path / "a.csv.gz", CSV))
     assert gz.texts == read_labelled(write(tmp_path / "c.csv", CSV)).texts
+    shouted = tmp_path / "B.CSV.GZ"  # the suffixes in any letter case
+    shouted.write_bytes(gzip.compress(CSV.encode()))
+    assert read_labelled(shouted).texts == gz.texts
 
 
 def test_jsonl_custom_keys(tmp_path: Path) -> None:

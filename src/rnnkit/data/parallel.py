@@ -116,7 +116,7 @@ def read_parallel(
         name = f"{source} + {target}"
         target_role = role.replace("source", "target")
         for this, other, path in ((role, target_role, source), (target_role, role, Path(target))):
-            suffixes = [s for s in path.suffixes if s != ".gz"]
+            suffixes = [s for s in path.suffixes if s.lower() != ".gz"]
             if suffixes and suffixes[-1].lstrip(".").lower() in PAIR_FORMATS:
                 raise invalid(this, str(path), f"a file of sentences, one a line, aligned with "
                               f"{other}: a {suffixes[-1]} file holds pairs (give such a file "
@@ -147,7 +147,7 @@ def _pair_format(path: Path, format: str | None, role: str) -> str:
         if format not in PAIR_FORMATS:
             raise invalid("format", format, "tsv or csv")
         return format
-    suffixes = [s for s in path.suffixes if s != ".gz"]
+    suffixes = [s for s in path.suffixes if s.lower() != ".gz"]
     suffix = suffixes[-1].lstrip(".") if suffixes else ""
     if suffix not in PAIR_FORMATS:
         target = role.replace("source", "target")

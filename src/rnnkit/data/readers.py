@@ -97,6 +97,11 @@ def from_lists(
     return LabelledTexts(list(texts), [str(label) for label in labels], source=source)
 
 
+def gzipped(path: Path) -> bool:
+    """Is ``path`` a gzip file by its name (``.gz`` in any letter case, as ``.CSV.GZ``)?"""
+    return path.suffix.lower() == ".gz"
+
+
 def open_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> TextIO:
     """Open ``path`` for reading text; ``.gz`` is decompressed, a UTF-8 byte-order mark dropped."""
     try:
@@ -104,7 +109,7 @@ def open_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -
     except LookupError:
         raise invalid("encoding", encoding, "a Python codec name such as 'utf-8'") from None
     encoding = "utf-8-sig" if codec == "utf-8" else encoding
-    if path.suffix == ".gz":
+    if gzipped(path):
         return gzip.open(path, "rt", encoding=encoding, newline=newline)
     return open(path, encoding=encoding, newline=newline)
 
@@ -127,7 +132,7 @@ def file_errors(path: Path, encoding: str = "utf-8") -> Iterator[None]:
 def _decode_error(path: Path, encoding: str, error: UnicodeDecodeError) -> DataError:
     decoder = codecs.getincrementaldecoder(encoding)()
     line = 0
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+    with gzip.open(path, "rb") if gzipped(path) else open(path, "rb") as f:
         for raw in f:
             line += 1
             try:
@@ -457,7 +462,7 @@ def check_labelled_path(name: str, path: str | Path, format: str | None) -> tupl
     expected = f"a {format} file" if format else f"a labelled file or folder, format {FORMATS}"
     file = check_input_file(name, path, expected)
     if format is None:
-        stem = file.with_suffix("") if file.suffix == ".gz" else file
+        stem = file.with_suffix("") if gzipped(file) else file
         format = _SUFFIX_FORMATS.get(stem.suffix.lower())
         if format is None:
             raise invalid("format", None, f"one of {FORMATS} (cannot infer it from {file.name!r})")
