@@ -85,8 +85,10 @@ class LoadedTranslator:
         # a sentence without tokens (empty, blanks) translates to nothing, not to what the
         # decoder makes of one <pad> step
         spoken = [i for i, ids in enumerate(sources) if ids]
-        found = decode(self.model, [sources[i] for i in spoken], self.target_vectorizer, decoding)
         translations: list[list[int]] = [[] for _ in sources]
+        if not spoken:
+            return translations
+        found = decode(self.model, [sources[i] for i in spoken], self.target_vectorizer, decoding)
         for i, translation in zip(spoken, found, strict=True):
             translations[i] = translation.ids
         return translations
