@@ -278,3 +278,17 @@ def test_real_imdb_reads_completely() -> None:  # speed is a benchmark, not a ti
     data = read_labelled(DATA / "imdb" / "train.csv")
     assert len(data) == 25_000 and Counter(data.labels) == {"pos": 12_500, "neg": 12_500}
     assert all(data.texts)
+
+
+@pytest.mark.parametrize("labels", [["1", "1.0", "2"], ["pos", "POS", "neg"], ["pos ", "pos", "neg"]])
+def test_labels_that_differ_only_in_form_are_named_in_a_warning(labels, caplog) -> None:
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        names = label_names_from(labels).names
+    assert sorted(names) == sorted(labels)  # still separate classes, as written
+    assert "differ only in letter case, blanks or number form" in caplog.text
+
+
+def test_distinct_labels_give_no_warning(caplog) -> None:
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        label_names_from(["1", "2", "10", "pos", "neg"])
+    assert caplog.text == ""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import logging
 import math
 import random
 import re
@@ -27,6 +28,8 @@ from typing import TextIO
 
 from rnnkit.errors import DataError, invalid
 from rnnkit.validation import SURROGATE, check_input_file, json_problem, parse_json
+
+logger = logging.getLogger(__name__)
 
 FORMATS = ("csv", "tsv", "jsonl", "folder")
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -519,6 +522,26 @@ class LabelMap:
         return cls(d["names"], d["values"])
 
 
+def _warn_of_look_alikes(values: list[str]) -> None:
+    """Warn where distinct labels differ only in letter case, blanks or number form ("pos"
+    and "POS", "1" and "1.0"): they stay separate classes, as written, which is rarely meant."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        key = value.strip().casefold()
+        try:
+            number = float(key)
+            key = str(int(number)) if number.is_integer() else key
+        except (ValueError, OverflowError):
+            pass
+        groups.setdefault(key, []).append(value)
+    alike = [group for group in groups.values() if len(group) > 1]
+    if alike:
+        shown = "; ".join(" / ".join(map(repr, group)) for group in alike[:5])
+        logger.warning("labels that differ only in letter case, blanks or number form are "
+                       "separate classes: %s (make them one label in the data if they mean one "
+                       "class)", shown)  # fmt: skip
+
+
 def label_names_from(labels: Iterable[str], classes_file: str | Path | None = None) -> LabelMap:
     """The LabelMap of ``labels`` (raw values, e.g. ``LabelledTexts.labels``).
 
@@ -530,6 +553,7 @@ def label_names_from(labels: Iterable[str], classes_file: str | Path | None = No
     if classes_file is None:
         numeric = all(v.removeprefix("-").isdigit() for v in seen)
         values = sorted(seen, key=int) if numeric else sorted(seen)
+        _warn_of_look_alikes(values)
         return LabelMap(values, values)
     path = check_input_file("classes", classes_file, "a file of class names, one per line")
     with file_errors(path), open_text(path) as f:
