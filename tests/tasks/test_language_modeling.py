@@ -160,3 +160,15 @@ def test_seeded_generation_on_cuda(tmp_path: Path) -> None:
     lm = load_language_model(tmp_path / "run", device="cuda")
     first = lm.generate("the ", length=20, temperature=0.9, seed=3)
     assert first == lm.generate("the ", length=20, temperature=0.9, seed=3)
+
+
+@pytest.mark.parametrize(("val_text", "warned"), [("ζψω ξπρ\n" * 40, True), (TEXT[:400], False)])
+def test_a_val_corpus_the_vocabulary_lacks_is_named(tmp_path: Path, caplog, val_text, warned) -> None:
+    """Its val_loss would score <unk> predictions and look ordinary."""
+    val = tmp_path / "val.txt"
+    val.write_text(val_text, encoding="utf-8")
+    data = LMDataConfig(corpus=corpus(tmp_path), val_corpus=str(val), seq_len=16, batch_size=8)
+    config = TrainerConfig(steps=2, eval_every=2, progress=False)
+    with caplog.at_level("WARNING", logger="rnnkit"):
+        train_language_model(tmp_path / "run", data, SMALL_MODEL, config)
+    assert ("of its tokens are not in the training vocabulary" in caplog.text) is warned

@@ -15,6 +15,7 @@ state from one window to the next (see rnnkit.data.batching.LMStream).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -44,6 +45,8 @@ from rnnkit.train.metrics import bits_per_char, perplexity
 from rnnkit.train.run_dir import check_run_dir
 from rnnkit.train.trainer import Progress, Trainer, TrainerConfig, seed_everything
 from rnnkit.validation import MAX_BATCH, check_choice, check_float, check_input_file, check_int
+
+logger = logging.getLogger(__name__)
 
 LEVELS = ("char", "word")
 TABLES = ("csv", "tsv", "jsonl")  # corpus formats read through rnnkit.data.readers
@@ -279,6 +282,18 @@ def train_language_model(
     return fit_language_model(out, text, val_text, data, model, trainer, resume, **fit_options)
 
 
+UNKNOWN_WARNING = 0.5  # a validation text with more unknown tokens than this is named
+
+
+def _warn_if_mostly_unknown(val_ids: torch.Tensor, vectorizer: TextVectorizer) -> None:
+    """Name a val_corpus most of whose tokens the training vocabulary lacks: its val_loss
+    then scores <unk> predictions, and looks ordinary (another language, another level)."""
+    unknown = float((val_ids == vectorizer.vocab.unk_id).float().mean()) if len(val_ids) else 0.0
+    if unknown > UNKNOWN_WARNING:
+        logger.warning("val_corpus: %.0f%% of its tokens are not in the training vocabulary "
+                       "(<unk>); its val_loss says little about the training text", 100 * unknown)  # fmt: skip
+
+
 def fit_language_model(
     out: str | Path,
     text: str,
@@ -307,6 +322,7 @@ def fit_language_model(
     val_ids = None
     if val_text is not None:
         val_ids = encode_corpus(val_text.lower() if data.lowercase else val_text, vectorizer)
+        _warn_if_mostly_unknown(val_ids, vectorizer)
     default_size = defaults(LanguageModelConfig)["embedding_size"]
     source = embedding_source(data.embeddings, model.embedding_size, default_size)
     matrix, size = initial_embedding(source, vectorizer, model.embedding_size, default_size,
