@@ -14,7 +14,7 @@ config.json) can hold it.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -144,21 +144,21 @@ def split_table(data: Any, labels: Any, name: str = "X") -> tuple[Any, Any]:
 
 def is_file(text: str) -> bool:
     """Whether ``text`` names an existing file (False for a long or multi-line text)."""
-    if len(text) >= _MAX_PATH or "\n" in text:
-        return False
-    try:
-        return Path(text).is_file()
-    except OSError:  # e.g. a name component longer than the file system allows
-        return False
+    return _names(text, Path.is_file)
 
 
 def is_directory(text: str) -> bool:
     """Whether ``text`` names an existing directory (False for a long or multi-line text)."""
+    return _names(text, Path.is_dir)
+
+
+def _names(text: str, test: Callable[[Path], bool]) -> bool:
+    """``test`` of the path ``text``, for a text that could be a path (short, one line)."""
     if len(text) >= _MAX_PATH or "\n" in text:
         return False
     try:
-        return Path(text).is_dir()
-    except OSError:
+        return test(Path(text))
+    except OSError:  # e.g. a name component longer than the file system allows
         return False
 
 
