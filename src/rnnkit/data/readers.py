@@ -404,18 +404,25 @@ class _Reader:
                     self.add(f"{file}:1", [f.read()], name, str(file))
 
 
+def _visible_texts(folder: Path) -> Iterator[Path]:
+    """The .txt files of a class folder, hidden ones (``.name``, macOS's ``._name`` resource
+    forks) left out, as tools that list folders leave them."""
+    return (f for f in folder.glob("*.txt") if not f.name.startswith("."))
+
+
 def text_files(folder: Path) -> list[Path]:
-    """The .txt files of a class folder, sorted; hidden ones (``.name``, macOS's ``._name``
-    resource forks) left out, as tools that list folders leave them."""
-    return sorted(f for f in folder.glob("*.txt") if not f.name.startswith("."))
+    """The visible .txt files of a class folder, sorted."""
+    return sorted(_visible_texts(folder))
 
 
 def class_folders(root: Path) -> list[str]:
-    """The names of ``root``'s subfolders holding .txt files, sorted; hidden folders
-    (``.git``, ``.ipynb_checkpoints``) are not classes."""
+    """The names of ``root``'s subfolders holding a visible .txt file, sorted; hidden folders
+    (``.git``, ``.ipynb_checkpoints``) are not classes. Each folder is listed only as far as
+    its first such file."""
     return sorted(
-        d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and text_files(d)
-    )
+        d.name for d in root.iterdir()
+        if d.is_dir() and not d.name.startswith(".") and next(_visible_texts(d), None)
+    )  # fmt: skip
 
 
 def json_label(value: object) -> tuple[str, str | None]:
