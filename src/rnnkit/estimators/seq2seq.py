@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from rnnkit.config import from_dict
 from rnnkit.data.parallel import ParallelTexts, from_lists
-from rnnkit.errors import ArgumentTypeError, invalid
+from rnnkit.errors import invalid
 from rnnkit.estimators.fitting import check_callbacks, history, run_directory
 from rnnkit.estimators.inputs import as_texts
 from rnnkit.estimators.params import Estimator
@@ -33,6 +33,7 @@ from rnnkit.tasks.translation import (
     fit_translator,
 )
 from rnnkit.tasks.translation_inference import Alignment, LoadedTranslator, load_translator
+from rnnkit.text.padding import check_text
 from rnnkit.train.callbacks import Callback
 from rnnkit.validation import check_unicode
 
@@ -106,9 +107,7 @@ class Seq2Seq(Estimator):
 
     def alignment(self, text: str, beam: int = 5) -> Alignment:
         """The decoder's attention over the words of one sentence's translation."""
-        if not isinstance(text, str):
-            raise invalid("text", text, "a str (one sentence)", ArgumentTypeError)
-        check_unicode(text, "text")
+        check_unicode(check_text(text), "text")
         if not text.strip():
             raise invalid("text", text, "a sentence with at least one word")
         return self._fitted().alignment(text, beam)

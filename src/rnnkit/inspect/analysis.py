@@ -28,13 +28,19 @@ import torch
 from rnnkit.config import from_dict
 from rnnkit.errors import ArgumentTypeError, invalid
 from rnnkit.inspect.attribution import MAX_IG_STEPS, integrated_gradients, method
-from rnnkit.inspect.tokens import Tokens, classifier_tokens, features, lm_tokens
+from rnnkit.inspect.tokens import (
+    Tokens,
+    check_inspected_text,
+    classifier_tokens,
+    features,
+    lm_tokens,
+)
 from rnnkit.nn.recording import Recording, record
 from rnnkit.tasks.classifier_inference import LoadedClassifier
 from rnnkit.tasks.lm_inference import LoadedLanguageModel
 from rnnkit.tasks.loading import check_no_pin
 from rnnkit.tasks.loading import load_run as load_task_run
-from rnnkit.validation import check_unicode, is_integer
+from rnnkit.validation import is_integer
 
 SATURATED_GATES = ("input", "forget", "output", "reset", "update")  # the sigmoid gates
 LOW, HIGH = 0.1, 0.9  # a gate below LOW is left-saturated, above HIGH right-saturated
@@ -157,9 +163,7 @@ def inspect(
     ``expect_sha256`` pins a directory's checkpoint (see :func:`load_run`).
     """
     config = _inspect_config(config)
-    if not isinstance(text, str):
-        raise invalid("text", text, "a str", ArgumentTypeError)
-    check_unicode(text, "text")
+    check_inspected_text(text)
     if isinstance(run, (LoadedLanguageModel, LoadedClassifier)):
         check_no_pin(expect_sha256)
         loaded = run

@@ -22,6 +22,7 @@ import numpy as np
 
 from rnnkit.errors import DataError, invalid
 from rnnkit.text import EOS, TextVectorizer, padding
+from rnnkit.validation import check_unicode
 
 FEATURES = ("inside quotes", "position in line", "after newline", "punctuation")
 
@@ -44,7 +45,7 @@ class Tokens:
 
 def lm_tokens(text: str, vectorizer: TextVectorizer, lowercase: bool) -> Tokens:
     """The tokens a language model reads for ``text`` (lower-cased when trained so)."""
-    _check_text(text)
+    check_inspected_text(text)
     if lowercase:
         text = text.lower()
     tokenize = vectorizer.tokenizer.tokenize
@@ -60,15 +61,16 @@ def lm_tokens(text: str, vectorizer: TextVectorizer, lowercase: bool) -> Tokens:
 
 def classifier_tokens(text: str, vectorizer: TextVectorizer, max_len: int, truncate: str) -> Tokens:
     """The tokens a classifier reads for ``text``: its tokenizer's, cut to ``max_len``."""
-    _check_text(text)
+    check_inspected_text(text)
     tokens = vectorizer.tokenizer.tokenize(text)
     kept = padding.truncate([tokens], max_len, truncate)[0]
     return _lookup(kept, vectorizer, len(tokens) - len(kept))
 
 
-def _check_text(text: str) -> None:
-    if not isinstance(text, str):
-        raise invalid("text", text, "a str")
+def check_inspected_text(text: str) -> None:
+    """A str (ArgumentTypeError otherwise) of valid Unicode, not blank: what :func:`inspect`
+    reads (checked before a run is loaded, and again by each reader here)."""
+    check_unicode(padding.check_text(text), "text")
     if not text.strip():
         raise invalid("text", text, "a non-empty text to inspect")
 
