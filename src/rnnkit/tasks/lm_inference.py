@@ -52,13 +52,18 @@ OPTIONAL_SECTIONS = ("data", "trainer")  # read when present (the estimators' pa
 
 
 def require_sections(ckpt: Checkpoint, *names: str) -> None:
-    """CheckpointError unless the checkpoint's config.json has every section ``names``."""
-    missing = [name for name in names if not isinstance(ckpt.config.get(name), dict)]
+    """CheckpointError unless the checkpoint's config.json has every section ``names``, and
+    each of OPTIONAL_SECTIONS it holds is a JSON object too."""
+    config = ckpt.config
+    missing = [name for name in names if not isinstance(config.get(name), dict)]
+    wrong = [name for name in OPTIONAL_SECTIONS if not isinstance(config.get(name, {}), dict)]
+    expected = "expected a run config as rnnkit's Trainer writes it"
     if missing:
-        raise CheckpointError(
-            f"{ckpt.path}: config.json lacks the section(s) {', '.join(missing)}; expected a "
-            "run config as rnnkit's Trainer writes it (task, model, vectorizer, data, ...)"
-        )
+        raise CheckpointError(f"{ckpt.path}: config.json lacks the section(s) {', '.join(missing)}; "
+                              f"{expected} (task, model, vectorizer, data, ...)")  # fmt: skip
+    if wrong:
+        raise CheckpointError(f"{ckpt.path}: config.json's section(s) {', '.join(wrong)} are not "
+                              f"JSON objects; {expected}")  # fmt: skip
 
 
 def load_task_model(
@@ -83,12 +88,6 @@ def load_task_model(
     if ckpt.vocab is None:
         raise CheckpointError(f"{ckpt.path}: no vocab.json in its manifest; expected {task[1]}'s vocabulary")
     require_sections(ckpt, "model", *sections)
-    wrong = [name for name in OPTIONAL_SECTIONS if not isinstance(ckpt.config.get(name, {}), dict)]
-    if wrong:
-        raise CheckpointError(
-            f"{ckpt.path}: config.json's section(s) {', '.join(wrong)} are not JSON objects; "
-            "expected a run config as rnnkit's Trainer writes it"
-        )
     model = build_model(ckpt, *classes)
     return ckpt, model.to(resolve_device(device)).eval()
 
