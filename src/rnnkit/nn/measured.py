@@ -97,17 +97,21 @@ def cached(key: str, measure: Callable[[], bool], override: str) -> bool:
         # lays out its products), whose answers were written meanwhile
         stored = _stored(path)
         stored[key] = answer
-        try:
-            if path is None:
-                raise OSError("no home directory")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(stored, indent=1))
-            tmp.replace(path)
-        except OSError:
-            logger.debug("could not write %s", path)
+        if path is not None:  # else no home directory: the answer stays in memory
+            _write(path, stored)
     _ANSWERS[key] = bool(answer)
     return _ANSWERS[key]
+
+
+def _write(path: Path, stored: dict[str, bool]) -> None:
+    """Replace the answers file whole (a temporary file renamed); a failure is only logged."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(stored, indent=1))
+        tmp.replace(path)
+    except OSError:
+        logger.debug("could not write %s", path)
 
 
 def _stored(path: Path | None) -> dict[str, bool]:
