@@ -33,7 +33,14 @@ import numpy as np
 
 from rnnkit.data.readers import file_errors, gzipped, open_text
 from rnnkit.errors import ArgumentTypeError, DataError, invalid
-from rnnkit.validation import check_choice, check_input_file, check_int, check_seed, is_integer
+from rnnkit.validation import (
+    check_choice,
+    check_input_file,
+    check_int,
+    check_seed,
+    check_strings,
+    is_integer,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -132,15 +139,7 @@ def _float32_matrix(values: object, name: str) -> np.ndarray:
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
     """cos(a, b) = a·b / (|a| |b|) for two (D,) vectors of finite numbers; 0.0 when either is
     all zeros."""
-    vectors = {}
-    for name, given in (("a", a), ("b", b)):
-        try:
-            if given is None:  # numpy would read it as nan
-                raise TypeError
-            vectors[name] = np.asarray(given, dtype=np.float64)
-        except (TypeError, ValueError):  # None, a str, ragged lists
-            raise invalid(name, given, "a vector of numbers (D,)", ArgumentTypeError) from None
-    a, b = vectors["a"], vectors["b"]
+    a, b = _vector("a", a), _vector("b", b)
     for name, vector in (("a", a), ("b", b)):
         if not np.isfinite(vector).all():
             raise invalid(name, "a vector holding NaN or infinity", "finite numbers")
@@ -152,17 +151,15 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / norm) if norm > 0 else 0.0
 
 
-def _vocab_words(vocab: object) -> list[str]:
-    """``load_vectors``' vocab as a list of words: an iterable of str, not one str (whose
-    characters would be read as the words)."""
-    if isinstance(vocab, (str, bytes)) or not isinstance(vocab, Iterable):
-        raise invalid("vocab", vocab, "an iterable of str words (a list, a set, a Vocabulary)",
-                      ArgumentTypeError)  # fmt: skip
-    words = list(vocab)
-    for index, word in enumerate(words):
-        if not isinstance(word, str):
-            raise invalid(f"vocab[{index}]", word, "a str word", ArgumentTypeError)
-    return words
+def _vector(name: str, given: object) -> np.ndarray:
+    """``given`` as float64 numbers; None (numpy would read it as nan), a str or ragged lists
+    are an ArgumentTypeError naming ``name``."""
+    try:
+        if given is None:
+            raise TypeError
+        return np.asarray(given, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise invalid(name, given, "a vector of numbers (D,)", ArgumentTypeError) from None
 
 
 def load_vectors(
@@ -195,7 +192,10 @@ def load_vectors(
     check_int("limit", limit, 1, optional=True)
     check_choice("duplicates", duplicates, DUPLICATES)
     path = check_input_file("vectors", path, f"a word-vectors file {VECTOR_FORMATS}")
-    keep = None if vocab is None else {w for v in _vocab_words(vocab) for w in (v, v.lower())}
+    if vocab is not None:
+        vocab = check_strings("vocab", vocab, "an iterable of str words (a list, a set, a "
+                              "Vocabulary)", "a str word")  # fmt: skip
+    keep = None if vocab is None else {w for v in vocab for w in (v, v.lower())}
     if format is None:
         format = _infer_format(path)
     if format not in VECTOR_FORMATS:

@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,19 @@ def path_problem(path: Path) -> str | None:
         if exc.errno == errno.ENAMETOOLONG:
             return "is too long a name for the file system"
         return f"cannot be accessed ({exc.strerror})"
+
+
+def check_strings(name: str, value: Any, expected: str, each: str) -> list[str]:
+    """``value`` as a list of str: an iterable, not one str or bytes (whose items would be its
+    characters); an ArgumentTypeError says ``expected`` for the whole, or ``each`` naming the
+    first item that is not a str (``name[i]``)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise invalid(name, value, expected, ArgumentTypeError)
+    items = list(value)
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise invalid(f"{name}[{index}]", item, each, ArgumentTypeError)
+    return items
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: not encodable as UTF-8

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rnnkit.errors import ArgumentTypeError, invalid
+from rnnkit.validation import check_strings
 
 _BEFORE = re.compile(r" ([.,!?;:%)\]}])")
 _AFTER = re.compile(r"([(\[{]) ")
@@ -26,12 +26,7 @@ _INNER = re.compile(r"(\w) ([-'’/]) (?=\w)")
 
 def detokenize(tokens: Iterable[str]) -> str:
     """Join tokens with spaces, then close up punctuation as the module docstring says."""
-    if isinstance(tokens, str) or not isinstance(tokens, Iterable):
-        raise invalid("tokens", tokens, "an iterable of str tokens", ArgumentTypeError)
-    tokens = list(tokens)
-    for index, token in enumerate(tokens):
-        if not isinstance(token, str):
-            raise invalid(f"tokens[{index}]", token, "a str token", ArgumentTypeError)
+    tokens = check_strings("tokens", tokens, "an iterable of str tokens", "a str token")
     text = " ".join(tokens)
     text = _INNER.sub(r"\1\2", text)
     return _AFTER.sub(r"\1", _BEFORE.sub(r"\1", text))
