@@ -39,7 +39,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.errors import ArgumentTypeError, InvalidArgumentError, MissingDependencyError, invalid
+from rnnkit.errors import (
+    ArgumentTypeError,
+    InvalidArgumentError,
+    MissingDependencyError,
+    NotFittedError,
+    invalid,
+)
 from rnnkit.models.classifier import TextClassifier
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.nn.sequence import reverse_padded
@@ -173,7 +179,8 @@ def _loaded(
     estimator = type(run_or_model).__name__
     if hasattr(run_or_model, "fitted_"):  # a Python API estimator: what it fitted
         if run_or_model.fitted_ is None:
-            raise invalid("run_or_model", f"an unfitted {estimator}", "a fitted one: call fit first")
+            raise invalid("run_or_model", f"an unfitted {estimator}", "a fitted one: call fit first",
+                          NotFittedError)  # fmt: skip
         run_or_model = run_or_model.fitted_
     if isinstance(run_or_model, LoadedClassifier) and kind == "classify":
         meta = {
