@@ -30,6 +30,11 @@ from rnnkit.train.checkpoint import (
 from rnnkit.train.metrics import MetricLog
 from rnnkit.validation import check_output_path
 
+try:
+    import fcntl
+except ImportError:  # no flock on this platform (Windows)
+    fcntl = None
+
 RUN_FILES = (CONFIG, "metrics.jsonl", "loss.png")  # files of a run directory, beside
 CHECKPOINTS = ("best", "last")  # its checkpoint directories
 LOCK = ".rnnkit.lock"  # held by the run writing the directory (see exclusive)
@@ -46,10 +51,6 @@ def exclusive(directory: Path) -> Iterator[None]:
     Raises:
         CheckpointError: another process holds the lock, naming its pid.
     """
-    try:
-        import fcntl
-    except ImportError:  # no flock on this platform
-        fcntl = None
     if fcntl is None or (directory.exists() and not directory.is_dir()):
         yield
         return
